@@ -1,0 +1,128 @@
+import { randomUUID } from 'node:crypto';
+import express, { type Express, type Response } from 'express';
+import helmet from 'helmet';
+import { pinoHttp } from 'pino-http';
+import { createDomain, type Deps, type Domain } from './domain';
+import { Lifecycle } from './lifecycle';
+import { crossOriginGuard } from './http/middleware/cross-origin-guard';
+import { errorHandler, notFoundHandler } from './http/middleware/error-handler';
+import { noStore } from './http/middleware/no-store';
+import { requestMetrics } from './http/middleware/request-metrics';
+import { loadSessionUser } from './http/middleware/session-guard';
+import { authApiRouter } from './http/routes/auth-api';
+import { opsRouter } from './http/routes/ops';
+import { pagesRouter, stylesheetHandler } from './http/routes/pages';
+import { sessionsApiRouter } from './http/routes/sessions-api';
+import { createSessionMiddleware } from './sessions/session-middleware';
+
+export interface AppDeps extends Deps {
+  lifecycle?: Lifecycle;
+}
+
+/** Request ids we accept from the edge: nginx's $request_id is 32 hex characters. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Builds the Express app. Never listens: server.ts owns the process, tests drive the app
+ * in-process. The middleware order below is the security story, top to bottom.
+ */
+export function createApp(deps: AppDeps): { app: Express; domain: Domain; lifecycle: Lifecycle } {
+  const { config, redis, logger, metrics } = deps;
+  const lifecycle = deps.lifecycle ?? new Lifecycle();
+  const domain = createDomain(deps);
+  const app = express();
+
+  // Exactly the nginx hop(s): req.ip is then the client nginx saw, and X-Forwarded-For
+  // entries a client adds itself are ignored. Never `true`.
+  app.set('trust proxy', config.trustProxy);
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+
+  // 1. Request id + structured request log (pino-http child logger on req.log).
+  app.use(
+    pinoHttp({
+      logger,
+      genReqId: (req, res) => {
+        const incoming = req.headers['x-request-id'];
+        const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      // Probes and scrapes every few seconds would drown the audit trail.
+      autoLogging: { ignore: (req) => ['/healthz', '/readyz', '/metrics'].includes(req.url ?? '') },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
+      customAttributeKeys: { reqId: 'requestId' },
+      serializers: {
+        req: (req: { id: unknown; method: string; url: string; remoteAddress?: string; headers: Record<string, unknown> }) => ({
+          id: req.id,
+          method: req.method,
+          url: req.url,
+          userAgent: req.headers['user-agent'],
+        }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+    }),
+  );
+
+  // 2. Metrics for everything, including rejected requests.
+  app.use(requestMetrics(metrics));
+
+  // 3. Security headers. HSTS is left to nginx (the TLS edge) so exactly one reaches the client.
+  app.use(
+    helmet({
+      strictTransportSecurity: false,
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: {
+          defaultSrc: ["'none'"],
+          styleSrc: ["'self'"],
+          imgSrc: ["'self'"],
+          formAction: ["'self'"],
+          frameAncestors: ["'none'"],
+          baseUri: ["'none'"],
+        },
+      },
+      crossOriginResourcePolicy: { policy: 'same-origin' },
+      referrerPolicy: { policy: 'no-referrer' },
+      xFrameOptions: { action: 'deny' },
+    }),
+  );
+
+  // 4. Operational endpoints: before sessions and body parsing (cheap, no Redis session I/O).
+  app.use(
+    opsRouter({ redis, registry: metrics.registry, metricsToken: config.metricsToken, lifecycle, readinessTimeoutMs: config.redis.commandTimeoutMs }),
+  );
+
+  app.get('/static/app.css', stylesheetHandler);
+
+  // 5. CSRF: unsafe methods from another origin are refused before anything else runs.
+  app.use(crossOriginGuard(config.publicOrigin));
+
+  // 6. Everything below may touch a session: never cacheable.
+  app.use(noStore());
+  app.use(express.json({ limit: '16kb', strict: true, type: 'application/json' }));
+  app.use(createSessionMiddleware(domain.sessionStore, config, metrics));
+  app.use(loadSessionUser(domain.sessions, domain.users));
+
+  const clearSessionCookie = (res: Response) =>
+    res.clearCookie(config.session.cookieName, { path: '/', httpOnly: true, secure: config.session.cookieSecure, sameSite: 'lax' });
+
+  app.use(
+    '/api',
+    authApiRouter({
+      authenticator: domain.authenticator,
+      accounts: domain.accounts,
+      sessions: domain.sessions,
+      metrics,
+      signup: { enabled: config.signupEnabled, limit: domain.signupLimit },
+      clearSessionCookie,
+    }),
+  );
+  app.use('/api/sessions', sessionsApiRouter(domain.sessions));
+  app.use(pagesRouter({ authenticator: domain.authenticator, sessions: domain.sessions, metrics, clearSessionCookie }));
+
+  app.use(notFoundHandler());
+  app.use(errorHandler(logger));
+  return { app, domain, lifecycle };
+}

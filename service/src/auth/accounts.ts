@@ -1,0 +1,73 @@
+import { AppError, invalidRequest } from '../http/app-error';
+import type { Logger } from '../infra/logger';
+import type { SessionManager } from '../sessions/session-manager';
+import { UsernameTakenError, type User, type UserRepository } from '../users/user-repository';
+import { usernameProblem } from '../users/username';
+import type { PasswordHasher } from './password-hasher';
+import { passwordProblem } from './password-policy';
+
+export const usernameTaken = () => new AppError(409, 'username_taken', 'That username is taken.');
+
+/** Account lifecycle shared by the HTTP routes, the admin bootstrap and the operator CLI. */
+export class Accounts {
+  constructor(
+    private readonly users: UserRepository,
+    private readonly hasher: PasswordHasher,
+    private readonly sessions: SessionManager,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Validates, hashes and stores a new user. 400 invalid/weak, 409 taken. */
+  async create(username: string, password: string): Promise<User> {
+    const nameProblem = usernameProblem(username);
+    if (nameProblem) throw invalidRequest(nameProblem);
+    this.assertPasswordAcceptable(password, username);
+    const hash = await this.hasher.hash(password);
+    try {
+      const user = await this.users.create(username, hash);
+      this.logger.info({ event: 'user.created', userId: user.id }, 'user created');
+      return user;
+    } catch (error) {
+      if (error instanceof UsernameTakenError) throw usernameTaken();
+      throw error;
+    }
+  }
+
+  /**
+   * Sets a new password and ends the user's sessions except `keepSessionId` (the caller's
+   * own, which the route regenerates).
+   */
+  async changePassword(user: User, newPassword: string, keepSessionId?: string): Promise<number> {
+    this.assertPasswordAcceptable(newPassword, user.username);
+    const hash = await this.hasher.hash(newPassword);
+    await this.users.updatePasswordHash(user.id, hash, { passwordChanged: true });
+    const revoked = await this.sessions.revokeAll(user.id, 'password_change', keepSessionId);
+    this.logger.info({ event: 'user.password_changed', userId: user.id, revokedSessions: revoked }, 'password changed');
+    return revoked;
+  }
+
+  async remove(user: User): Promise<number> {
+    const revoked = await this.sessions.revokeAll(user.id, 'user_removed');
+    await this.users.remove(user);
+    this.logger.info({ event: 'user.removed', userId: user.id, revokedSessions: revoked }, 'user removed');
+    return revoked;
+  }
+
+  /** Creates the configured admin at start-up unless a user of that name exists. */
+  async ensureUser(username: string, password: string): Promise<'created' | 'exists'> {
+    if (await this.users.findByUsername(username)) return 'exists';
+    try {
+      await this.create(username, password);
+      return 'created';
+    } catch (error) {
+      // Two replicas starting at once: the other one created it.
+      if (error instanceof AppError && error.code === 'username_taken') return 'exists';
+      throw error;
+    }
+  }
+
+  private assertPasswordAcceptable(password: string, username: string) {
+    const problem = passwordProblem(password, { username });
+    if (problem) throw new AppError(400, problem.code, problem.message);
+  }
+}

@@ -1,0 +1,85 @@
+import { randomBytes } from 'node:crypto';
+import argon2 from 'argon2';
+import { AppError } from '../http/app-error';
+import type { Metrics } from '../infra/metrics';
+import { BoundedSemaphore, QueueFullError } from './bounded-semaphore';
+
+export interface Argon2Params {
+  memoryCost: number;
+  timeCost: number;
+  parallelism: number;
+}
+
+export const busy = () =>
+  new AppError(503, 'busy', 'The server is busy. Try again in a moment.', { 'Retry-After': '1' });
+
+/**
+ * argon2id hashing behind a bounded queue. Every verify, including the decoy verify for
+ * unknown users, goes through the same queue and costs the same, so timing does not tell
+ * whether an account exists.
+ */
+export class PasswordHasher {
+  private readonly semaphore: BoundedSemaphore;
+  private decoyHash: Promise<string> | undefined;
+
+  constructor(
+    private readonly params: Argon2Params,
+    limits: { concurrency: number; queueLimit: number },
+    private readonly metrics: Metrics,
+  ) {
+    this.semaphore = new BoundedSemaphore(limits.concurrency, limits.queueLimit);
+  }
+
+  hash(password: string): Promise<string> {
+    return this.queued('hash', () => argon2.hash(password, { type: argon2.argon2id, ...this.params }));
+  }
+
+  /** False for a wrong password and for a malformed stored hash (never throws for those). */
+  verify(hash: string, password: string): Promise<boolean> {
+    return this.queued('verify', async () => {
+      try {
+        return await argon2.verify(hash, password);
+      } catch {
+        return false;
+      }
+    });
+  }
+
+  /**
+   * Burns the same work as verify() against a hash with the current parameters, for
+   * usernames that do not exist. Always false.
+   */
+  async verifyDecoy(password: string): Promise<false> {
+    this.decoyHash ??= argon2.hash(randomBytes(32).toString('base64'), { type: argon2.argon2id, ...this.params });
+    await this.verify(await this.decoyHash, password);
+    return false;
+  }
+
+  /** True when the stored hash used other (weaker or different) parameters than configured. */
+  needsRehash(hash: string): boolean {
+    try {
+      return argon2.needsRehash(hash, { ...this.params });
+    } catch {
+      return true;
+    }
+  }
+
+  private async queued<T>(operation: 'hash' | 'verify', task: () => Promise<T>): Promise<T> {
+    try {
+      return await this.semaphore.run(async () => {
+        const end = this.metrics.passwordHashDuration.startTimer({ operation });
+        try {
+          return await task();
+        } finally {
+          end();
+        }
+      });
+    } catch (error) {
+      if (error instanceof QueueFullError) {
+        this.metrics.hashRejected.inc();
+        throw busy();
+      }
+      throw error;
+    }
+  }
+}

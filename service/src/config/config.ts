@@ -1,0 +1,260 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+/**
+ * The one configuration schema. Parsed once at start-up from the environment; an invalid
+ * value stops the process with a message naming the key. Every secret also accepts
+ * NAME_FILE (Docker/compose secrets), read and trimmed of its trailing newline.
+ */
+
+export class ConfigError extends Error {
+  constructor(readonly issues: string[]) {
+    super(`invalid configuration:\n  - ${issues.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Keys that may come from NAME_FILE instead of NAME. */
+export const SECRET_KEYS = ['SESSION_SECRETS', 'REDIS_PASSWORD', 'METRICS_TOKEN', 'ADMIN_PASSWORD'] as const;
+
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "900" (seconds), "90s", "30m", "12h", "1d", "250ms" -> milliseconds. */
+export function parseDurationMs(text: string): number | undefined {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
+  if (!match) return undefined;
+  const value = Number(match[1]) * DURATION_UNITS_MS[match[2] ?? 's']!;
+  return Number.isFinite(value) && value > 0 ? Math.round(value) : undefined;
+}
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const ms = parseDurationMs(text);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration like 900, 90s, 30m, 12h or 1d, got "${text}"` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const integer = (fallback: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
+
+const boolean = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const optionalSecret = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v === '' ? undefined : v));
+
+const schema = z
+  .object({
+    /** TCP port the service listens on. */
+    PORT: integer(3000, 1, 65535),
+    /** Interface to bind; 0.0.0.0 in containers, 127.0.0.1 behind a local nginx. */
+    HOST: z.string().min(1).default('0.0.0.0'),
+    /** Redis connection URL (redis:// or rediss://). */
+    REDIS_URL: z
+      .string()
+      .default('redis://127.0.0.1:6379')
+      .refine((v) => /^rediss?:\/\/[^\s]+$/.test(v), 'expected redis://host:port or rediss://host:port'),
+    /** Redis password (requirepass); overrides one in REDIS_URL. */
+    REDIS_PASSWORD: optionalSecret,
+    /** Prefix of every Redis key this service writes, so it can share a Redis safely. */
+    REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]{1,32}$/, 'expected 1-32 of A-Z a-z 0-9 : _ -').default('authstack:'),
+    /** Milliseconds a Redis command may take before the request fails with 503. */
+    REDIS_COMMAND_TIMEOUT_MS: integer(1500, 50, 60_000),
+    /** Comma-separated session secrets, newest first: the first signs, all verify. */
+    SESSION_SECRETS: z
+      .string({ message: 'is required (comma-separated, newest first, each at least 32 characters)' })
+      .transform((raw, ctx) => {
+        const secrets = raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+        if (secrets.length === 0) {
+          ctx.addIssue({ code: 'custom', message: 'must list at least one secret' });
+          return z.NEVER;
+        }
+        secrets.forEach((secret, index) => {
+          if (secret.length < 32) {
+            ctx.addIssue({ code: 'custom', message: `secret #${index + 1} is ${secret.length} characters; each must be at least 32` });
+          }
+        });
+        if (new Set(secrets).size !== secrets.length) {
+          ctx.addIssue({ code: 'custom', message: 'lists the same secret twice' });
+        }
+        return secrets;
+      }),
+    /** Proxy hops to trust for X-Forwarded-*: a hop count or a subnet list. Never "true". */
+    TRUST_PROXY: z
+      .string()
+      .default('1')
+      .transform((raw, ctx): number | string[] => {
+        const value = raw.trim();
+        if (/^\d+$/.test(value)) return Number(value);
+        if (value === 'true' || value === 'false' || value === '') {
+          ctx.addIssue({ code: 'custom', message: 'must be a hop count (e.g. 1) or a comma-separated subnet list, never true/false: "true" lets clients spoof X-Forwarded-For' });
+          return z.NEVER;
+        }
+        return value.split(',').map((s) => s.trim()).filter(Boolean);
+      }),
+    /** Secure cookies (named __Host-sid). false only for local plain-HTTP development. */
+    COOKIE_SECURE: boolean(true),
+    /** The origin browsers use, e.g. https://localhost; unsafe requests from others get 403. */
+    PUBLIC_ORIGIN: z
+      .string()
+      .default('https://localhost')
+      .transform((raw, ctx) => {
+        try {
+          const url = new URL(raw);
+          if ((url.protocol === 'https:' || url.protocol === 'http:') && url.origin === raw.replace(/\/$/, '')) return url.origin;
+        } catch {
+          /* reported below */
+        }
+        ctx.addIssue({ code: 'custom', message: `expected an origin like https://example.com (scheme, host, optional port), got "${raw}"` });
+        return z.NEVER;
+      }),
+    /** Idle timeout: a session unused this long is ended. */
+    SESSION_IDLE_TIMEOUT: duration('30m'),
+    /** Absolute timeout: a session this old is ended however active it is. */
+    SESSION_ABSOLUTE_TIMEOUT: duration('12h'),
+    /** Bearer token for /metrics. Unset: /metrics is open (keep it off the public edge). */
+    METRICS_TOKEN: optionalSecret,
+    /** At start, create this user if it does not exist (with ADMIN_PASSWORD). */
+    ADMIN_USERNAME: z.string().optional().transform((v) => (v ? v : undefined)),
+    /** Password for ADMIN_USERNAME; only used when the user is created. */
+    ADMIN_PASSWORD: optionalSecret,
+    /** pino log level. */
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** argon2id memory cost in KiB (OWASP minimum 19456). */
+    ARGON2_MEMORY_KIB: integer(19456, 19456, 4_194_304),
+    /** argon2id iterations (OWASP minimum 2 at 19 MiB). */
+    ARGON2_TIME_COST: integer(2, 2, 100),
+    /** argon2id lanes. */
+    ARGON2_PARALLELISM: integer(1, 1, 16),
+    /** Password hashes computed at once; the rest wait in the queue. */
+    HASH_CONCURRENCY: integer(4, 1, 256),
+    /** Hashes allowed to wait; past that, 503 busy at once. */
+    HASH_QUEUE_LIMIT: integer(32, 0, 10_000),
+    /** Consecutive failures per (username, IP) before 429. */
+    LOGIN_MAX_CONSECUTIVE_FAILURES: integer(10, 1, 10_000),
+    /** Window of the per-(username, IP) counter; also how long the lockout lasts. */
+    LOGIN_FAILURE_WINDOW: duration('15m'),
+    /** Failures per IP per hour, across usernames. */
+    LOGIN_MAX_FAILURES_PER_IP_PER_HOUR: integer(100, 1, 1_000_000),
+    /** Failures per account per hour, across IPs. */
+    LOGIN_MAX_FAILURES_PER_ACCOUNT_PER_HOUR: integer(100, 1, 1_000_000),
+    /** Enables POST /api/register. */
+    SIGNUP_ENABLED: boolean(false),
+    /** Registrations allowed per IP per hour. */
+    SIGNUP_MAX_PER_IP_PER_HOUR: integer(10, 1, 1_000_000),
+    /** How long in-flight requests get to finish on SIGTERM. */
+    SHUTDOWN_TIMEOUT: duration('10s'),
+  })
+  .superRefine((cfg, ctx) => {
+    if (cfg.SESSION_ABSOLUTE_TIMEOUT < cfg.SESSION_IDLE_TIMEOUT) {
+      ctx.addIssue({ code: 'custom', path: ['SESSION_ABSOLUTE_TIMEOUT'], message: 'must not be shorter than SESSION_IDLE_TIMEOUT' });
+    }
+    if (cfg.ADMIN_USERNAME && !cfg.ADMIN_PASSWORD) {
+      ctx.addIssue({ code: 'custom', path: ['ADMIN_PASSWORD'], message: 'is required when ADMIN_USERNAME is set (or use ADMIN_PASSWORD_FILE)' });
+    }
+  });
+
+export type Env = z.input<typeof schema>;
+type Parsed = z.output<typeof schema>;
+
+export interface Config {
+  port: number;
+  host: string;
+  redis: { url: string; password?: string; keyPrefix: string; commandTimeoutMs: number };
+  session: {
+    secrets: string[];
+    cookieSecure: boolean;
+    cookieName: string;
+    idleTimeoutMs: number;
+    absoluteTimeoutMs: number;
+  };
+  trustProxy: number | string[];
+  publicOrigin: string;
+  metricsToken?: string;
+  admin?: { username: string; password: string };
+  logLevel: Parsed['LOG_LEVEL'];
+  argon2: { memoryCost: number; timeCost: number; parallelism: number };
+  hashing: { concurrency: number; queueLimit: number };
+  throttle: {
+    maxConsecutiveFailures: number;
+    failureWindowMs: number;
+    maxFailuresPerIpPerHour: number;
+    maxFailuresPerAccountPerHour: number;
+    maxSignupsPerIpPerHour: number;
+  };
+  signupEnabled: boolean;
+  shutdownTimeoutMs: number;
+}
+
+/** Resolves NAME_FILE into NAME for the secret keys; both set is an error. */
+function resolveSecretFiles(env: NodeJS.ProcessEnv, issues: string[]): Record<string, string | undefined> {
+  const resolved: Record<string, string | undefined> = { ...env };
+  for (const key of SECRET_KEYS) {
+    const file = env[`${key}_FILE`];
+    if (!file) continue;
+    if (env[key]) {
+      issues.push(`${key}: set either ${key} or ${key}_FILE, not both`);
+      continue;
+    }
+    try {
+      resolved[key] = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch (error) {
+      issues.push(`${key}_FILE: cannot read "${file}" (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
+  return resolved;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const issues: string[] = [];
+  const resolved = resolveSecretFiles(env, issues);
+  const result = schema.safeParse(resolved);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      issues.push(`${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    }
+  }
+  if (issues.length > 0 || !result.success) throw new ConfigError(issues);
+  const c = result.data;
+  return {
+    port: c.PORT,
+    host: c.HOST,
+    redis: { url: c.REDIS_URL, password: c.REDIS_PASSWORD, keyPrefix: c.REDIS_KEY_PREFIX, commandTimeoutMs: c.REDIS_COMMAND_TIMEOUT_MS },
+    session: {
+      secrets: c.SESSION_SECRETS,
+      cookieSecure: c.COOKIE_SECURE,
+      // __Host- makes the browser insist on Secure, Path=/ and no Domain: the cookie cannot be
+      // planted by a sibling subdomain or over plain HTTP. It only works on secure cookies.
+      cookieName: c.COOKIE_SECURE ? '__Host-sid' : 'sid',
+      idleTimeoutMs: c.SESSION_IDLE_TIMEOUT,
+      absoluteTimeoutMs: c.SESSION_ABSOLUTE_TIMEOUT,
+    },
+    trustProxy: c.TRUST_PROXY,
+    publicOrigin: c.PUBLIC_ORIGIN,
+    metricsToken: c.METRICS_TOKEN,
+    admin: c.ADMIN_USERNAME && c.ADMIN_PASSWORD ? { username: c.ADMIN_USERNAME, password: c.ADMIN_PASSWORD } : undefined,
+    logLevel: c.LOG_LEVEL,
+    argon2: { memoryCost: c.ARGON2_MEMORY_KIB, timeCost: c.ARGON2_TIME_COST, parallelism: c.ARGON2_PARALLELISM },
+    hashing: { concurrency: c.HASH_CONCURRENCY, queueLimit: c.HASH_QUEUE_LIMIT },
+    throttle: {
+      maxConsecutiveFailures: c.LOGIN_MAX_CONSECUTIVE_FAILURES,
+      failureWindowMs: c.LOGIN_FAILURE_WINDOW,
+      maxFailuresPerIpPerHour: c.LOGIN_MAX_FAILURES_PER_IP_PER_HOUR,
+      maxFailuresPerAccountPerHour: c.LOGIN_MAX_FAILURES_PER_ACCOUNT_PER_HOUR,
+      maxSignupsPerIpPerHour: c.SIGNUP_MAX_PER_IP_PER_HOUR,
+    },
+    signupEnabled: c.SIGNUP_ENABLED,
+    shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT,
+  };
+}

@@ -1,0 +1,38 @@
+import type { Config } from './config/config';
+import type { Clock } from './infra/clock';
+import type { Logger } from './infra/logger';
+import type { Metrics } from './infra/metrics';
+import type { RedisClient } from './infra/redis-client';
+import { Accounts } from './auth/accounts';
+import { Authenticator } from './auth/authenticator';
+import { IpRateLimit, LoginThrottle } from './auth/login-throttle';
+import { PasswordHasher } from './auth/password-hasher';
+import { SessionIndex } from './sessions/session-index';
+import { SessionManager } from './sessions/session-manager';
+import { createSessionStore, sessionKeyPrefix } from './sessions/session-middleware';
+import { UserRepository } from './users/user-repository';
+
+export interface Deps {
+  config: Config;
+  redis: RedisClient;
+  logger: Logger;
+  metrics: Metrics;
+  clock: Clock;
+}
+
+export type Domain = ReturnType<typeof createDomain>;
+
+/** Wires the domain objects once; shared by the HTTP app and the operator CLI. */
+export function createDomain({ config, redis, logger, metrics, clock }: Deps) {
+  const prefix = config.redis.keyPrefix;
+  const users = new UserRepository(redis, prefix, clock);
+  const hasher = new PasswordHasher(config.argon2, config.hashing, metrics);
+  const throttle = new LoginThrottle(redis, prefix, config.throttle);
+  const signupLimit = new IpRateLimit(redis, `${prefix}throttle:signup:ip`, config.throttle.maxSignupsPerIpPerHour, 3600);
+  const sessionStore = createSessionStore(redis, config, clock);
+  const sessionIndex = new SessionIndex(redis, prefix, sessionKeyPrefix(prefix), clock);
+  const sessions = new SessionManager(sessionStore, sessionIndex, config.session, clock, metrics, logger);
+  const authenticator = new Authenticator(users, hasher, throttle, metrics, logger);
+  const accounts = new Accounts(users, hasher, sessions, logger);
+  return { users, hasher, throttle, signupLimit, sessionStore, sessionIndex, sessions, authenticator, accounts };
+}

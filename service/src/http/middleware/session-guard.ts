@@ -1,0 +1,43 @@
+import type { Request, RequestHandler } from 'express';
+import { unauthenticated } from '../app-error';
+import type { SessionManager } from '../../sessions/session-manager';
+import type { User, UserRepository } from '../../users/user-repository';
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    /** The signed-in user, set by loadSessionUser when the session is valid. */
+    user?: User;
+  }
+}
+
+/**
+ * Runs after express-session: ends sessions past their idle or absolute deadline, and loads
+ * the user so a removed user's leftover session counts as none.
+ */
+export function loadSessionUser(sessions: SessionManager, users: UserRepository): RequestHandler {
+  return async (req, _res, next) => {
+    if (!req.session?.userId) return next();
+    const expired = await sessions.enforceDeadlines(req);
+    if (expired) return next();
+    const user = await users.findById(req.session.userId);
+    if (!user) {
+      await sessions.end(req, 'user_removed');
+      return next();
+    }
+    req.user = user;
+    next();
+  };
+}
+
+export function requireUser(req: Request): User {
+  if (!req.user) throw unauthenticated();
+  return req.user;
+}
+
+/** For JSON routes: 401 unauthenticated when there is no valid session. */
+export function requireSession(): RequestHandler {
+  return (req, _res, next) => {
+    requireUser(req);
+    next();
+  };
+}

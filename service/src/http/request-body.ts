@@ -1,0 +1,37 @@
+import type { Request } from 'express';
+import { z } from 'zod';
+import { AppError, invalidRequest } from './app-error';
+import { PASSWORD_MAX_LENGTH } from '../auth/password-policy';
+
+/** Longest username we even look up; longer ones cannot exist (see usernameProblem). */
+const USERNAME_INPUT_MAX = 256;
+
+const username = z.string({ message: 'username must be a string' }).min(1, 'username is required').max(USERNAME_INPUT_MAX, 'username is too long');
+// Bounded before hashing: argon2 on megabytes of input is a cheap DoS lever otherwise.
+const password = (field: string) =>
+  z.string({ message: `${field} must be a string` }).min(1, `${field} is required`).max(PASSWORD_MAX_LENGTH * 4, `${field} is too long`);
+
+export const credentialsSchema = z.object({ username, password: password('password') });
+export const passwordChangeSchema = z.object({ currentPassword: password('currentPassword'), newPassword: password('newPassword') });
+
+/** JSON API bodies must be declared as JSON: 415 otherwise (also blocks CSRF via simple forms). */
+export function requireJson(req: Request): void {
+  if (!req.is('application/json')) {
+    throw new AppError(415, 'unsupported_media_type', 'Send the body as application/json.');
+  }
+}
+
+export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.output<T> {
+  const result = schema.safeParse(body ?? {});
+  if (!result.success) {
+    const first = result.error.issues[0];
+    throw invalidRequest(first?.message && first.code !== 'invalid_type' ? first.message : describeIssue(first));
+  }
+  return result.data;
+}
+
+function describeIssue(issue: z.core.$ZodIssue | undefined): string {
+  if (!issue) return 'The request body is invalid.';
+  if (issue.path.length === 0) return 'The request body must be a JSON object.';
+  return issue.message;
+}

@@ -1,0 +1,76 @@
+import { Router, type Response } from 'express';
+import type { Accounts } from '../../auth/accounts';
+import type { Authenticator } from '../../auth/authenticator';
+import type { IpRateLimit } from '../../auth/login-throttle';
+import type { Metrics } from '../../infra/metrics';
+import type { SessionManager } from '../../sessions/session-manager';
+import { notFound, tooManyAttempts } from '../app-error';
+import { credentialsSchema, parseBody, passwordChangeSchema, requireJson } from '../request-body';
+import { requireSession, requireUser } from '../middleware/session-guard';
+
+export interface AuthApiDeps {
+  authenticator: Authenticator;
+  accounts: Accounts;
+  sessions: SessionManager;
+  metrics: Metrics;
+  signup: { enabled: boolean; limit: IpRateLimit };
+  clearSessionCookie: (res: Response) => void;
+}
+
+/** JSON auth API: login, logout, me, password change, registration. */
+export function authApiRouter({ authenticator, accounts, sessions, metrics, signup, clearSessionCookie }: AuthApiDeps): Router {
+  const router = Router();
+
+  router.post('/login', async (req, res) => {
+    requireJson(req);
+    const { username, password } = parseBody(credentialsSchema, req.body);
+    const user = await authenticator.authenticate(username, password, req.ip ?? '', req.log);
+    await sessions.establish(req, user);
+    metrics.loginAttempts.inc({ result: 'success' });
+    req.log.info({ event: 'login.success', userId: user.id, ip: req.ip }, 'login succeeded');
+    res.json({ user: { id: user.id, username: user.username } });
+  });
+
+  router.post('/logout', async (req, res) => {
+    const user = req.user;
+    if (req.session?.userId) await sessions.end(req, 'logout');
+    clearSessionCookie(res);
+    if (user) req.log.info({ event: 'logout', userId: user.id, ip: req.ip }, 'logged out');
+    res.status(204).end();
+  });
+
+  router.get('/me', requireSession(), (req, res) => {
+    const user = requireUser(req);
+    res.json({ user: { id: user.id, username: user.username }, session: sessions.times(req) });
+  });
+
+  router.post('/password', requireSession(), async (req, res) => {
+    const user = requireUser(req);
+    requireJson(req);
+    const { currentPassword, newPassword } = parseBody(passwordChangeSchema, req.body);
+    // The current password is checked under the login throttle: a stolen session must not
+    // become an unlimited password-guessing oracle.
+    await authenticator.authenticate(user.username, currentPassword, req.ip ?? '', req.log, 'password_change');
+    await accounts.changePassword(user, newPassword, req.sessionID);
+    // A fresh id for the session that made the change (regenerate destroys the old record
+    // and the index prunes it); every other session is already gone.
+    await sessions.establish(req, user);
+    res.status(204).end();
+  });
+
+  router.post('/register', async (req, res) => {
+    // 404 rather than 403: with sign-up off the endpoint simply does not exist.
+    if (!signup.enabled) throw notFound('No such route.');
+    requireJson(req);
+    const { username, password } = parseBody(credentialsSchema, req.body);
+    // Throttled per IP because this endpoint necessarily reveals which names are taken.
+    const waitMs = await signup.limit.take(req.ip ?? '');
+    if (waitMs !== undefined) throw tooManyAttempts(waitMs);
+    const user = await accounts.create(username, password);
+    await sessions.establish(req, user);
+    req.log.info({ event: 'user.registered', userId: user.id, ip: req.ip }, 'user registered');
+    res.status(201).json({ user: { id: user.id, username: user.username } });
+  });
+
+  return router;
+}

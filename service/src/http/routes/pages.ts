@@ -1,0 +1,97 @@
+import { createHash } from 'node:crypto';
+import { Router, urlencoded, type Request, type RequestHandler, type Response } from 'express';
+import type { Authenticator } from '../../auth/authenticator';
+import type { Metrics } from '../../infra/metrics';
+import type { SessionManager } from '../../sessions/session-manager';
+import { AppError } from '../app-error';
+import { parseBody, credentialsSchema } from '../request-body';
+import { dashboardPage, loginPage, messagePage } from '../views/pages';
+import { STYLESHEET } from '../views/stylesheet';
+
+export interface PagesDeps {
+  authenticator: Authenticator;
+  sessions: SessionManager;
+  metrics: Metrics;
+  clearSessionCookie: (res: Response) => void;
+}
+
+const STYLESHEET_ETAG = `"${createHash('sha256').update(STYLESHEET).digest('base64url').slice(0, 16)}"`;
+
+/** GET /static/app.css: cacheable, no session needed (mounted before the session middleware). */
+export const stylesheetHandler: RequestHandler = (req, res) => {
+  res.set({ 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'public, max-age=3600', ETag: STYLESHEET_ETAG });
+  if (req.get('if-none-match') === STYLESHEET_ETAG) {
+    res.status(304).end();
+    return;
+  }
+  res.send(STYLESHEET);
+};
+
+/**
+ * Server-rendered pages for people: the login form, the dashboard and their form posts.
+ * Form posts answer 303 (POST-redirect-GET) so a reload never re-submits a password.
+ */
+export function pagesRouter({ authenticator, sessions, metrics, clearSessionCookie }: PagesDeps): Router {
+  const router = Router();
+  const form = urlencoded({ extended: false, limit: '8kb', parameterLimit: 10 });
+
+  router.get('/', async (req, res) => {
+    if (!req.user) return res.redirect(303, '/login');
+    const sessionList = await sessions.list(req.user.id, req.sessionID);
+    res.type('html').send(dashboardPage({ username: req.user.username, times: sessions.times(req), sessions: sessionList }));
+  });
+
+  router.get('/login', (req, res) => {
+    if (req.user) return res.redirect(303, '/');
+    res.type('html').send(loginPage());
+  });
+
+  router.post('/login', form, async (req, res) => {
+    const typed = typeof req.body?.username === 'string' ? (req.body.username as string).slice(0, 64) : '';
+    try {
+      const { username, password } = parseBody(credentialsSchema, req.body);
+      const user = await authenticator.authenticate(username, password, req.ip ?? '', req.log);
+      await sessions.establish(req, user);
+      metrics.loginAttempts.inc({ result: 'success' });
+      req.log.info({ event: 'login.success', userId: user.id, ip: req.ip }, 'login succeeded');
+      res.redirect(303, '/');
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error;
+      renderLoginError(res, error, typed);
+    }
+  });
+
+  router.post('/logout', async (req, res) => {
+    if (req.session?.userId) {
+      await sessions.end(req, 'logout');
+      if (req.user) req.log.info({ event: 'logout', userId: req.user.id, ip: req.ip }, 'logged out');
+    }
+    clearSessionCookie(res);
+    res.redirect(303, '/login');
+  });
+
+  router.post('/sessions/revoke-others', async (req, res) => {
+    if (!req.user) return res.redirect(303, '/login');
+    await sessions.revokeAll(req.user.id, 'revoked', req.sessionID);
+    res.redirect(303, '/');
+  });
+
+  router.post('/sessions/:id/revoke', async (req: Request<{ id: string }>, res) => {
+    if (!req.user) return res.redirect(303, '/login');
+    await sessions.revokeByHandle(req.user.id, req.params.id, 'revoked');
+    res.redirect(303, '/');
+  });
+
+  return router;
+}
+
+function renderLoginError(res: Response, error: AppError, username: string) {
+  res.set(error.headers);
+  if (error.status === 401 || error.status === 400) {
+    res.status(error.status).type('html').send(loginPage({ error: 'Wrong username or password.', username }));
+  } else if (error.status === 429) {
+    res.status(429).type('html').send(loginPage({ error: 'Too many attempts. Try again later.', username }));
+  } else {
+    res.status(error.status).type('html').send(messagePage('Cannot sign in', error.message));
+  }
+}

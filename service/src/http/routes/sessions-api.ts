@@ -1,0 +1,33 @@
+import { Router } from 'express';
+import type { SessionManager } from '../../sessions/session-manager';
+import { notFound } from '../app-error';
+import { requireSession, requireUser } from '../middleware/session-guard';
+
+/** A user's view of their own sessions (OWASP ASVS 7.4/7.5): list, revoke one, revoke others. */
+export function sessionsApiRouter(sessions: SessionManager): Router {
+  const router = Router();
+  router.use(requireSession());
+
+  router.get('/', async (req, res) => {
+    const user = requireUser(req);
+    res.json({ sessions: await sessions.list(user.id, req.sessionID) });
+  });
+
+  // Revoke all of the caller's other sessions ("log out everywhere else").
+  router.delete('/', async (req, res) => {
+    const user = requireUser(req);
+    const revoked = await sessions.revokeAll(user.id, 'revoked', req.sessionID);
+    req.log.info({ event: 'sessions.revoked_others', userId: user.id, count: revoked }, 'other sessions revoked');
+    res.status(204).end();
+  });
+
+  router.delete('/:id', async (req, res) => {
+    const user = requireUser(req);
+    // Only the caller's own index is searched: another user's handle is simply not found.
+    if (!(await sessions.revokeByHandle(user.id, req.params.id ?? '', 'revoked'))) throw notFound('No such session.');
+    req.log.info({ event: 'session.revoked', userId: user.id }, 'session revoked');
+    res.status(204).end();
+  });
+
+  return router;
+}

@@ -1,0 +1,42 @@
+/** Minimal, safe HTML templating: every interpolated value goes through escapeHtml. */
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+export function escapeHtml(value: unknown): string {
+  return String(value).replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+}
+
+/** Tagged template that escapes interpolations unless they are already-rendered Html. */
+export class Html {
+  constructor(readonly value: string) {}
+  toString() {
+    return this.value;
+  }
+}
+
+export function html(strings: TemplateStringsArray, ...values: unknown[]): Html {
+  let out = strings[0] ?? '';
+  values.forEach((value, i) => {
+    const rendered = Array.isArray(value) ? value.map((v) => (v instanceof Html ? v.value : escapeHtml(v))).join('') : value instanceof Html ? value.value : escapeHtml(value ?? '');
+    out += rendered + (strings[i + 1] ?? '');
+  });
+  return new Html(out);
+}
+
+/** The page shell. No inline script or style: the CSP allows only /static stylesheets. */
+export function layout(title: string, body: Html): string {
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title} · authstack</title>
+<link rel="stylesheet" href="/static/app.css">
+</head>
+<body>
+<main class="card">
+${body}
+</main>
+</body>
+</html>
+`.value;
+}

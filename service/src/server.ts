@@ -1,0 +1,85 @@
+import { createServer } from 'node:http';
+import { createApp } from './app';
+import { ConfigError, loadConfig } from './config/config';
+import { systemClock } from './infra/clock';
+import { createLogger } from './infra/logger';
+import { createMetrics } from './infra/metrics';
+import { createRedisClient } from './infra/redis-client';
+import { Lifecycle } from './lifecycle';
+
+/**
+ * The process owner: config -> clients -> app -> listen -> signals. Nothing else in the
+ * code base listens on a port or touches process signals.
+ */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`authstack: ${error.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw error;
+  }
+
+  const logger = createLogger(config.logLevel);
+  const metrics = createMetrics();
+  const redis = createRedisClient({ url: config.redis.url, password: config.redis.password, commandTimeoutMs: config.redis.commandTimeoutMs, logger });
+  const lifecycle = new Lifecycle();
+  const { app, domain } = createApp({ config, redis, logger, metrics, clock: systemClock, lifecycle });
+
+  // node-redis keeps retrying the first connection with reconnectStrategy; start serving
+  // only once Redis answers so the bootstrap user exists before the first login.
+  logger.info({ event: 'redis.connecting', url: redactUrl(config.redis.url) }, 'connecting to redis');
+  await redis.connect();
+
+  if (config.admin) {
+    const outcome = await domain.accounts.ensureUser(config.admin.username, config.admin.password);
+    logger.info({ event: 'admin.bootstrap', outcome, username: config.admin.username }, `admin user ${outcome}`);
+  }
+
+  const server = createServer(app);
+  // Slightly above nginx's keepalive_timeout, so nginx (not us) closes idle upstream sockets.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  server.requestTimeout = 30_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  logger.info({ event: 'server.listening', host: config.host, port: config.port }, `listening on ${config.host}:${config.port}`);
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ event: 'signal', signal }, `received ${signal}`);
+    lifecycle
+      .shutdown({
+        server,
+        timeoutMs: config.shutdownTimeoutMs,
+        logger,
+        closeDependencies: async () => {
+          await redis.close().catch(() => redis.destroy());
+        },
+      })
+      .then(() => process.exit(0))
+      .catch((error: unknown) => {
+        logger.fatal({ err: error, event: 'shutdown.failed' }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`authstack: fatal start-up error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

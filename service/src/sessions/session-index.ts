@@ -1,0 +1,62 @@
+import { createHash } from 'node:crypto';
+import type { RedisClient } from '../infra/redis-client';
+import type { Clock } from '../infra/clock';
+
+/**
+ * Per-user index of live sessions: a sorted set <prefix>user-sessions:<userId> of session
+ * ids, scored by each session's absolute deadline. Members are pruned when their deadline
+ * passes or their session key is gone (idle expiry, eviction, revocation), on every add and
+ * list, so the set never holds more than the user's live sessions plus those that ended
+ * since the last visit. The key itself expires with the latest deadline, so a user who
+ * never returns leaves nothing behind.
+ */
+export class SessionIndex {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly prefix: string,
+    private readonly sessionKeyPrefix: string,
+    private readonly clock: Clock,
+  ) {}
+
+  key(userId: string) {
+    return `${this.prefix}user-sessions:${userId}`;
+  }
+
+  async add(userId: string, sessionId: string, absoluteDeadline: number): Promise<void> {
+    const key = this.key(userId);
+    await this.redis.zAdd(key, { score: absoluteDeadline, value: sessionId });
+    await this.prune(userId);
+    // The index lives exactly as long as its longest-lived session could.
+    const [latest] = await this.redis.zRangeWithScores(key, -1, -1);
+    if (latest) await this.redis.pExpireAt(key, latest.score);
+  }
+
+  async remove(userId: string, sessionIds: string[]): Promise<void> {
+    if (sessionIds.length > 0) await this.redis.zRem(this.key(userId), sessionIds);
+  }
+
+  /** Live session ids of a user, after pruning dead members. */
+  async sessionIds(userId: string): Promise<string[]> {
+    return this.prune(userId);
+  }
+
+  async size(userId: string): Promise<number> {
+    return this.redis.zCard(this.key(userId));
+  }
+
+  private async prune(userId: string): Promise<string[]> {
+    const key = this.key(userId);
+    await this.redis.zRemRangeByScore(key, '-inf', this.clock.now());
+    const ids = await this.redis.zRange(key, 0, -1);
+    if (ids.length === 0) return [];
+    const exists = await Promise.all(ids.map((id) => this.redis.exists(this.sessionKeyPrefix + id)));
+    const dead = ids.filter((_, i) => exists[i] === 0);
+    await this.remove(userId, dead);
+    return ids.filter((_, i) => exists[i] !== 0);
+  }
+}
+
+/** The public handle of a session: a hash of its id, so the API never exposes the token. */
+export function sessionHandle(sessionId: string): string {
+  return createHash('sha256').update(sessionId).digest('base64url').slice(0, 22);
+}

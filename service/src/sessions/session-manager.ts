@@ -1,0 +1,151 @@
+import type { Request } from 'express';
+import type { RedisStore } from 'connect-redis';
+import type { SessionData } from 'express-session';
+import type { Config } from '../config/config';
+import type { Clock } from '../infra/clock';
+import type { Logger } from '../infra/logger';
+import type { Metrics } from '../infra/metrics';
+import type { User } from '../users/user-repository';
+import { SessionIndex, sessionHandle } from './session-index';
+import './session-types';
+
+export type RevokeReason = 'logout' | 'idle_timeout' | 'absolute_timeout' | 'revoked' | 'password_change' | 'user_removed';
+
+export interface SessionSummary {
+  id: string;
+  createdAt: string;
+  lastSeenAt: string;
+  ip: string;
+  userAgent: string;
+  current: boolean;
+}
+
+export interface SessionTimes {
+  createdAt: string;
+  expiresAt: string;
+  absoluteExpiresAt: string;
+}
+
+/**
+ * The session lifecycle: establish on login (regenerate, fill, save, index), end on logout,
+ * enforce idle/absolute deadlines, list and revoke a user's sessions. Route code stays thin.
+ */
+export class SessionManager {
+  constructor(
+    private readonly store: RedisStore,
+    private readonly index: SessionIndex,
+    private readonly config: Config['session'],
+    private readonly clock: Clock,
+    private readonly metrics: Metrics,
+    private readonly logger: Logger,
+  ) {}
+
+  /**
+   * Starts a signed-in session. regenerate() gives a new id (defeats fixation: an id planted
+   * before login is worthless after), and save() completes before the response so the next
+   * request finds the session.
+   */
+  async establish(req: Request, user: Pick<User, 'id' | 'username'>): Promise<void> {
+    await new Promise<void>((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
+    const now = this.clock.now();
+    Object.assign(req.session, {
+      userId: user.id,
+      username: user.username,
+      createdAt: now,
+      lastSeenAt: now,
+      ip: req.ip ?? '',
+      userAgent: (req.get('user-agent') ?? '').slice(0, 256),
+    } satisfies Partial<SessionData>);
+    await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
+    await this.index.add(user.id, req.sessionID, now + this.config.absoluteTimeoutMs);
+    this.metrics.sessionsCreated.inc();
+  }
+
+  /** Destroys the current session (logout, or a deadline passed). */
+  async end(req: Request, reason: RevokeReason): Promise<void> {
+    const { userId } = req.session;
+    const sessionId = req.sessionID;
+    await new Promise<void>((resolve, reject) => req.session.destroy((err) => (err ? reject(err) : resolve())));
+    if (userId) {
+      await this.index.remove(userId, [sessionId]);
+      this.metrics.sessionsRevoked.inc({ reason });
+    }
+  }
+
+  /**
+   * Enforces the idle and absolute deadlines server-side (the cookie's own expiry is only a
+   * hint to the browser). Returns the reason when the session just ended.
+   */
+  async enforceDeadlines(req: Request): Promise<RevokeReason | undefined> {
+    const { userId, createdAt, lastSeenAt } = req.session;
+    if (!userId || createdAt === undefined || lastSeenAt === undefined) return undefined;
+    const now = this.clock.now();
+    const reason: RevokeReason | undefined =
+      now - createdAt >= this.config.absoluteTimeoutMs ? 'absolute_timeout' : now - lastSeenAt >= this.config.idleTimeoutMs ? 'idle_timeout' : undefined;
+    if (reason) {
+      await this.end(req, reason);
+      this.logger.info({ event: 'session.expired', reason, userId }, 'session expired');
+      return reason;
+    }
+    req.session.lastSeenAt = now;
+    return undefined;
+  }
+
+  times(req: Request): SessionTimes {
+    const createdAt = req.session.createdAt ?? this.clock.now();
+    const lastSeenAt = req.session.lastSeenAt ?? createdAt;
+    const absolute = createdAt + this.config.absoluteTimeoutMs;
+    return {
+      createdAt: new Date(createdAt).toISOString(),
+      expiresAt: new Date(Math.min(lastSeenAt + this.config.idleTimeoutMs, absolute)).toISOString(),
+      absoluteExpiresAt: new Date(absolute).toISOString(),
+    };
+  }
+
+  async list(userId: string, currentSessionId: string): Promise<SessionSummary[]> {
+    const ids = await this.index.sessionIds(userId);
+    const records = await Promise.all(ids.map((id) => this.load(id)));
+    const summaries: SessionSummary[] = [];
+    ids.forEach((id, i) => {
+      const data = records[i];
+      if (!data || data.userId !== userId) return;
+      summaries.push({
+        id: sessionHandle(id),
+        createdAt: new Date(data.createdAt).toISOString(),
+        lastSeenAt: new Date(data.lastSeenAt).toISOString(),
+        ip: data.ip,
+        userAgent: data.userAgent,
+        current: id === currentSessionId,
+      });
+    });
+    return summaries.sort((a, b) => b.lastSeenAt.localeCompare(a.lastSeenAt));
+  }
+
+  /** Revokes the user's session with this public handle. False when the user has none such. */
+  async revokeByHandle(userId: string, handle: string, reason: RevokeReason): Promise<boolean> {
+    const ids = await this.index.sessionIds(userId);
+    const target = ids.find((id) => sessionHandle(id) === handle);
+    if (!target) return false;
+    await this.revoke(userId, [target], reason);
+    return true;
+  }
+
+  /** Revokes every session of the user except `keepSessionId` (if given). Returns how many. */
+  async revokeAll(userId: string, reason: RevokeReason, keepSessionId?: string): Promise<number> {
+    const ids = (await this.index.sessionIds(userId)).filter((id) => id !== keepSessionId);
+    await this.revoke(userId, ids, reason);
+    return ids.length;
+  }
+
+  private async revoke(userId: string, sessionIds: string[], reason: RevokeReason): Promise<void> {
+    if (sessionIds.length === 0) return;
+    await Promise.all(sessionIds.map((id) => this.store.destroy(id)));
+    await this.index.remove(userId, sessionIds);
+    this.metrics.sessionsRevoked.inc({ reason }, sessionIds.length);
+  }
+
+  private async load(sessionId: string): Promise<SessionData | undefined> {
+    const data = (await this.store.get(sessionId)) as SessionData | null | undefined;
+    return data ?? undefined;
+  }
+}

@@ -1,0 +1,113 @@
+import { randomUUID } from 'node:crypto';
+import type { RedisClient } from '../infra/redis-client';
+import type { Clock } from '../infra/clock';
+import { normalizeUsername } from './username';
+
+export interface User {
+  id: string;
+  username: string;
+  passwordHash: string;
+  createdAt: number;
+  passwordChangedAt: number;
+}
+
+export class UsernameTakenError extends Error {
+  constructor(username: string) {
+    super(`username "${username}" is taken`);
+    this.name = 'UsernameTakenError';
+  }
+}
+
+/**
+ * Users in Redis, never with a TTL (Redis must run with noeviction or volatile-*, so memory
+ * pressure can only evict sessions):
+ *   <prefix>user:<id>            hash {id, username, passwordHash, createdAt, passwordChangedAt}
+ *   <prefix>username:<lowered>   string -> id (the uniqueness claim, taken with SET NX)
+ *   <prefix>users                set of ids (for `users ls`)
+ */
+export class UserRepository {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly prefix: string,
+    private readonly clock: Clock,
+  ) {}
+
+  private userKey(id: string) {
+    return `${this.prefix}user:${id}`;
+  }
+
+  private usernameKey(username: string) {
+    return `${this.prefix}username:${normalizeUsername(username)}`;
+  }
+
+  async findById(id: string): Promise<User | undefined> {
+    const fields = await this.redis.hGetAll(this.userKey(id));
+    return fields.id ? toUser(fields) : undefined;
+  }
+
+  async findByUsername(username: string): Promise<User | undefined> {
+    const id = await this.redis.get(this.usernameKey(username));
+    return id ? this.findById(id) : undefined;
+  }
+
+  /** Creates a user; throws UsernameTakenError when the name is taken, case-insensitively. */
+  async create(username: string, passwordHash: string): Promise<User> {
+    const now = this.clock.now();
+    const user: User = { id: randomUUID(), username, passwordHash, createdAt: now, passwordChangedAt: now };
+    // Claim the name first: SET NX is atomic, so two racing sign-ups cannot both win.
+    const claimed = await this.redis.set(this.usernameKey(username), user.id, { condition: 'NX' });
+    if (claimed === null) throw new UsernameTakenError(username);
+    await this.redis
+      .multi()
+      .hSet(this.userKey(user.id), toFields(user))
+      .sAdd(`${this.prefix}users`, user.id)
+      .exec();
+    return user;
+  }
+
+  /** Replaces the hash; `changedAt` is set only for real password changes, not re-hashes. */
+  async updatePasswordHash(id: string, passwordHash: string, options: { passwordChanged: boolean }): Promise<void> {
+    const fields = ['passwordHash', passwordHash];
+    if (options.passwordChanged) fields.push('passwordChangedAt', String(this.clock.now()));
+    // Atomic "update only if the user still exists": a plain HSET racing a removal would
+    // resurrect a half user.
+    await this.redis.eval(HSET_IF_EXISTS, { keys: [this.userKey(id)], arguments: fields });
+  }
+
+  async remove(user: User): Promise<void> {
+    await this.redis
+      .multi()
+      .del(this.userKey(user.id))
+      .del(this.usernameKey(user.username))
+      .sRem(`${this.prefix}users`, user.id)
+      .exec();
+  }
+
+  async list(): Promise<User[]> {
+    const ids = await this.redis.sMembers(`${this.prefix}users`);
+    const users = await Promise.all(ids.map((id) => this.findById(id)));
+    return users.filter((u): u is User => u !== undefined).sort((a, b) => a.createdAt - b.createdAt);
+  }
+}
+
+const HSET_IF_EXISTS = `if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HSET', KEYS[1], unpack(ARGV)) end return -1`;
+
+function toFields(user: User): Record<string, string> {
+  return {
+    id: user.id,
+    username: user.username,
+    passwordHash: user.passwordHash,
+    createdAt: String(user.createdAt),
+    passwordChangedAt: String(user.passwordChangedAt),
+  };
+}
+
+function toUser(fields: Record<string, string>): User {
+  return {
+    id: fields.id!,
+    username: fields.username ?? '',
+    passwordHash: fields.passwordHash ?? '',
+    createdAt: Number(fields.createdAt),
+    passwordChangedAt: Number(fields.passwordChangedAt),
+  };
+}
