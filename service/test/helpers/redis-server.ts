@@ -1,0 +1,78 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createClient } from 'redis';
+
+/** A real redis-server on a free loopback port, with its own data dir. */
+export interface RedisServer {
+  url: string;
+  port: number;
+  process: ChildProcess;
+  stop(): Promise<void>;
+  /** Starts a stopped server again on the same port and data dir. */
+  start(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export async function startRedisServer(options: { password?: string } = {}): Promise<RedisServer> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'authstack-redis-'));
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'volatile-lru'];
+  if (options.password) args.push('--requirepass', options.password);
+  const url = `redis://127.0.0.1:${port}`;
+
+  const handle: RedisServer = {
+    url,
+    port,
+    process: undefined as unknown as ChildProcess,
+    async start() {
+      handle.process = spawn('redis-server', args, { stdio: 'ignore' });
+      await waitForRedis(url, options.password);
+    },
+    async stop() {
+      const child = handle.process;
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      await new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
+      });
+    },
+  };
+  await handle.start();
+  process.once('exit', () => {
+    handle.process.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return handle;
+}
+
+async function waitForRedis(url: string, password?: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const client = createClient({ url, password, socket: { reconnectStrategy: false, connectTimeout: 500 } });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      await client.ping();
+      await client.close();
+      return;
+    } catch (error) {
+      client.destroy();
+      if (Date.now() > deadline) throw new Error(`redis-server at ${url} did not start: ${String(error)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}

@@ -1,0 +1,159 @@
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import type { Express } from 'express';
+import request from 'supertest';
+import { createApp } from '../../src/app';
+import { loadConfig, type Config } from '../../src/config/config';
+import type { Domain } from '../../src/domain';
+import type { Lifecycle } from '../../src/lifecycle';
+import { createLogger, type Logger } from '../../src/infra/logger';
+import { createMetrics, type Metrics } from '../../src/infra/metrics';
+import { createRedisClient, type RedisClient } from '../../src/infra/redis-client';
+import type { Clock } from '../../src/infra/clock';
+
+export const SECRET_A = 'secret-A-'.padEnd(40, 'a');
+export const SECRET_B = 'secret-B-'.padEnd(40, 'b');
+export const PUBLIC_ORIGIN = 'https://auth.example.test';
+
+/** A clock tests move by hand, for idle and absolute expiry. */
+export class TestClock implements Clock {
+  constructor(private current = Date.UTC(2026, 0, 1)) {}
+  now() {
+    return this.current;
+  }
+  advance(ms: number) {
+    this.current += ms;
+  }
+}
+
+/** Captures every JSON log line, so tests can assert on auth events and on redaction. */
+export class LogCapture {
+  readonly lines: Array<Record<string, unknown>> = [];
+  readonly raw: string[] = [];
+  readonly stream = new Writable({
+    write: (chunk: Buffer, _enc, done) => {
+      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
+        this.raw.push(line);
+        this.lines.push(JSON.parse(line) as Record<string, unknown>);
+      }
+      done();
+    },
+  });
+  events(name: string) {
+    return this.lines.filter((l) => l.event === name);
+  }
+}
+
+export interface TestApp {
+  app: Express;
+  domain: Domain;
+  config: Config;
+  redis: RedisClient;
+  metrics: Metrics;
+  clock: TestClock;
+  logs: LogCapture;
+  logger: Logger;
+  lifecycle: Lifecycle;
+  prefix: string;
+  close(): Promise<void>;
+}
+
+export function redisUrl(): string {
+  const url = process.env.TEST_REDIS_URL;
+  if (!url) throw new Error('TEST_REDIS_URL is unset: run through jest (globalSetup starts redis-server)');
+  return url;
+}
+
+/** Environment for loadConfig; tests override single keys. */
+export function testEnv(overrides: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  return {
+    REDIS_URL: redisUrl(),
+    // A random prefix per app: test files share one Redis but never each other's keys.
+    REDIS_KEY_PREFIX: `t${randomBytes(6).toString('hex')}:`,
+    SESSION_SECRETS: SECRET_A,
+    PUBLIC_ORIGIN,
+    LOG_LEVEL: 'info',
+    ...overrides,
+  };
+}
+
+/** Builds the real app on the real test Redis, with a test clock and captured logs. */
+export async function buildTestApp(overrides: Record<string, string | undefined> = {}, options: { clock?: TestClock; redis?: RedisClient } = {}): Promise<TestApp> {
+  const config = loadConfig(testEnv(overrides));
+  const logs = new LogCapture();
+  const logger = createLogger(config.logLevel, logs.stream);
+  const redis = options.redis ?? createRedisClient({ ...config.redis, logger });
+  if (!redis.isOpen) await redis.connect();
+  const metrics = createMetrics({ collectDefaults: false });
+  const clock = options.clock ?? new TestClock(Date.now());
+  const { app, domain, lifecycle } = createApp({ config, redis, logger, metrics, clock });
+  return {
+    app,
+    domain,
+    config,
+    redis,
+    metrics,
+    clock,
+    logs,
+    logger,
+    lifecycle,
+    prefix: config.redis.keyPrefix,
+    async close() {
+      if (redis.isOpen) await redis.close().catch(() => redis.destroy());
+    },
+  };
+}
+
+export function uniqueUsername(base = 'user'): string {
+  return `${base}-${randomBytes(5).toString('hex')}`;
+}
+
+export const GOOD_PASSWORD = 'correct horse battery staple';
+
+/** Creates a user straight through the domain (what the CLI and admin bootstrap do). */
+export async function createUser(t: TestApp, username = uniqueUsername(), password = GOOD_PASSWORD) {
+  const user = await t.domain.accounts.create(username, password);
+  return { user, username, password };
+}
+
+/**
+ * Requests as nginx forwards them: over HTTPS at the edge (X-Forwarded-Proto), so the
+ * Secure cookie is issued, from the trusted loopback hop.
+ */
+export function viaEdge(app: Express) {
+  const agent = request(app);
+  const wrap = (test: request.Test) => test.set('X-Forwarded-Proto', 'https');
+  return {
+    get: (path: string) => wrap(agent.get(path)),
+    post: (path: string) => wrap(agent.post(path)),
+    delete: (path: string) => wrap(agent.delete(path)),
+    put: (path: string) => wrap(agent.put(path)),
+    patch: (path: string) => wrap(agent.patch(path)),
+  };
+}
+
+/** The session cookie ("name=value") from a response, or undefined. */
+export function sessionCookie(res: request.Response, name = '__Host-sid'): string | undefined {
+  const header = res.headers['set-cookie'] as unknown as string[] | undefined;
+  const line = header?.find((c) => c.startsWith(`${name}=`));
+  return line?.split(';')[0];
+}
+
+/** Logs in through the real POST /api/login endpoint and returns the session cookie. */
+export async function login(t: TestApp, username: string, password: string, headers: Record<string, string> = {}): Promise<string> {
+  const res = await viaEdge(t.app).post('/api/login').set(headers).send({ username, password });
+  if (res.status !== 200) throw new Error(`login failed: ${res.status} ${JSON.stringify(res.body)}`);
+  const cookie = sessionCookie(res);
+  if (!cookie) throw new Error('login set no session cookie');
+  return cookie;
+}
+
+/** Reads one metric's value (sum over matching labels) from the app's registry. */
+export async function metricValue(metrics: Metrics, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const metric = await metrics.registry.getSingleMetric(name)?.get();
+  if (!metric) return 0;
+  return metric.values
+    .filter((v) => !('metricName' in v) || v.metricName === name || v.metricName === undefined)
+    .filter((v) => Object.entries(labels).every(([k, val]) => (v.labels as Record<string, unknown>)[k] === val))
+    .reduce((sum, v) => sum + v.value, 0);
+}
