@@ -17,7 +17,8 @@ export const PUBLIC_ORIGIN = 'https://auth.example.test';
 
 /** A clock tests move by hand, for idle and absolute expiry. */
 export class TestClock implements Clock {
-  constructor(private current = Date.UTC(2026, 0, 1)) {}
+  // Starts at real time: Redis TTLs (PEXPIREAT) are real-time, so the clock must not start in the past.
+  constructor(private current = Date.now()) {}
   now() {
     return this.current;
   }

@@ -1,0 +1,132 @@
+import { sign } from 'cookie-signature';
+import { SECRET_A, SECRET_B, TestClock, buildTestApp, createUser, login, metricValue, sessionCookie, viaEdge, type TestApp } from '../helpers/test-app';
+
+const MINUTE = 60_000;
+
+describe('session timeouts (server-side, with an injected clock)', () => {
+  let t: TestApp;
+  const clock = new TestClock();
+  beforeAll(async () => {
+    t = await buildTestApp({ SESSION_IDLE_TIMEOUT: '30m', SESSION_ABSOLUTE_TIMEOUT: '2h' }, { clock });
+  });
+  afterAll(() => t.close());
+
+  it('when a session stays unused past the idle timeout, then 401 and the session is deleted in Redis', async () => {
+    const { username, password } = await createUser(t);
+    const cookie = await login(t, username, password);
+    const sid = decodeURIComponent(cookie.split('=')[1]!).slice(2).split('.')[0]!;
+
+    clock.advance(30 * MINUTE + 1000);
+    const res = await viaEdge(t.app).get('/api/me').set('Cookie', cookie);
+
+    expect(res.status).toBe(401);
+    expect(await t.redis.exists(`${t.prefix}sess:${sid}`)).toBe(0);
+    expect(await metricValue(t.metrics, 'auth_sessions_revoked_total', { reason: 'idle_timeout' })).toBe(1);
+  });
+
+  it('when a session is used just inside the idle timeout, then it stays valid and the idle clock restarts', async () => {
+    const { username, password } = await createUser(t);
+    const cookie = await login(t, username, password);
+
+    clock.advance(29 * MINUTE);
+    expect((await viaEdge(t.app).get('/api/me').set('Cookie', cookie)).status).toBe(200);
+    clock.advance(29 * MINUTE);
+    const res = await viaEdge(t.app).get('/api/me').set('Cookie', cookie);
+
+    expect(res.status).toBe(200);
+  });
+
+  it('when a session is older than the absolute timeout, then 401 even though it was used all along', async () => {
+    const { username, password } = await createUser(t);
+    const cookie = await login(t, username, password);
+
+    for (let elapsed = 0; elapsed < 2 * 60 * MINUTE - 20 * MINUTE; elapsed += 20 * MINUTE) {
+      clock.advance(20 * MINUTE);
+      expect((await viaEdge(t.app).get('/api/me').set('Cookie', cookie)).status).toBe(200);
+    }
+    clock.advance(20 * MINUTE + 1000);
+    const res = await viaEdge(t.app).get('/api/me').set('Cookie', cookie);
+
+    expect(res.status).toBe(401);
+    expect(await metricValue(t.metrics, 'auth_sessions_revoked_total', { reason: 'absolute_timeout' })).toBe(1);
+  });
+
+  it('when a session is stored, then its Redis TTL matches the idle timeout', async () => {
+    const { username, password } = await createUser(t);
+    const cookie = await login(t, username, password);
+    const sid = decodeURIComponent(cookie.split('=')[1]!).slice(2).split('.')[0]!;
+
+    const ttl = await t.redis.ttl(`${t.prefix}sess:${sid}`);
+
+    expect(ttl).toBeGreaterThan(29 * 60);
+    expect(ttl).toBeLessThanOrEqual(30 * 60);
+  });
+});
+
+describe('cookies that are tampered with or signed with an unknown secret', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await buildTestApp();
+  });
+  afterAll(() => t.close());
+
+  it('when the signature is altered, then 401 (no session), never a 5xx', async () => {
+    const { username, password } = await createUser(t);
+    const cookie = await login(t, username, password);
+    const tampered = cookie.slice(0, -3) + (cookie.endsWith('AAA') ? 'BBB' : 'AAA');
+
+    const res = await viaEdge(t.app).get('/api/me').set('Cookie', tampered);
+
+    expect(res.status).toBe(401);
+    expect(res.body.error).toBe('unauthenticated');
+  });
+
+  it('when a real session id is signed with a secret not in the list, then 401', async () => {
+    const { username, password } = await createUser(t);
+    const cookie = await login(t, username, password);
+    const sid = decodeURIComponent(cookie.split('=')[1]!).slice(2).split('.')[0]!;
+    const forged = `__Host-sid=${encodeURIComponent(`s:${sign(sid, 'an-attacker-secret-that-is-long-enough-xx')}`)}`;
+
+    const res = await viaEdge(t.app).get('/api/me').set('Cookie', forged);
+
+    expect(res.status).toBe(401);
+  });
+
+  it('when the cookie is not signed at all or is garbage, then 401', async () => {
+    for (const value of ['plain-session-id', 's:', 's:abc', '%', 's:x.y.z', '']) {
+      const res = await viaEdge(t.app).get('/api/me').set('Cookie', `__Host-sid=${value}`);
+      expect({ value, status: res.status }).toEqual({ value, status: 401 });
+    }
+  });
+});
+
+describe('session secret rotation', () => {
+  it('when SESSION_SECRETS goes from A to B,A, then an A cookie still works, is re-signed with B and counted as a fallback; once A is dropped, an A cookie gives 401', async () => {
+    // Three apps over one Redis and key prefix = three deploys of the service.
+    const onlyA = await buildTestApp({ SESSION_SECRETS: SECRET_A });
+    const env = { REDIS_KEY_PREFIX: onlyA.prefix };
+    const rotated = await buildTestApp({ ...env, SESSION_SECRETS: `${SECRET_B},${SECRET_A}` });
+    const onlyB = await buildTestApp({ ...env, SESSION_SECRETS: SECRET_B });
+    try {
+      const { username, password } = await createUser(onlyA);
+      const cookieA = await login(onlyA, username, password);
+      const cookieA2 = await login(onlyA, username, password);
+
+      const res = await viaEdge(rotated.app).get('/api/me').set('Cookie', cookieA);
+      const resigned = sessionCookie(res)!;
+
+      expect(res.status).toBe(200);
+      expect(resigned).not.toBe(cookieA);
+      expect(resigned.split('.')[0]).toBe(cookieA.split('.')[0]); // same session, new signature
+      expect(await metricValue(rotated.metrics, 'session_secret_fallback_total')).toBe(1);
+      // The re-signed cookie verifies with the newest secret: no further fallback.
+      expect((await viaEdge(rotated.app).get('/api/me').set('Cookie', resigned)).status).toBe(200);
+      expect(await metricValue(rotated.metrics, 'session_secret_fallback_total')).toBe(1);
+      // After A is dropped: the re-signed cookie still works, a never-refreshed A cookie does not.
+      expect((await viaEdge(onlyB.app).get('/api/me').set('Cookie', resigned)).status).toBe(200);
+      expect((await viaEdge(onlyB.app).get('/api/me').set('Cookie', cookieA2)).status).toBe(401);
+    } finally {
+      await Promise.all([onlyA.close(), rotated.close(), onlyB.close()]);
+    }
+  });
+});
