@@ -7,7 +7,7 @@ import { Lifecycle } from './lifecycle';
 import { crossOriginGuard } from './http/middleware/cross-origin-guard';
 import { errorHandler, notFoundHandler } from './http/middleware/error-handler';
 import { noStore } from './http/middleware/no-store';
-import { requestMetrics } from './http/middleware/request-metrics';
+import { rememberMountPath, requestMetrics } from './http/middleware/request-metrics';
 import { loadSessionUser } from './http/middleware/session-guard';
 import { authApiRouter } from './http/routes/auth-api';
 import { opsRouter } from './http/routes/ops';
@@ -110,6 +110,7 @@ export function createApp(deps: AppDeps): { app: Express; domain: Domain; lifecy
 
   app.use(
     '/api',
+    rememberMountPath(),
     authApiRouter({
       authenticator: domain.authenticator,
       accounts: domain.accounts,
@@ -119,8 +120,8 @@ export function createApp(deps: AppDeps): { app: Express; domain: Domain; lifecy
       clearSessionCookie,
     }),
   );
-  app.use('/api/sessions', sessionsApiRouter(domain.sessions));
-  app.use(pagesRouter({ authenticator: domain.authenticator, sessions: domain.sessions, metrics, clearSessionCookie }));
+  app.use('/api/sessions', rememberMountPath(), sessionsApiRouter(domain.sessions));
+  app.use(rememberMountPath(), pagesRouter({ authenticator: domain.authenticator, sessions: domain.sessions, metrics, clearSessionCookie }));
 
   app.use(notFoundHandler());
   app.use(errorHandler(logger));

@@ -10,10 +10,21 @@ export const UNMATCHED_ROUTE = '<unmatched>';
  */
 export function routeLabel(req: Request): string {
   const routePath = (req.route as { path?: unknown } | undefined)?.path;
-  if (typeof routePath === 'string') return `${req.baseUrl}${routePath}` || '/';
+  // Express restores req.baseUrl when a router is left (e.g. an error travels to the error
+  // handler), so the mount path is remembered on the way in by rememberMountPath().
+  const mount = (req.res?.locals.mountPath as string | undefined) ?? req.baseUrl;
+  if (typeof routePath === 'string') return `${mount}${routePath}`.replace(/(.)\/$/, '$1') || '/';
   // Mounted middleware that answered without a route (express.static under /static).
   if (req.baseUrl && (req.res?.statusCode ?? 404) < 400) return req.baseUrl;
   return UNMATCHED_ROUTE;
+}
+
+/** Put in front of a mounted router: records its mount path for routeLabel(). */
+export function rememberMountPath(): RequestHandler {
+  return (req, res, next) => {
+    res.locals.mountPath = req.baseUrl;
+    next();
+  };
 }
 
 export function requestMetrics(metrics: Metrics): RequestHandler {

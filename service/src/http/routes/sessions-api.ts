@@ -6,22 +6,23 @@ import { requireSession, requireUser } from '../middleware/session-guard';
 /** A user's view of their own sessions (OWASP ASVS 7.4/7.5): list, revoke one, revoke others. */
 export function sessionsApiRouter(sessions: SessionManager): Router {
   const router = Router();
-  router.use(requireSession());
+  // requireSession per route (not router.use) so metrics see the matched route on 401s too.
+  const signedIn = requireSession();
 
-  router.get('/', async (req, res) => {
+  router.get('/', signedIn, async (req, res) => {
     const user = requireUser(req);
     res.json({ sessions: await sessions.list(user.id, req.sessionID) });
   });
 
   // Revoke all of the caller's other sessions ("log out everywhere else").
-  router.delete('/', async (req, res) => {
+  router.delete('/', signedIn, async (req, res) => {
     const user = requireUser(req);
     const revoked = await sessions.revokeAll(user.id, 'revoked', req.sessionID);
     req.log.info({ event: 'sessions.revoked_others', userId: user.id, count: revoked }, 'other sessions revoked');
     res.status(204).end();
   });
 
-  router.delete('/:id', async (req, res) => {
+  router.delete('/:id', signedIn, async (req, res) => {
     const user = requireUser(req);
     // Only the caller's own index is searched: another user's handle is simply not found.
     if (!(await sessions.revokeByHandle(user.id, req.params.id ?? '', 'revoked'))) throw notFound('No such session.');
