@@ -1,0 +1,36 @@
+import { randomBytes } from 'node:crypto';
+import { postJson, type RequestOptions, type Response } from './http';
+import { secret } from './stack';
+
+/** A username that exists nowhere: failure tests must never throttle the real admin. */
+export const randomUsername = (): string => `smoke-${randomBytes(6).toString('hex')}`;
+
+export interface Cookie {
+  name: string;
+  value: string;
+  /** Attributes as written, e.g. ["Path=/", "HttpOnly", "Secure", "SameSite=Lax"]. */
+  attributes: string[];
+}
+
+export function parseSetCookie(header: string): Cookie {
+  const [pair = '', ...attributes] = header.split(';').map((part) => part.trim());
+  const eq = pair.indexOf('=');
+  return { name: pair.slice(0, eq), value: pair.slice(eq + 1), attributes };
+}
+
+export interface Login {
+  response: Response;
+  /** `name=value`, ready for a Cookie header. */
+  cookie: string;
+}
+
+/** Logs the admin in through POST /api/login and returns the session cookie. */
+export async function loginAsAdmin(options: RequestOptions = {}): Promise<Login> {
+  const response = await postJson('/api/login', { username: secret('ADMIN_USERNAME'), password: secret('ADMIN_PASSWORD') }, options);
+  if (response.status !== 200) throw new Error(`admin login failed: ${response.status} ${response.body}`);
+  const { name, value } = parseSetCookie(response.one('set-cookie'));
+  return { response, cookie: `${name}=${value}` };
+}
+
+/** Ends the session through POST /api/logout. */
+export const logout = (cookie: string): Promise<Response> => postJson('/api/logout', {}, { headers: { cookie } });
