@@ -27,10 +27,11 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startRedisServer(options: { password?: string } = {}): Promise<RedisServer> {
+/** `persistent`: append-only file with fsync on every write, so a restart keeps all data. */
+export async function startRedisServer(options: { password?: string; persistent?: boolean } = {}): Promise<RedisServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'authstack-redis-'));
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'volatile-lru'];
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', ...(options.persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']), '--maxmemory-policy', 'volatile-lru'];
   if (options.password) args.push('--requirepass', options.password);
   const url = `redis://127.0.0.1:${port}`;
 

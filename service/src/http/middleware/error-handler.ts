@@ -16,9 +16,10 @@ const BODY_PARSER_ERRORS: Record<string, { status: number; code: string; message
 
 /** True for errors that mean "Redis is not answering": the request gets 503, not 500. */
 export function isRedisUnavailable(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const name = error.name ?? '';
-  const message = error.message ?? '';
+  // Duck-typed, not instanceof: socket errors come from Node core, possibly another realm.
+  if (typeof error !== 'object' || error === null) return false;
+  const { name = '', message = '', code = '' } = error as { name?: string; message?: string; code?: string };
+  if (/^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN)$/.test(String(code))) return true;
   return (
     /ClientClosedError|ClientOfflineError|ConnectionTimeoutError|SocketClosedUnexpectedlyError|TimeoutError|ReconnectStrategyError|CommandTimeoutDuringMaintenanceError/.test(name) ||
     /client is (closed|offline)|socket closed unexpectedly|command timed out|ECONNREFUSED|ECONNRESET|EPIPE|connection is closed|LOADING/i.test(message)
@@ -63,7 +64,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
 
     const log = (req as { log?: Logger }).log ?? logger;
-    if (status >= 500) log.error({ err: error, event: 'request.error', code }, 'request failed');
+    if (code === 'unavailable') log.warn({ event: 'request.unavailable', reason: (error as Error)?.message }, 'redis unavailable');
+    else if (status >= 500) log.error({ err: error, event: 'request.error', code }, 'request failed');
     else log.debug({ code, status }, 'request rejected');
 
     res.set(headers);

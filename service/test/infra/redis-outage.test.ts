@@ -1,0 +1,69 @@
+import request from 'supertest';
+import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { buildTestApp, createUser, login, viaEdge, type TestApp } from '../helpers/test-app';
+
+/** Polls until `check` passes or the deadline is reached. */
+async function eventually(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('when Redis goes away and comes back', () => {
+  let redis: RedisServer;
+  let t: TestApp;
+  let cookie: string;
+  let credentials: { username: string; password: string };
+
+  beforeAll(async () => {
+    // Its own redis-server (persistent, like production), so stopping it disturbs no other test.
+    redis = await startRedisServer({ persistent: true });
+    t = await buildTestApp({ REDIS_URL: redis.url, REDIS_COMMAND_TIMEOUT_MS: '1000' });
+    credentials = await createUser(t);
+    cookie = await login(t, credentials.username, credentials.password);
+    await redis.stop();
+  });
+  afterAll(async () => {
+    await t.close();
+    await redis.stop();
+  });
+
+  it('then a request that needs the session gets 503 unavailable within 2 s, not a hang', async () => {
+    const started = Date.now();
+    const res = await viaEdge(t.app).get('/api/me').set('Cookie', cookie);
+
+    expect(res.status).toBe(503);
+    expect(res.body).toEqual({ error: 'unavailable', message: expect.any(String) });
+    expect(res.headers['retry-after']).toBeDefined();
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('then a login gets 503 unavailable, not 401 or 500', async () => {
+    const res = await viaEdge(t.app).post('/api/login').send(credentials);
+
+    expect(res.status).toBe(503);
+    expect(res.body.error).toBe('unavailable');
+  });
+
+  it('then /readyz is 503 and /healthz stays 200', async () => {
+    expect((await request(t.app).get('/readyz')).status).toBe(503);
+    expect((await request(t.app).get('/healthz')).status).toBe(200);
+  });
+
+  it('then pages that need no session still render', async () => {
+    expect((await viaEdge(t.app).get('/login')).status).toBe(200);
+  });
+
+  it('when Redis is back, then the service recovers by itself and the existing session and user survive', async () => {
+    await redis.start();
+
+    await eventually(async () => (await request(t.app).get('/readyz')).status === 200);
+
+    const me = await viaEdge(t.app).get('/api/me').set('Cookie', cookie);
+    expect(me.status).toBe(200);
+    expect(me.body.user.username).toBe(credentials.username);
+    await login(t, credentials.username, credentials.password);
+  });
+});
