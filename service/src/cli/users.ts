@@ -90,11 +90,12 @@ async function run(command: string | undefined, username: string | undefined, do
 }
 
 async function main(argv: string[]): Promise<number> {
-  const [command, username] = argv;
+  const [command, username, ...extra] = argv;
   if (!command || command === '--help' || command === '-h') {
     process.stdout.write(`${USAGE}\n`);
     return command ? 0 : 2;
   }
+  if (extra.length > 0) throw new Error('too many arguments: passwords are read from stdin or a prompt, never from argv');
   const config = loadConfig(process.env);
   // Audit events go to stderr as JSON, like the service's; results go to stdout.
   const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, process.stderr);

@@ -1,0 +1,65 @@
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { buildTestApp, createUser, type TestApp } from '../helpers/test-app';
+
+describe('graceful shutdown', () => {
+  let t: TestApp;
+  let server: Server;
+  let port: number;
+  beforeEach(async () => {
+    t = await buildTestApp();
+    server = createServer(t.app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+  afterEach(async () => {
+    server.closeAllConnections();
+    await t.close();
+  });
+
+  /** Starts a login whose body is only half sent: the request is in flight until finish(). */
+  function inFlightLogin(body: string) {
+    const chunks: Buffer[] = [];
+    const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/api/login', headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'X-Forwarded-Proto': 'https' } });
+    const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      req.on('response', (res) => {
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+      });
+      req.on('error', reject);
+    });
+    const half = Math.floor(body.length / 2);
+    req.write(body.slice(0, half));
+    return { response, finish: () => req.end(body.slice(half)) };
+  }
+
+  it('when SIGTERM-style shutdown starts with a request in flight, then readiness turns 503, the request still completes and Redis is closed last', async () => {
+    const { username, password } = await createUser(t);
+    const flight = inFlightLogin(JSON.stringify({ username, password }));
+    await new Promise((r) => setTimeout(r, 50));
+
+    const shutdown = t.lifecycle.shutdown({ server, timeoutMs: 5000, logger: t.logger, closeDependencies: () => t.redis.close() });
+    expect(t.lifecycle.shuttingDown).toBe(true);
+    // New connections are refused once the listener is closed.
+    await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+    flight.finish();
+
+    const res = await flight.response;
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body).user.username).toBe(username);
+    expect(await shutdown).toBe('clean');
+    expect(t.redis.isOpen).toBe(false);
+  });
+
+  it('when a request does not finish before the deadline, then its connection is closed and shutdown still completes', async () => {
+    const flight = inFlightLogin(JSON.stringify({ username: 'someone', password: 'never finished' }));
+    flight.response.catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 50));
+
+    const outcome = await t.lifecycle.shutdown({ server, timeoutMs: 300, logger: t.logger, closeDependencies: () => t.redis.close() });
+
+    expect(outcome).toBe('deadline');
+    await expect(flight.response).rejects.toThrow();
+    expect(t.logs.events('shutdown.deadline')).toHaveLength(1);
+  });
+});

@@ -1,0 +1,68 @@
+import { request as httpRequest } from 'node:http';
+import { freePort } from '../helpers/redis-server';
+import { redisUrl, testEnv } from '../helpers/test-app';
+import { requireBuild, runNode, startNode } from './helpers';
+
+beforeAll(requireBuild);
+
+async function waitForReady(port: number, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200) return;
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > deadline) throw new Error('service did not become ready');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('the service process (npm start = node dist/server.js)', () => {
+  it('when the configuration is invalid, then it exits 78 at once with a message naming the key', async () => {
+    const result = await runNode('server.js', [], { SESSION_SECRETS: 'too-short', TRUST_PROXY: 'true' });
+
+    expect(result.code).toBe(78);
+    expect(result.stderr).toMatch(/SESSION_SECRETS: secret #1 is 9 characters/);
+    expect(result.stderr).toMatch(/TRUST_PROXY: /);
+    expect(result.stderr).not.toMatch(/\n\s+at /); // a message, not a stack trace
+  });
+
+  it('when started, then it creates the admin, serves logins as JSON logs on stdout, and on SIGTERM finishes the in-flight request and exits 0', async () => {
+    const port = await freePort();
+    const env = testEnv({ PORT: String(port), HOST: '127.0.0.1', ADMIN_USERNAME: 'process-admin', ADMIN_PASSWORD: 'process admin passphrase', REDIS_URL: redisUrl() });
+    const service = startNode('server.js', env);
+    try {
+      await waitForReady(port);
+
+      // A login whose body is still being sent when SIGTERM arrives.
+      const body = JSON.stringify({ username: 'process-admin', password: 'process admin passphrase' });
+      const response = new Promise<number>((resolve, reject) => {
+        const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/api/login', headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'X-Forwarded-Proto': 'https' } });
+        req.on('response', (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+        req.write(body.slice(0, 10));
+        setTimeout(() => {
+          service.child.kill('SIGTERM');
+          setTimeout(() => req.end(body.slice(10)), 200);
+        }, 100);
+      });
+
+      expect(await response).toBe(200);
+      expect(await service.exited).toBe(0);
+      const lines = service
+        .output()
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      const events = lines.map((l) => l.event).filter(Boolean);
+      expect(events).toEqual(expect.arrayContaining(['admin.bootstrap', 'server.listening', 'login.success', 'shutdown.start', 'shutdown.done']));
+      expect(lines.find((l) => l.event === 'shutdown.done')?.outcome).toBe('clean');
+    } finally {
+      service.child.kill('SIGKILL');
+    }
+  });
+});
