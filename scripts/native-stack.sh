@@ -547,8 +547,11 @@ cmd_down() {
     if [[ "$name" == nginx ]]; then stop_proc nginx QUIT; else stop_proc "$name"; fi
   done
   [[ "$any" == true ]] || say "nothing running in $run_dir"
+  # .run/smoke.env only if it still describes this stack (the Docker stack writes it too).
+  if [[ -f "$run_dir/smoke.env" ]] && cmp -s "$run_dir/smoke.env" "$root/.run/smoke.env"; then
+    rm -f "$root/.run/smoke.env"
+  fi
   rm -f "$run_dir/smoke.env"
-  if [[ "$run_dir" == "$default_run_dir" ]]; then rm -f "$root/.run/smoke.env"; fi
   return 0
 }
 

@@ -60,7 +60,13 @@ describe('a real browser', () => {
     await page.goto(`${origin}/login`);
     await page.fill('input[name="username"]', username);
     await page.fill('input[name="password"]', secret('ADMIN_PASSWORD'));
-    await Promise.all([page.waitForURL(`${origin}/`), page.click('form[action="/login"] button[type="submit"]')]);
+    const [loginPost] = await Promise.all([
+      page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/login'),
+      page.click('form[action="/login"] button[type="submit"]'),
+    ]);
+    // Status and body together, so a refusal (e.g. 403 cross_origin) says why in the failure.
+    expect({ status: loginPost.status(), body: loginPost.status() === 303 ? '' : await loginPost.text() }).toEqual({ status: 303, body: '' });
+    await page.waitForURL(`${origin}/`);
     const dashboardText = await page.textContent('body');
     const violations = await page.evaluate(() => window.cspViolations ?? []);
     const cookies = await context.cookies(origin);

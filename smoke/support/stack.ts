@@ -70,4 +70,4 @@ export const serviceLogCommand = setting('SMOKE_SERVICE_LOG_CMD');
  * The client IP the service should record, when something rewrites it before nginx (Docker's
  * userland proxy makes it the bridge gateway). Unset: the client socket's own local address.
  */
-export const expectedClientIp = process.env.SMOKE_EXPECTED_CLIENT_IP || undefined;
+export const expectedClientIp = setting('SMOKE_EXPECTED_CLIENT_IP');
