@@ -6,11 +6,12 @@ const HSTS = 'max-age=63072000; includeSubDomains';
 
 /** The service's log as JSON objects, from SMOKE_SERVICE_LOG_CMD. */
 function serviceLogEntries(): Promise<Array<{ req?: { id?: string } }>> {
-  if (!serviceLogCommand) {
+  const command = serviceLogCommand;
+  if (!command) {
     throw new Error('SMOKE_SERVICE_LOG_CMD is not set and no stack file provides it (make up writes .run/smoke.env)');
   }
   return new Promise((resolve, reject) => {
-    execFile('/bin/sh', ['-c', serviceLogCommand], { maxBuffer: 256 * 1024 * 1024 }, (error, stdout) => {
+    execFile('/bin/sh', ['-c', command], { maxBuffer: 256 * 1024 * 1024 }, (error, stdout) => {
       if (error) return reject(error);
       const entries = [];
       for (const line of stdout.split('\n')) {
