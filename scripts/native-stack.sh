@@ -220,17 +220,28 @@ plan_stack() {
   tls_cert=${TLS_CERT:-$(env_get TLS_CERT)}
   tls_key=${TLS_KEY:-$(env_get TLS_KEY)}
   tls_ocsp=${TLS_OCSP:-$(env_get TLS_OCSP)}
-  tls_ocsp=${tls_ocsp:-off}
-  [[ "$tls_ocsp" == on || "$tls_ocsp" == off ]] || die "TLS_OCSP must be on or off, got '$tls_ocsp'"
+  [[ -z "$tls_ocsp" || "$tls_ocsp" == on || "$tls_ocsp" == off ]] || die "TLS_OCSP must be on or off, got '$tls_ocsp'"
   if [[ -n "$tls_cert" || -n "$tls_key" ]]; then
     [[ -n "$tls_cert" && -n "$tls_key" ]] || die "set both TLS_CERT and TLS_KEY, or neither"
     tls_cert=$(abspath "$tls_cert")
     tls_key=$(abspath "$tls_key")
     ca_file=""
+    # Unset: staple only when the real certificate names an OCSP responder.
+    if [[ -z "$tls_ocsp" ]]; then
+      if [[ -n "$(openssl x509 -in "$tls_cert" -noout -ocsp_uri 2>/dev/null)" ]]; then
+        tls_ocsp=on
+        say "OCSP stapling on: $tls_cert names an OCSP responder (TLS_OCSP=off to disable)"
+      else
+        tls_ocsp=off
+        say "OCSP stapling off: $tls_cert names no OCSP responder"
+      fi
+    fi
   else
     tls_cert="$certs_dir/localhost.crt"
     tls_key="$certs_dir/localhost.key"
     ca_file="$certs_dir/ca.crt"
+    # The local CA has no OCSP responder.
+    tls_ocsp=${tls_ocsp:-off}
   fi
 
   # The origin the browser uses. The service rejects POSTs whose Origin differs, so the port

@@ -13,4 +13,6 @@ module.exports = {
   testMatch: ['<rootDir>/**/*.smoke.ts'],
   // Real handshakes, argon2 logins and a browser: generous, but a hung stack still fails.
   testTimeout: 60000,
+  // The test names are the behaviour list of the edge; print them.
+  verbose: true,
 };
