@@ -120,7 +120,7 @@ export function createApp(deps: AppDeps): { app: Express; domain: Domain; lifecy
       clearSessionCookie,
     }),
   );
-  app.use('/api/sessions', rememberMountPath(), sessionsApiRouter(domain.sessions));
+  app.use('/api/sessions', rememberMountPath(), sessionsApiRouter(domain.sessions, clearSessionCookie));
   app.use(rememberMountPath(), pagesRouter({ authenticator: domain.authenticator, sessions: domain.sessions, metrics, clearSessionCookie }));
 
   app.use(notFoundHandler());

@@ -31,6 +31,7 @@ async function main(): Promise<void> {
 
   // node-redis keeps retrying the first connection with reconnectStrategy; start serving
   // only once Redis answers so the bootstrap user exists before the first login.
+  await domain.hasher.warmUp();
   logger.info({ event: 'redis.connecting', url: redactUrl(config.redis.url) }, 'connecting to redis');
   await redis.connect();
 

@@ -45,13 +45,19 @@ export class PasswordHasher {
     });
   }
 
+  /** Computes the decoy hash up front, so the first unknown-user login is not slower. */
+  async warmUp(): Promise<void> {
+    this.decoyHash ??= argon2.hash(randomBytes(32).toString('base64'), { type: argon2.argon2id, ...this.params });
+    await this.decoyHash;
+  }
+
   /**
    * Burns the same work as verify() against a hash with the current parameters, for
    * usernames that do not exist. Always false.
    */
   async verifyDecoy(password: string): Promise<false> {
-    this.decoyHash ??= argon2.hash(randomBytes(32).toString('base64'), { type: argon2.argon2id, ...this.params });
-    await this.verify(await this.decoyHash, password);
+    await this.warmUp();
+    await this.verify((await this.decoyHash)!, password);
     return false;
   }
 

@@ -121,13 +121,20 @@ export class SessionManager {
     return summaries.sort((a, b) => b.lastSeenAt.localeCompare(a.lastSeenAt));
   }
 
-  /** Revokes the user's session with this public handle. False when the user has none such. */
-  async revokeByHandle(userId: string, handle: string, reason: RevokeReason): Promise<boolean> {
+  /**
+   * Revokes the caller's session with this public handle: 'none' when the caller has no
+   * such session, 'current' when it was the caller's own (which is ended like a logout).
+   */
+  async revokeByHandle(req: Request, userId: string, handle: string, reason: RevokeReason): Promise<'none' | 'other' | 'current'> {
+    if (sessionHandle(req.sessionID) === handle && req.session.userId === userId) {
+      await this.end(req, reason);
+      return 'current';
+    }
     const ids = await this.index.sessionIds(userId);
     const target = ids.find((id) => sessionHandle(id) === handle);
-    if (!target) return false;
+    if (!target) return 'none';
     await this.revoke(userId, [target], reason);
-    return true;
+    return 'other';
   }
 
   /** Revokes every session of the user except `keepSessionId` (if given). Returns how many. */

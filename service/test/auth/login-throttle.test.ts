@@ -113,7 +113,7 @@ describe('no user enumeration', () => {
       expect(Object.keys(unknownUser.headers).sort()).toEqual(Object.keys(wrongPassword.headers).sort());
       // The decoy verify really ran argon2 (timing is compared by `make bench`, not here).
       const verifies = await t.metrics.registry.getSingleMetric('password_hash_duration_seconds')!.get();
-      const count = verifies.values.find((v) => v.metricName === 'password_hash_duration_seconds_count' && v.labels.operation === 'verify');
+      const count = verifies.values.find((v) => (v as { metricName?: string }).metricName === 'password_hash_duration_seconds_count' && v.labels.operation === 'verify');
       expect(count?.value).toBe(2);
     } finally {
       await t.close();

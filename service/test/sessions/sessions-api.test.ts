@@ -90,6 +90,20 @@ describe('session management API', () => {
     expect(await t.redis.pTTL(t.domain.sessionIndex.key(user.id))).toBeGreaterThan(0);
   });
 
+  it('when DELETE /api/sessions/:id names my own current session, then 204, the cookie is cleared and the session is over', async () => {
+    const { username, password } = await createUser(t);
+    const mine = await login(t, username, password);
+    const ownId = (await viaEdge(t.app).get('/api/sessions').set('Cookie', mine)).body.sessions[0].id as string;
+
+    const res = await viaEdge(t.app).delete(`/api/sessions/${ownId}`).set('Cookie', mine);
+
+    expect(res.status).toBe(204);
+    const setCookie = (res.headers['set-cookie'] as unknown as string[]).filter((c) => c.startsWith('__Host-sid='));
+    expect(setCookie).toHaveLength(1);
+    expect(setCookie[0]).toMatch(/Expires=Thu, 01 Jan 1970/);
+    expect((await viaEdge(t.app).get('/api/me').set('Cookie', mine)).status).toBe(401);
+  });
+
   it('when signed out, then the session endpoints answer 401', async () => {
     expect((await viaEdge(t.app).get('/api/sessions')).status).toBe(401);
     expect((await viaEdge(t.app).delete('/api/sessions')).status).toBe(401);

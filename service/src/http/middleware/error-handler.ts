@@ -64,7 +64,9 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
 
     const log = (req as { log?: Logger }).log ?? logger;
-    if (code === 'unavailable') log.warn({ event: 'request.unavailable', reason: (error as Error)?.message }, 'redis unavailable');
+    // Expected overload answers (Redis away, hashing queue full) are warnings without a
+    // stack: a login flood must not turn into a flood of error reports.
+    if (code === 'unavailable' || code === 'busy') log.warn({ event: `request.${code}`, reason: (error as Error)?.message }, 'request refused: service overloaded or dependency unavailable');
     else if (status >= 500) log.error({ err: error, event: 'request.error', code }, 'request failed');
     else log.debug({ code, status }, 'request rejected');
 

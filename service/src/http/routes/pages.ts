@@ -78,8 +78,9 @@ export function pagesRouter({ authenticator, sessions, metrics, clearSessionCook
 
   router.post('/sessions/:id/revoke', async (req: Request<{ id: string }>, res) => {
     if (!req.user) return res.redirect(303, '/login');
-    await sessions.revokeByHandle(req.user.id, req.params.id, 'revoked');
-    res.redirect(303, '/');
+    const outcome = await sessions.revokeByHandle(req, req.user.id, req.params.id, 'revoked');
+    if (outcome === 'current') clearSessionCookie(res);
+    res.redirect(303, outcome === 'current' ? '/login' : '/');
   });
 
   return router;

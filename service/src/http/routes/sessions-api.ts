@@ -1,10 +1,10 @@
-import { Router } from 'express';
+import { Router, type Response } from 'express';
 import type { SessionManager } from '../../sessions/session-manager';
 import { notFound } from '../app-error';
 import { requireSession, requireUser } from '../middleware/session-guard';
 
 /** A user's view of their own sessions (OWASP ASVS 7.4/7.5): list, revoke one, revoke others. */
-export function sessionsApiRouter(sessions: SessionManager): Router {
+export function sessionsApiRouter(sessions: SessionManager, clearSessionCookie: (res: Response) => void): Router {
   const router = Router();
   // requireSession per route (not router.use) so metrics see the matched route on 401s too.
   const signedIn = requireSession();
@@ -25,8 +25,10 @@ export function sessionsApiRouter(sessions: SessionManager): Router {
   router.delete('/:id', signedIn, async (req, res) => {
     const user = requireUser(req);
     // Only the caller's own index is searched: another user's handle is simply not found.
-    if (!(await sessions.revokeByHandle(user.id, req.params.id ?? '', 'revoked'))) throw notFound('No such session.');
-    req.log.info({ event: 'session.revoked', userId: user.id }, 'session revoked');
+    const outcome = await sessions.revokeByHandle(req, user.id, String(req.params.id), 'revoked');
+    if (outcome === 'none') throw notFound('No such session.');
+    if (outcome === 'current') clearSessionCookie(res);
+    req.log.info({ event: 'session.revoked', userId: user.id, current: outcome === 'current' }, 'session revoked');
     res.status(204).end();
   });
 
