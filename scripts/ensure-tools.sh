@@ -17,7 +17,9 @@ package_for() {
     nginx) echo nginx-light ;;
     chromium) echo chromium ;;
     promtool) echo prometheus ;;
-    docker) echo docker.io ;;
+    docker|dockerd) echo docker.io ;;
+    envsubst) echo gettext-base ;;
+    redis-check-rdb) echo redis-tools ;;
     docker-compose) echo docker-compose ;;
     testssl|testssl.sh) echo testssl.sh ;;
     *) echo "$1" ;;

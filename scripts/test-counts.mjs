@@ -1,0 +1,13 @@
+// Prints "tests: N passed, N failed" from jest JSON reports (--json --outputFile=...).
+//   node scripts/test-counts.mjs coverage/jest-results.json [more.json ...]
+import { existsSync, readFileSync } from 'node:fs';
+
+let passed = 0;
+let failed = 0;
+for (const file of process.argv.slice(2)) {
+  if (!existsSync(file)) continue;
+  const report = JSON.parse(readFileSync(file, 'utf8'));
+  passed += report.numPassedTests;
+  failed += report.numFailedTests;
+}
+console.log(`tests: ${passed} passed, ${failed} failed`);
