@@ -347,26 +347,8 @@ nginx_test() {
 # ---------------------------------------------------------------------------------------------
 # Components.
 
-# ensure_tools CMD...: scripts/ensure-tools.sh, except envsubst, whose package (gettext-base)
-# ensure-tools.sh does not know by name.
-ensure_tools() {
-  local -a cmds=()
-  local cmd
-  for cmd in "$@"; do
-    if [[ "$cmd" == envsubst ]]; then
-      command -v envsubst >/dev/null 2>&1 && continue
-      if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
-        say "installing envsubst: apt-get install -y --no-install-recommends gettext-base"
-        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends gettext-base >&2
-      else
-        die "envsubst is missing. Install with: sudo apt-get install -y --no-install-recommends gettext-base"
-      fi
-    else
-      cmds+=("$cmd")
-    fi
-  done
-  [[ ${#cmds[@]} -eq 0 ]] || "$root/scripts/ensure-tools.sh" "${cmds[@]}"
-}
+# Missing tools are apt-installed when possible, else the exact install command is printed.
+ensure_tools() { "$root/scripts/ensure-tools.sh" "$@"; }
 
 build_if_stale() {
   cd "$root"
