@@ -84,7 +84,9 @@ export function createApp(deps: AppDeps): { app: Express; domain: Domain; lifecy
         },
       },
       crossOriginResourcePolicy: { policy: 'same-origin' },
-      referrerPolicy: { policy: 'no-referrer' },
+      // same-origin, not no-referrer: with no-referrer, browsers send `Origin: null` on our own
+      // form posts, which the cross-origin guard (rightly) refuses. Other sites still get nothing.
+      referrerPolicy: { policy: 'same-origin' },
       xFrameOptions: { action: 'deny' },
     }),
   );
