@@ -6,6 +6,9 @@ ARG NODE_IMAGE=node:24-bookworm-slim
 
 # --- deps: every dependency, for the TypeScript build --------------------------------------------
 FROM ${NODE_IMAGE} AS deps
+# Build logs without npm's update and funding notices.
+ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
+    NPM_CONFIG_FUND=false
 WORKDIR /app
 # Only the manifests: this layer (the slow npm ci) is reused until the lock file changes.
 COPY package.json package-lock.json ./

@@ -99,9 +99,11 @@ build_debian() {
     cp /etc/apt/sources.list.d/debian.sources "$rootfs/etc/apt/sources.list.d/"
     rm -f "$rootfs/etc/apt/sources.list"
   fi
-  chroot "$rootfs" apt-get -o DPkg::Lock::Timeout=600 update -qq
-  DEBIAN_FRONTEND=noninteractive chroot "$rootfs" apt-get upgrade -y -qq >/dev/null
-  chroot "$rootfs" apt-get clean
+  # Security updates on top of the release; chatter (tzdata, no /dev/pts) goes to the log.
+  { chroot "$rootfs" apt-get update -qq \
+      && DEBIAN_FRONTEND=noninteractive chroot "$rootfs" apt-get upgrade -y -qq \
+      && chroot "$rootfs" apt-get clean; } >>"$work/debootstrap.log" 2>&1 \
+    || { tail -n 30 "$work/debootstrap.log" >&2; exit 1; }
   rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/log/*.log
   # Like the official debian image: no recommends, no docs, no cached .debs in image layers.
   cat >"$rootfs/etc/apt/apt.conf.d/docker-standin" <<'APT'

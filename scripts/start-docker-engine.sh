@@ -41,7 +41,12 @@ case "${1:-}" in
 esac
 
 # 1. An engine that already answers wins: the caller's DOCKER_HOST, the system socket, ours.
-"$root/scripts/ensure-tools.sh" docker
+# --find only looks (cheap enough for mode detection); starting may install the client.
+if [[ "${1:-}" == "--find" ]]; then
+  command -v docker >/dev/null 2>&1 || { echo "error: no docker client installed" >&2; exit 1; }
+else
+  "$root/scripts/ensure-tools.sh" docker
+fi
 for host in ${DOCKER_HOST:+"$DOCKER_HOST"} unix:///var/run/docker.sock "unix://$sock"; do
   if answers "$host"; then echo "$host"; exit 0; fi
 done
