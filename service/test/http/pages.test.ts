@@ -23,6 +23,8 @@ describe('HTML pages', () => {
     expect(csp).toContain("default-src 'none'");
     expect(csp).toContain("frame-ancestors 'none'");
     expect(csp).not.toContain('unsafe-inline');
+    // no-referrer would make browsers send `Origin: null` on our own form posts (then 403).
+    expect(res.headers['referrer-policy']).toBe('same-origin');
   });
 
   it('when the stylesheet is requested, then CSS that may be cached', async () => {
