@@ -61,3 +61,7 @@ certs: ## local CA + localhost certificate in certs/ (never overwrites your own)
 
 env: ## create .env with fresh secrets if missing
 	scripts/gen-env.sh
+
+images: ## offline build path: local stand-ins for the base images (no registry) + the service image
+	scripts/build-standin-images.sh
+	scripts/docker-stack.sh compose build service

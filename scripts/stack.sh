@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs a stack command on the Docker stack or the native (no-Docker) stack.
 #   scripts/stack.sh up|down|logs|ps|restart|rotate-secret|backup|users [args...]
-# Mode: STACK=docker|native forces one; otherwise docker when an engine answers, else native.
+# Mode: STACK=docker|native forces one; otherwise docker when an engine answers (including the
+# one scripts/start-docker-engine.sh starts on its own socket), else native.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -13,7 +14,8 @@ fi
 
 mode=${STACK:-}
 if [[ -z "$mode" ]]; then
-  if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
+  # --find also looks for an engine on the socket scripts/start-docker-engine.sh starts.
+  if command -v docker >/dev/null 2>&1 && "$root/scripts/start-docker-engine.sh" --find >/dev/null 2>&1; then
     mode=docker
   else
     mode=native
