@@ -140,6 +140,11 @@ export function sessionCookie(res: request.Response, name = '__Host-sid'): strin
   return line?.split(';')[0];
 }
 
+/** The session id inside a signed cookie ("__Host-sid=s%3A<id>.<signature>"). */
+export function sessionIdOf(cookie: string): string {
+  return decodeURIComponent(cookie.split('=')[1]!).slice(2).split('.')[0]!;
+}
+
 /** Logs in through the real POST /api/login endpoint and returns the session cookie. */
 export async function login(t: TestApp, username: string, password: string, headers: Record<string, string> = {}): Promise<string> {
   const res = await viaEdge(t.app).post('/api/login').set(headers).send({ username, password });

@@ -1,4 +1,4 @@
-import { buildTestApp, createUser, login, viaEdge, type TestApp } from '../helpers/test-app';
+import { buildTestApp, createUser, login, viaEdge, type TestApp, sessionIdOf } from '../helpers/test-app';
 
 describe('structured logs', () => {
   let t: TestApp;
@@ -35,7 +35,7 @@ describe('structured logs', () => {
       expect({ event, userId: line?.userId, ip: line?.ip }).toEqual({ event, userId: user.id, ip: '198.51.100.77' });
     }
     expect(t.logs.events('user.created').length).toBeGreaterThanOrEqual(2);
-    const sid = decodeURIComponent(cookie.split('=')[1]!).slice(2).split('.')[0]!;
+    const sid = sessionIdOf(cookie);
     const all = t.logs.raw.join('\n');
     expect(all).not.toContain(password);
     expect(all).not.toContain('definitely wrong');

@@ -1,5 +1,5 @@
 import { sign } from 'cookie-signature';
-import { SECRET_A, SECRET_B, TestClock, buildTestApp, createUser, login, metricValue, sessionCookie, viaEdge, type TestApp } from '../helpers/test-app';
+import { SECRET_A, SECRET_B, TestClock, buildTestApp, createUser, login, metricValue, sessionCookie, viaEdge, type TestApp, sessionIdOf } from '../helpers/test-app';
 
 const MINUTE = 60_000;
 
@@ -14,7 +14,7 @@ describe('session timeouts (server-side, with an injected clock)', () => {
   it('when a session stays unused past the idle timeout, then 401 and the session is deleted in Redis', async () => {
     const { username, password } = await createUser(t);
     const cookie = await login(t, username, password);
-    const sid = decodeURIComponent(cookie.split('=')[1]!).slice(2).split('.')[0]!;
+    const sid = sessionIdOf(cookie);
 
     clock.advance(30 * MINUTE + 1000);
     const res = await viaEdge(t.app).get('/api/me').set('Cookie', cookie);
@@ -54,7 +54,7 @@ describe('session timeouts (server-side, with an injected clock)', () => {
   it('when a session is stored, then its Redis TTL matches the idle timeout', async () => {
     const { username, password } = await createUser(t);
     const cookie = await login(t, username, password);
-    const sid = decodeURIComponent(cookie.split('=')[1]!).slice(2).split('.')[0]!;
+    const sid = sessionIdOf(cookie);
 
     const ttl = await t.redis.ttl(`${t.prefix}sess:${sid}`);
 
@@ -84,7 +84,7 @@ describe('cookies that are tampered with or signed with an unknown secret', () =
   it('when a real session id is signed with a secret not in the list, then 401', async () => {
     const { username, password } = await createUser(t);
     const cookie = await login(t, username, password);
-    const sid = decodeURIComponent(cookie.split('=')[1]!).slice(2).split('.')[0]!;
+    const sid = sessionIdOf(cookie);
     const forged = `__Host-sid=${encodeURIComponent(`s:${sign(sid, 'an-attacker-secret-that-is-long-enough-xx')}`)}`;
 
     const res = await viaEdge(t.app).get('/api/me').set('Cookie', forged);

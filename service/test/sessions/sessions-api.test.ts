@@ -1,4 +1,4 @@
-import { TestClock, buildTestApp, createUser, login, viaEdge, type TestApp } from '../helpers/test-app';
+import { TestClock, buildTestApp, createUser, login, viaEdge, type TestApp, sessionIdOf } from '../helpers/test-app';
 
 describe('session management API', () => {
   let t: TestApp;
@@ -79,7 +79,7 @@ describe('session management API', () => {
 
     // Half of them disappear under the index (Redis idle TTL / eviction), the rest age out.
     for (const cookie of cookies.slice(0, 20)) {
-      const sid = decodeURIComponent(cookie.split('=')[1]!).slice(2).split('.')[0]!;
+      const sid = sessionIdOf(cookie);
       await t.redis.del(`${t.prefix}sess:${sid}`);
     }
     clock.advance(12 * 60 * 60_000 + 1000);
