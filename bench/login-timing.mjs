@@ -21,7 +21,7 @@ export async function loginTiming(redisUrl, { attempts = 100, warmup = 10 } = {}
       return res.ms;
     };
 
-    // Warm-up: JIT, the keep-alive connection, and the decoy hash (made once, lazily).
+    // Warm-up: JIT and the keep-alive connection (the decoy hash is made at start-up).
     const firstUnknownMs = await attempt('unknown');
     for (let i = 0; i < warmup; i += 1) {
       await attempt('unknown');

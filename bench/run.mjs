@@ -72,7 +72,7 @@ async function main() {
     console.log(
       [
         '',
-        `(a) the first unknown-user login after start took ${ms(a.firstUnknownMs)} (the decoy hash is made lazily, once per process).`,
+        `(a) the first unknown-user login after start took ${ms(a.firstUnknownMs)} (the decoy hash is made at start-up, as in server.ts).`,
         `(b) HASH_CONCURRENCY=${b.concurrency}, HASH_QUEUE_LIMIT=${b.queueLimit}: ${b.logins.total} flood logins, ${b.logins.busy503} answered 503 busy, statuses ${JSON.stringify(b.logins.byStatus)}.`,
         `    The malformed flood is the event loop's own cost of ${b.inFlight} concurrent requests; the ratio to it is what hashing adds.`,
         `(c) ${c.requests} requests in ${c.seconds.toFixed(1)} s, statuses ${JSON.stringify(c.statuses)}${c.before.gc ? '' : ' (no gc(): heap figures include garbage)'}.`,

@@ -24,6 +24,8 @@ const handlers = {
     const redis = createRedisClient({ ...config.redis, logger });
     await redis.connect();
     const { app, domain } = createApp({ config, redis, logger, metrics, clock: systemClock });
+    // As server.ts does: the decoy hash exists before the first login.
+    await domain.hasher.warmUp();
     const server = createServer(app);
     server.keepAliveTimeout = 65_000;
     await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
