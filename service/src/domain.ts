@@ -30,7 +30,7 @@ export function createDomain({ config, redis, logger, metrics, clock }: Deps) {
   const throttle = new LoginThrottle(redis, prefix, config.throttle);
   const signupLimit = new IpRateLimit(redis, `${prefix}throttle:signup:ip`, config.throttle.maxSignupsPerIpPerHour, 3600);
   const sessionStore = createSessionStore(redis, config, clock);
-  const sessionIndex = new SessionIndex(redis, prefix, sessionKeyPrefix(prefix), clock);
+  const sessionIndex = new SessionIndex(redis, prefix, sessionKeyPrefix(prefix), config.session.absoluteTimeoutMs, clock);
   const sessions = new SessionManager(sessionStore, sessionIndex, config.session, clock, metrics, logger);
   const authenticator = new Authenticator(users, hasher, throttle, metrics, logger);
   const accounts = new Accounts(users, hasher, sessions, logger);

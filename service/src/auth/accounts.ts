@@ -35,15 +35,16 @@ export class Accounts {
 
   /**
    * Sets a new password and ends the user's sessions except `keepSessionId` (the caller's
-   * own, which the route regenerates).
+   * own, which the route re-establishes with the returned user). Sessions begun with the old
+   * password stop working even if they were missed here (see SessionManager.isCurrent).
    */
-  async changePassword(user: User, newPassword: string, keepSessionId?: string): Promise<number> {
+  async changePassword(user: User, newPassword: string, keepSessionId?: string): Promise<{ user: User; revoked: number }> {
     this.assertPasswordAcceptable(newPassword, user.username);
     const hash = await this.hasher.hash(newPassword);
-    await this.users.updatePasswordHash(user.id, hash, { passwordChanged: true });
+    const changedAt = await this.users.updatePasswordHash(user.id, hash, { passwordChanged: true });
     const revoked = await this.sessions.revokeAll(user.id, 'password_change', keepSessionId);
     this.logger.info({ event: 'user.password_changed', userId: user.id, revokedSessions: revoked }, 'password changed');
-    return revoked;
+    return { user: { ...user, passwordHash: hash, passwordChangedAt: changedAt ?? user.passwordChangedAt }, revoked };
   }
 
   async remove(user: User): Promise<number> {

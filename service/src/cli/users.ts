@@ -71,7 +71,7 @@ async function run(command: string | undefined, username: string | undefined, do
     case 'passwd': {
       const user = await domain.users.findByUsername(need());
       if (!user) throw new Error(`no user ${username}`);
-      const revoked = await domain.accounts.changePassword(user, await newPassword());
+      const { revoked } = await domain.accounts.changePassword(user, await newPassword());
       return `password changed for ${user.username}; ${revoked} session(s) ended`;
     }
     case 'rm': {

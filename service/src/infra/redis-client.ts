@@ -11,10 +11,27 @@ export interface RedisClientOptions {
   logger: Logger;
 }
 
+/** A Redis command that did not answer within REDIS_COMMAND_TIMEOUT_MS. Maps to 503. */
+export class RedisDeadlineError extends Error {
+  constructor(ms: number) {
+    super(`redis command timed out after ${ms} ms`);
+    this.name = 'RedisDeadlineError';
+  }
+}
+
+/** Lifecycle methods are not raced: connect() retries until Redis is up, by design. */
+const NOT_RACED = new Set<PropertyKey>(['connect', 'close', 'quit', 'disconnect', 'destroy', 'on', 'once', 'off', 'addListener', 'removeListener', 'emit', 'duplicate']);
+
 /**
- * A node-redis client tuned to fail fast: while Redis is away, commands are rejected at
- * once (no offline queue) or after commandTimeoutMs, so requests answer 503 instead of
- * hanging. It keeps reconnecting in the background with capped backoff.
+ * A node-redis client tuned to fail fast, so requests answer 503 instead of hanging:
+ *  - no offline queue: while disconnected, commands are rejected at once;
+ *  - every command (and MULTI exec) races a deadline of commandTimeoutMs. node-redis's own
+ *    command timeout stops counting once a command is written to the socket, so a Redis that
+ *    accepts connections but does not answer (frozen, overloaded, a dead network path) would
+ *    otherwise hold every request;
+ *  - a socket idle timeout with periodic PINGs, so such a connection is eventually torn down
+ *    and re-established instead of waiting forever.
+ * It keeps reconnecting in the background with capped backoff.
  */
 export function createRedisClient({ url, password, commandTimeoutMs, logger }: RedisClientOptions) {
   const client = createClient({
@@ -22,8 +39,10 @@ export function createRedisClient({ url, password, commandTimeoutMs, logger }: R
     ...(password ? { password } : {}),
     disableOfflineQueue: true,
     commandOptions: { timeout: commandTimeoutMs },
+    pingInterval: Math.max(1000, commandTimeoutMs),
     socket: {
       connectTimeout: Math.max(commandTimeoutMs, 1000),
+      socketTimeout: Math.max(1000, commandTimeoutMs) * 3,
       // 100 ms, 200 ms, ... capped at 2 s, forever: Redis coming back is the normal case.
       reconnectStrategy: (retries: number) => Math.min((retries + 1) * 100, 2000),
     },
@@ -40,5 +59,50 @@ export function createRedisClient({ url, password, commandTimeoutMs, logger }: R
     logger.info({ event: 'redis.ready' }, 'redis connection ready');
   });
   client.on('reconnecting', () => logger.debug({ event: 'redis.reconnecting' }, 'redis reconnecting'));
-  return client;
+  return withDeadline(client, commandTimeoutMs);
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
+
+function race<T>(promise: PromiseLike<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new RedisDeadlineError(ms)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Wraps the client so every promise-returning command races the deadline; MULTI/pipeline
+ * objects get the same treatment for exec(). The late reply, if it ever comes, is dropped.
+ */
+function withDeadline<C extends object>(client: C, ms: number): C {
+  const wrapChain = (chain: object): object =>
+    new Proxy(chain, {
+      get(target, prop, receiver) {
+        // `this` stays the real object: node-redis uses private fields, which a proxy lacks.
+        const value = Reflect.get(target, prop);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          const result = (value as (...a: unknown[]) => unknown).apply(target, args);
+          if (isThenable(result)) return race(result, ms);
+          // Chained command builders return the chain itself: keep wrapping it.
+          return result === target ? receiver : result;
+        };
+      },
+    });
+  return new Proxy(client, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop);
+      if (typeof value !== 'function' || NOT_RACED.has(prop)) return value;
+      return (...args: unknown[]) => {
+        const result = (value as (...a: unknown[]) => unknown).apply(target, args);
+        if (isThenable(result)) return race(result, ms);
+        if (prop === 'multi' || prop === 'MULTI') return wrapChain(result as object);
+        return result;
+      };
+    },
+  });
 }

@@ -10,11 +10,15 @@ import type { Clock } from '../infra/clock';
  * since the last visit. The key itself expires with the latest deadline, so a user who
  * never returns leaves nothing behind.
  */
+/** How long a freshly indexed session may go without its record before it counts as dead. */
+const SAVE_GRACE_MS = 10_000;
+
 export class SessionIndex {
   constructor(
     private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly sessionKeyPrefix: string,
+    private readonly absoluteTimeoutMs: number,
     private readonly clock: Clock,
   ) {}
 
@@ -35,6 +39,11 @@ export class SessionIndex {
     if (sessionIds.length > 0) await this.redis.zRem(this.key(userId), sessionIds);
   }
 
+  async contains(userId: string, sessionId: string): Promise<boolean> {
+    const score = await this.redis.zScore(this.key(userId), sessionId);
+    return score !== null && score > this.clock.now();
+  }
+
   /** Live session ids of a user, after pruning dead members. */
   async sessionIds(userId: string): Promise<string[]> {
     return this.prune(userId);
@@ -46,13 +55,17 @@ export class SessionIndex {
 
   private async prune(userId: string): Promise<string[]> {
     const key = this.key(userId);
-    await this.redis.zRemRangeByScore(key, '-inf', this.clock.now());
-    const ids = await this.redis.zRange(key, 0, -1);
-    if (ids.length === 0) return [];
-    const exists = await Promise.all(ids.map((id) => this.redis.exists(this.sessionKeyPrefix + id)));
-    const dead = ids.filter((_, i) => exists[i] === 0);
+    const now = this.clock.now();
+    await this.redis.zRemRangeByScore(key, '-inf', now);
+    const members = await this.redis.zRangeWithScores(key, 0, -1);
+    if (members.length === 0) return [];
+    // A session is indexed just before its record is saved: a member younger than the grace
+    // period may simply not be written yet, so only older members without a record are dead.
+    const youngAfter = now + this.absoluteTimeoutMs - SAVE_GRACE_MS;
+    const exists = await Promise.all(members.map((m) => (m.score > youngAfter ? 1 : this.redis.exists(this.sessionKeyPrefix + m.value))));
+    const dead = members.filter((_, i) => exists[i] === 0).map((m) => m.value);
     await this.remove(userId, dead);
-    return ids.filter((_, i) => exists[i] !== 0);
+    return members.filter((_, i) => exists[i] !== 0).map((m) => m.value);
   }
 }
 

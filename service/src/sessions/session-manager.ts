@@ -45,8 +45,14 @@ export class SessionManager {
    * before login is worthless after), and save() completes before the response so the next
    * request finds the session.
    */
-  async establish(req: Request, user: Pick<User, 'id' | 'username'>): Promise<void> {
-    await new Promise<void>((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
+  async establish(req: Request, user: Pick<User, 'id' | 'username' | 'passwordChangedAt'>): Promise<void> {
+    if (req.session) {
+      await new Promise<void>((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
+    } else {
+      // The cookie's session was just ended in this request (expired, user removed): start a
+      // fresh one with a new id instead of regenerating a session that no longer exists.
+      req.sessionStore.generate(req);
+    }
     const now = this.clock.now();
     Object.assign(req.session, {
       userId: user.id,
@@ -55,13 +61,16 @@ export class SessionManager {
       lastSeenAt: now,
       ip: req.ip ?? '',
       userAgent: (req.get('user-agent') ?? '').slice(0, 256),
+      credentialVersion: user.passwordChangedAt,
     } satisfies Partial<SessionData>);
-    await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
+    // Indexed before it is saved: a session that exists is always revocable (a member whose
+    // record never got written is pruned later).
     await this.index.add(user.id, req.sessionID, now + this.config.absoluteTimeoutMs);
+    await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
     this.metrics.sessionsCreated.inc();
   }
 
-  /** Destroys the current session (logout, or a deadline passed). */
+  /** Destroys the current session (logout, a deadline passed, revoked) in Redis and on req. */
   async end(req: Request, reason: RevokeReason): Promise<void> {
     const { userId } = req.session;
     const sessionId = req.sessionID;
@@ -89,6 +98,16 @@ export class SessionManager {
     }
     req.session.lastSeenAt = now;
     return undefined;
+  }
+
+  /**
+   * Whether this session record is still one the user holds: listed in the user's index
+   * (revocation removes it there first, so a racing request that writes the record back
+   * cannot resurrect it) and begun with the user's current password.
+   */
+  async isCurrent(req: Request, user: Pick<User, 'id' | 'passwordChangedAt'>): Promise<boolean> {
+    if (req.session.credentialVersion !== user.passwordChangedAt) return false;
+    return this.index.contains(user.id, req.sessionID);
   }
 
   times(req: Request): SessionTimes {
@@ -146,8 +165,10 @@ export class SessionManager {
 
   private async revoke(userId: string, sessionIds: string[], reason: RevokeReason): Promise<void> {
     if (sessionIds.length === 0) return;
-    await Promise.all(sessionIds.map((id) => this.store.destroy(id)));
+    // Index first: from this moment isCurrent() refuses them, even if a request in flight
+    // writes a record back after the destroy below.
     await this.index.remove(userId, sessionIds);
+    await Promise.all(sessionIds.map((id) => this.store.destroy(id)));
     this.metrics.sessionsRevoked.inc({ reason }, sessionIds.length);
   }
 

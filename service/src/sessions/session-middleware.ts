@@ -55,7 +55,10 @@ export function createSessionMiddleware(store: RedisStore, config: Config, metri
     // Re-issue the cookie on every response: slides the idle expiry and re-signs cookies that
     // still carry an older secret with the newest one.
     rolling: true,
-    unset: 'destroy',
+    // 'keep' (never 'destroy'): when loading a session fails (Redis away), express-session
+    // would otherwise delete it from the store on the way out, logging the user out for a
+    // blip. Sessions are ended explicitly (SessionManager.end).
+    unset: 'keep',
     cookie: {
       httpOnly: true,
       secure: cookieSecure,

@@ -9,5 +9,7 @@ declare module 'express-session' {
     lastSeenAt: number;
     ip: string;
     userAgent: string;
+    /** The user's passwordChangedAt when the session began: a later change invalidates it. */
+    credentialVersion: number;
   }
 }

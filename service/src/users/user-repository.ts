@@ -66,12 +66,14 @@ export class UserRepository {
   }
 
   /** Replaces the hash; `changedAt` is set only for real password changes, not re-hashes. */
-  async updatePasswordHash(id: string, passwordHash: string, options: { passwordChanged: boolean }): Promise<void> {
+  async updatePasswordHash(id: string, passwordHash: string, options: { passwordChanged: boolean }): Promise<number | undefined> {
+    const changedAt = options.passwordChanged ? this.clock.now() : undefined;
     const fields = ['passwordHash', passwordHash];
-    if (options.passwordChanged) fields.push('passwordChangedAt', String(this.clock.now()));
+    if (changedAt !== undefined) fields.push('passwordChangedAt', String(changedAt));
     // Atomic "update only if the user still exists": a plain HSET racing a removal would
     // resurrect a half user.
     await this.redis.eval(HSET_IF_EXISTS, { keys: [this.userKey(id)], arguments: fields });
+    return changedAt;
   }
 
   async remove(user: User): Promise<void> {

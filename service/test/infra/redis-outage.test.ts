@@ -67,3 +67,41 @@ describe('when Redis goes away and comes back', () => {
     await login(t, credentials.username, credentials.password);
   });
 });
+
+describe('when Redis accepts connections but stops answering (frozen)', () => {
+  let redis: RedisServer;
+  let t: TestApp;
+  let cookie: string;
+
+  beforeAll(async () => {
+    redis = await startRedisServer({ persistent: true });
+    t = await buildTestApp({ REDIS_URL: redis.url, REDIS_COMMAND_TIMEOUT_MS: '800' });
+    const { username, password } = await createUser(t);
+    cookie = await login(t, username, password);
+  });
+  afterAll(async () => {
+    redis.process.kill('SIGCONT');
+    await t.close();
+    await redis.stop();
+  });
+
+  it('then requests get 503 unavailable within 2 s instead of hanging, and everything recovers once it answers again', async () => {
+    redis.process.kill('SIGSTOP');
+    try {
+      const started = Date.now();
+      const [me, loginAttempt] = await Promise.all([
+        viaEdge(t.app).get('/api/me').set('Cookie', cookie),
+        viaEdge(t.app).post('/api/login').send({ username: 'whoever', password: 'whatever it is' }),
+      ]);
+
+      expect([me.status, me.body.error]).toEqual([503, 'unavailable']);
+      expect([loginAttempt.status, loginAttempt.body.error]).toEqual([503, 'unavailable']);
+      expect(Date.now() - started).toBeLessThan(2000);
+      expect(t.logs.events('request.error')).toHaveLength(0);
+    } finally {
+      redis.process.kill('SIGCONT');
+    }
+
+    await eventually(async () => (await viaEdge(t.app).get('/api/me').set('Cookie', cookie)).status === 200, 15_000);
+  }, 30_000);
+});

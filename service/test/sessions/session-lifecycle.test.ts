@@ -24,6 +24,21 @@ describe('session timeouts (server-side, with an injected clock)', () => {
     expect(await metricValue(t.metrics, 'auth_sessions_revoked_total', { reason: 'idle_timeout' })).toBe(1);
   });
 
+  it('when someone logs in while presenting an expired session cookie, then the login succeeds with a new session', async () => {
+    const { username, password } = await createUser(t);
+    const stale = await login(t, username, password);
+    clock.advance(30 * MINUTE + 1000);
+
+    const res = await viaEdge(t.app).post('/api/login').set('Cookie', stale).send({ username, password });
+    const form = await viaEdge(t.app).post('/login').set('Cookie', stale).type('form').send({ username, password });
+
+    expect(res.status).toBe(200);
+    expect(form.status).toBe(303);
+    const fresh = sessionCookie(res)!;
+    expect(sessionIdOf(fresh)).not.toBe(sessionIdOf(stale));
+    expect((await viaEdge(t.app).get('/api/me').set('Cookie', fresh)).status).toBe(200);
+  });
+
   it('when a session is used just inside the idle timeout, then it stays valid and the idle clock restarts', async () => {
     const { username, password } = await createUser(t);
     const cookie = await login(t, username, password);

@@ -104,6 +104,33 @@ describe('session management API', () => {
     expect((await viaEdge(t.app).get('/api/me').set('Cookie', mine)).status).toBe(401);
   });
 
+  it('when a revoked session record is written back by a request that was still in flight, then it stays revoked', async () => {
+    const { username, password } = await createUser(t);
+    const mine = await login(t, username, password);
+    const stolen = await login(t, username, password);
+    const key = `${t.prefix}sess:${sessionIdOf(stolen)}`;
+    const record = (await t.redis.get(key))!;
+
+    await viaEdge(t.app).delete('/api/sessions').set('Cookie', mine);
+    // What express-session does at the end of a request that loaded the session before the
+    // revocation: it saves the (modified) record again.
+    await t.redis.set(key, record, { EX: 600 });
+
+    expect((await viaEdge(t.app).get('/api/me').set('Cookie', stolen)).status).toBe(401);
+    expect(await t.redis.exists(key)).toBe(0);
+  });
+
+  it('when the password changed after a session began (a login racing the change), then that session no longer works', async () => {
+    const { user, username, password } = await createUser(t);
+    const raced = await login(t, username, password);
+
+    // Another replica changes the password; its revocation sweep ran before this login indexed.
+    clock.advance(1000);
+    await t.domain.users.updatePasswordHash(user.id, await t.domain.hasher.hash('the new passphrase!'), { passwordChanged: true });
+
+    expect((await viaEdge(t.app).get('/api/me').set('Cookie', raced)).status).toBe(401);
+  });
+
   it('when signed out, then the session endpoints answer 401', async () => {
     expect((await viaEdge(t.app).get('/api/sessions')).status).toBe(401);
     expect((await viaEdge(t.app).delete('/api/sessions')).status).toBe(401);

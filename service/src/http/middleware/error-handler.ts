@@ -1,5 +1,18 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import {
+  ClientClosedError,
+  ClientOfflineError,
+  CommandTimeoutDuringMaintenanceError,
+  ConnectionTimeoutError,
+  ErrorReply,
+  ReconnectStrategyError,
+  SocketClosedUnexpectedlyError,
+  SocketTimeoutDuringMaintenanceError,
+  SocketTimeoutError,
+  TimeoutError,
+} from 'redis';
 import { AppError } from '../app-error';
+import { RedisDeadlineError } from '../../infra/redis-client';
 import type { Logger } from '../../infra/logger';
 
 /** Errors from body-parser carry `type`; map them to stable codes, never a 5xx. */
@@ -14,16 +27,30 @@ const BODY_PARSER_ERRORS: Record<string, { status: number; code: string; message
   'stream.encoding.set': { status: 400, code: 'invalid_request', message: 'Invalid request stream.' },
 };
 
+const REDIS_ERROR_CLASSES = [
+  ClientClosedError,
+  ClientOfflineError,
+  ConnectionTimeoutError,
+  SocketClosedUnexpectedlyError,
+  SocketTimeoutError,
+  TimeoutError,
+  ReconnectStrategyError,
+  CommandTimeoutDuringMaintenanceError,
+  SocketTimeoutDuringMaintenanceError,
+  RedisDeadlineError,
+];
+/** Error replies that mean "Redis cannot serve right now", not "our command was wrong". */
+const UNAVAILABLE_REPLY = /^(OOM|READONLY|MISCONF|LOADING|BUSY|NOAUTH|WRONGPASS|MASTERDOWN|TRYAGAIN|CLUSTERDOWN)\b/;
+const NETWORK_CODES = /^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN)$/;
+
 /** True for errors that mean "Redis is not answering": the request gets 503, not 500. */
 export function isRedisUnavailable(error: unknown): boolean {
-  // Duck-typed, not instanceof: socket errors come from Node core, possibly another realm.
   if (typeof error !== 'object' || error === null) return false;
-  const { name = '', message = '', code = '' } = error as { name?: string; message?: string; code?: string };
-  if (/^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN)$/.test(String(code))) return true;
-  return (
-    /ClientClosedError|ClientOfflineError|ConnectionTimeoutError|SocketClosedUnexpectedlyError|TimeoutError|ReconnectStrategyError|CommandTimeoutDuringMaintenanceError/.test(name) ||
-    /client is (closed|offline)|socket closed unexpectedly|command timed out|ECONNREFUSED|ECONNRESET|EPIPE|connection is closed|LOADING/i.test(message)
-  );
+  if (REDIS_ERROR_CLASSES.some((cls) => error instanceof cls)) return true;
+  const { message = '', code = '' } = error as { message?: string; code?: string };
+  if (error instanceof ErrorReply) return UNAVAILABLE_REPLY.test(message);
+  // Socket errors come from Node core (possibly another realm): matched by their code.
+  return NETWORK_CODES.test(String(code));
 }
 
 export function notFoundHandler(): RequestHandler {

@@ -11,8 +11,9 @@ declare module 'express-serve-static-core' {
 }
 
 /**
- * Runs after express-session: ends sessions past their idle or absolute deadline, and loads
- * the user so a removed user's leftover session counts as none.
+ * Runs after express-session: ends sessions past their idle or absolute deadline, loads the
+ * user (a removed user's leftover session counts as none) and refuses records that were
+ * revoked or begun before the last password change.
  */
 export function loadSessionUser(sessions: SessionManager, users: UserRepository): RequestHandler {
   return async (req, _res, next) => {
@@ -22,6 +23,10 @@ export function loadSessionUser(sessions: SessionManager, users: UserRepository)
     const user = await users.findById(req.session.userId);
     if (!user) {
       await sessions.end(req, 'user_removed');
+      return next();
+    }
+    if (!(await sessions.isCurrent(req, user))) {
+      await sessions.end(req, 'revoked');
       return next();
     }
     req.user = user;

@@ -51,10 +51,11 @@ export function authApiRouter({ authenticator, accounts, sessions, metrics, sign
     // The current password is checked under the login throttle: a stolen session must not
     // become an unlimited password-guessing oracle.
     await authenticator.authenticate(user.username, currentPassword, req.ip ?? '', req.log, 'password_change');
-    await accounts.changePassword(user, newPassword, req.sessionID);
+    const changed = await accounts.changePassword(user, newPassword, req.sessionID);
     // A fresh id for the session that made the change (regenerate destroys the old record
-    // and the index prunes it); every other session is already gone.
-    await sessions.establish(req, user);
+    // and the index prunes it), carrying the new credential version; every other session is
+    // already gone.
+    await sessions.establish(req, changed.user);
     res.status(204).end();
   });
 
