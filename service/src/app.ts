@@ -9,6 +9,7 @@ import { errorHandler, notFoundHandler } from './http/middleware/error-handler';
 import { noStore } from './http/middleware/no-store';
 import { rememberMountPath, requestMetrics } from './http/middleware/request-metrics';
 import { loadSessionUser } from './http/middleware/session-guard';
+import { tolerateSessionOutage } from './http/middleware/session-outage';
 import { authApiRouter } from './http/routes/auth-api';
 import { opsRouter } from './http/routes/ops';
 import { pagesRouter, stylesheetHandler } from './http/routes/pages';
@@ -104,7 +105,9 @@ export function createApp(deps: AppDeps): { app: Express; domain: Domain; lifecy
   // 6. Everything below may touch a session: never cacheable.
   app.use(noStore());
   app.use(express.json({ limit: '16kb', strict: true, type: 'application/json' }));
-  app.use(createSessionMiddleware(domain.sessionStore, config, metrics));
+  const [countSecretFallback, sessionMiddleware] = createSessionMiddleware(domain.sessionStore, config, metrics);
+  app.use(countSecretFallback);
+  app.use(tolerateSessionOutage(sessionMiddleware, (req) => req.method === 'GET' && req.path === '/login'));
   app.use(loadSessionUser(domain.sessions, domain.users));
 
   const clearSessionCookie = (res: Response) =>

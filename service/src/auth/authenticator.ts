@@ -27,7 +27,7 @@ export class Authenticator {
    * `purpose` only changes the log event names (login.* vs password_change.*).
    */
   async authenticate(username: string, password: string, ip: string, log: Logger = this.logger, purpose: 'login' | 'password_change' = 'login'): Promise<User> {
-    const verdict = await this.throttle.check(username, ip);
+    const verdict = await this.throttle.reserve(username, ip);
     if (!verdict.allowed) {
       this.metrics.loginAttempts.inc({ result: 'throttled' });
       log.warn({ event: `${purpose}.throttled`, ip, retryAfterMs: verdict.retryAfterMs }, 'attempt throttled');
@@ -39,12 +39,14 @@ export class Authenticator {
     try {
       ok = user ? await this.hasher.verify(user.passwordHash, password) : await this.hasher.verifyDecoy(password);
     } catch (error) {
+      // Never judged (queue full, Redis away): the reserved failure is given back.
+      await this.throttle.release(username, ip).catch(() => undefined);
       if (error instanceof AppError && error.code === 'busy') this.metrics.loginAttempts.inc({ result: 'busy' });
       throw error;
     }
 
     if (!user || !ok) {
-      await this.throttle.recordFailure(username, ip);
+      // Already counted by reserve().
       this.metrics.loginAttempts.inc({ result: 'failure' });
       // The user id only when the account exists; the attempted name is never logged raw
       // (users type passwords into the username field).

@@ -1,3 +1,4 @@
+import { isIPv6 } from 'node:net';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { RedisClient } from '../infra/redis-client';
 import { normalizeUsername } from '../users/username';
@@ -16,6 +17,30 @@ export interface ThrottleVerdict {
 }
 
 const HOUR_SECONDS = 3600;
+
+/**
+ * The throttle key of a client address. An IPv6 client usually holds a whole /64 and can
+ * rotate through it at will, so IPv6 is bucketed by its /64 prefix; IPv4 (also when written
+ * IPv4-mapped, ::ffff:a.b.c.d) by the address.
+ */
+export function clientBucket(ip: string): string {
+  const address = ip.split('%')[0]!; // a zone id (fe80::1%eth0) is not part of the address
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
+  if (mapped) return mapped[1]!;
+  if (!isIPv6(address)) return address;
+  return `${expandIPv6(address).slice(0, 4).join(':')}::/64`;
+}
+
+/** The eight groups of an IPv6 address, lower-case hex without leading zeros. */
+function expandIPv6(address: string): string[] {
+  const hex = (n: number) => n.toString(16);
+  const withoutV4 = address.replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/, (_m, a: string, b: string, c: string, d: string) => `${hex((+a << 8) | +b)}:${hex((+c << 8) | +d)}`);
+  const [head = '', tail] = withoutV4.split('::');
+  const headGroups = head ? head.split(':') : [];
+  const tailGroups = tail ? tail.split(':') : [];
+  const zeros = tail === undefined ? [] : Array<string>(8 - headGroups.length - tailGroups.length).fill('0');
+  return [...headGroups, ...zeros, ...tailGroups].map((g) => hex(parseInt(g, 16)));
+}
 
 /**
  * Brute-force throttling (OWASP ASVS 2.2.1) with three Redis counters, all counting failures:
@@ -48,50 +73,51 @@ export class LoginThrottle {
     });
   }
 
-  /** Checks without counting. Blocked once any counter has reached its limit. */
-  async check(username: string, ip: string): Promise<ThrottleVerdict> {
+  /**
+   * Counts this attempt as a failure on every counter BEFORE the password is checked, so
+   * parallel guesses cannot all pass a check that the first failure has not updated yet.
+   * Blocked once any counter is past its limit; the caller refunds the reservation when the
+   * attempt turns out to succeed (recordSuccess) or is never judged (release).
+   */
+  async reserve(username: string, ip: string): Promise<ThrottleVerdict> {
     const keys = this.keys(username, ip);
-    const [userIp, perIp, account] = await Promise.all([
-      this.byUserAndIp.get(keys.userIp),
-      this.byIp.get(keys.ip),
-      this.byAccount.get(keys.account),
+    const results = await Promise.all([
+      consumeOrRejection(this.byUserAndIp, keys.userIp),
+      consumeOrRejection(this.byIp, keys.ip),
+      consumeOrRejection(this.byAccount, keys.account),
     ]);
-    const blocking = [
-      [userIp, this.limits.maxConsecutiveFailures],
-      [perIp, this.limits.maxFailuresPerIpPerHour],
-      [account, this.limits.maxFailuresPerAccountPerHour],
-    ].filter(([res, limit]) => res !== null && (res as RateLimiterRes).consumedPoints >= (limit as number)) as Array<[RateLimiterRes, number]>;
+    const blocking = results.filter((r): r is RateLimiterRes => r !== undefined);
     if (blocking.length === 0) return { allowed: true, retryAfterMs: 0 };
-    return { allowed: false, retryAfterMs: Math.max(...blocking.map(([res]) => res.msBeforeNext)) };
+    return { allowed: false, retryAfterMs: Math.max(...blocking.map((r) => r.msBeforeNext)) };
   }
 
-  /** Counts one failure on every counter. Over-limit rejections are expected, not errors. */
-  async recordFailure(username: string, ip: string): Promise<void> {
-    const keys = this.keys(username, ip);
-    await Promise.all([
-      consumeIgnoringLimit(this.byUserAndIp, keys.userIp),
-      consumeIgnoringLimit(this.byIp, keys.ip),
-      consumeIgnoringLimit(this.byAccount, keys.account),
-    ]);
-  }
-
-  /** A success ends the run of consecutive failures for this (username, IP). */
+  /** A success ends the run of consecutive failures and returns the reserved hourly points. */
   async recordSuccess(username: string, ip: string): Promise<void> {
-    await this.byUserAndIp.delete(this.keys(username, ip).userIp);
+    const keys = this.keys(username, ip);
+    await Promise.all([this.byUserAndIp.delete(keys.userIp), this.byIp.reward(keys.ip), this.byAccount.reward(keys.account)]);
+  }
+
+  /** Returns a reservation whose attempt was never judged (e.g. refused as busy). */
+  async release(username: string, ip: string): Promise<void> {
+    const keys = this.keys(username, ip);
+    await Promise.all([this.byUserAndIp.reward(keys.userIp), this.byIp.reward(keys.ip), this.byAccount.reward(keys.account)]);
   }
 
   private keys(username: string, ip: string) {
     const account = normalizeUsername(username);
+    const client = clientBucket(ip);
     // JSON-encode the pair so no username can collide with another (username, ip) pair.
-    return { userIp: JSON.stringify([account, ip]), ip, account };
+    return { userIp: JSON.stringify([account, client]), ip: client, account };
   }
 }
 
-async function consumeIgnoringLimit(limiter: RateLimiterRedis, key: string): Promise<void> {
+/** Consumes one point; the RateLimiterRes when that went past the limit, else undefined. */
+async function consumeOrRejection(limiter: RateLimiterRedis, key: string): Promise<RateLimiterRes | undefined> {
   try {
     await limiter.consume(key);
+    return undefined;
   } catch (rejection) {
-    if (rejection instanceof RateLimiterRes) return; // already over the limit: still counted
+    if (rejection instanceof RateLimiterRes) return rejection; // over the limit (still counted)
     throw rejection;
   }
 }
@@ -107,7 +133,7 @@ export class IpRateLimit {
   /** Consumes one point; returns the wait in ms when the limit is exceeded, else undefined. */
   async take(ip: string): Promise<number | undefined> {
     try {
-      await this.limiter.consume(ip);
+      await this.limiter.consume(clientBucket(ip));
       return undefined;
     } catch (rejection) {
       if (rejection instanceof RateLimiterRes) return rejection.msBeforeNext;

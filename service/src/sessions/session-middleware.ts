@@ -35,7 +35,7 @@ export function createSessionStore(redis: RedisClient, config: Config, clock: Cl
  * express-session on Redis, plus a counter for cookies that verify only with an older
  * secret (see session_secret_fallback_total).
  */
-export function createSessionMiddleware(store: RedisStore, config: Config, metrics: Metrics): RequestHandler[] {
+export function createSessionMiddleware(store: RedisStore, config: Config, metrics: Metrics): [RequestHandler, RequestHandler] {
   const { secrets, cookieName, cookieSecure, idleTimeoutMs } = config.session;
   const countSecretFallback: RequestHandler = (req, _res, next) => {
     if (matchCookieSecret(req.headers.cookie, cookieName, secrets) === 'fallback') {

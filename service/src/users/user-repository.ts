@@ -57,11 +57,18 @@ export class UserRepository {
     // Claim the name first: SET NX is atomic, so two racing sign-ups cannot both win.
     const claimed = await this.redis.set(this.usernameKey(username), user.id, { condition: 'NX' });
     if (claimed === null) throw new UsernameTakenError(username);
-    await this.redis
-      .multi()
-      .hSet(this.userKey(user.id), toFields(user))
-      .sAdd(`${this.prefix}users`, user.id)
-      .exec();
+    try {
+      await this.redis
+        .multi()
+        .hSet(this.userKey(user.id), toFields(user))
+        .sAdd(`${this.prefix}users`, user.id)
+        .exec();
+    } catch (error) {
+      // Give the name back, or it would stay claimed by a user that was never written
+      // (best effort: if Redis is gone entirely, so is the chance to clean up).
+      await this.redis.eval(DEL_IF_EQUALS, { keys: [this.usernameKey(username)], arguments: [user.id] }).catch(() => undefined);
+      throw error;
+    }
     return user;
   }
 
@@ -92,6 +99,7 @@ export class UserRepository {
   }
 }
 
+const DEL_IF_EQUALS = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 const HSET_IF_EXISTS = `if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HSET', KEYS[1], unpack(ARGV)) end return -1`;
 
 function toFields(user: User): Record<string, string> {

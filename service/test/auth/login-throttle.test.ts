@@ -45,6 +45,25 @@ describe('brute-force throttling', () => {
       expect((await attempt(t, username, password, '198.51.100.4')).status).toBe(200);
     });
 
+    it('when 30 wrong guesses for one account arrive in parallel, then at most 10 are checked and the rest get 429', async () => {
+      const { username } = await createUser(t);
+
+      const responses = await Promise.all(Array.from({ length: 30 }, (_, i) => attempt(t, username, `parallel guess ${i}`, '198.51.100.9')));
+
+      const statuses = responses.map((r) => r.status);
+      expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(10);
+      expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(20);
+      expect(statuses.every((s) => s === 401 || s === 429)).toBe(true);
+    });
+
+    it('when IPv6 clients rotate addresses inside one /64, then they share one bucket', async () => {
+      const { username, password } = await createUser(t);
+      for (let i = 0; i < 10; i += 1) await attempt(t, username, 'wrong password!', `2001:db8:42:7::${(i + 1).toString(16)}`);
+
+      expect((await attempt(t, username, password, '2001:db8:42:7:dead:beef::1')).status).toBe(429);
+      expect((await attempt(t, username, password, '2001:db8:42:8::1')).status).toBe(200);
+    });
+
     it('when the client adds its own X-Forwarded-For entries, then the bucket stays that of the address the proxy saw', async () => {
       const { username, password } = await createUser(t);
       // nginx appends/overwrites the real address last; with trust proxy = 1 only that entry counts.

@@ -1,6 +1,7 @@
 import { BoundedSemaphore, QueueFullError } from '../../src/auth/bounded-semaphore';
 import { PASSWORD_MAX_LENGTH, passwordProblem } from '../../src/auth/password-policy';
 import { normalizeUsername, usernameProblem } from '../../src/users/username';
+import { clientBucket } from '../../src/auth/login-throttle';
 
 describe('BoundedSemaphore', () => {
   it('when more tasks arrive than slots plus queue, then the excess is refused at once and the rest all run, never more than the limit at a time', async () => {
@@ -82,5 +83,26 @@ describe('usernames', () => {
     expect(usernameProblem('x'.repeat(65))).toBeDefined();
     expect(usernameProblem('')).toBeDefined();
     expect(usernameProblem('zoë.o-brien_1@example')).toBeUndefined();
+  });
+});
+
+describe('clientBucket (throttle key of a client address)', () => {
+  it('when the client is IPv4 (plain or IPv4-mapped), then the address itself', () => {
+    expect(clientBucket('203.0.113.7')).toBe('203.0.113.7');
+    expect(clientBucket('::ffff:203.0.113.7')).toBe('203.0.113.7');
+  });
+
+  it('when the client is IPv6, then its /64, however the address is written', () => {
+    expect(clientBucket('2001:db8:1:2:aaaa:bbbb:cccc:dddd')).toBe('2001:db8:1:2::/64');
+    expect(clientBucket('2001:0DB8:0001:0002::1')).toBe('2001:db8:1:2::/64');
+    expect(clientBucket('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(clientBucket('::1')).toBe('0:0:0:0::/64');
+    expect(clientBucket('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+    expect(clientBucket('64:ff9b::192.0.2.33')).toBe('64:ff9b:0:0::/64');
+  });
+
+  it('when two addresses share a /64, then they share a bucket; different /64s do not', () => {
+    expect(clientBucket('2001:db8:1:2::a')).toBe(clientBucket('2001:db8:1:2:ffff::b'));
+    expect(clientBucket('2001:db8:1:2::a')).not.toBe(clientBucket('2001:db8:1:3::a'));
   });
 });

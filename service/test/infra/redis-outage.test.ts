@@ -52,8 +52,19 @@ describe('when Redis goes away and comes back', () => {
     expect((await request(t.app).get('/healthz')).status).toBe(200);
   });
 
-  it('then pages that need no session still render', async () => {
+  it('then the login page still renders, even for a browser that presents its session cookie', async () => {
     expect((await viaEdge(t.app).get('/login')).status).toBe(200);
+    const withCookie = await viaEdge(t.app).get('/login').set('Cookie', cookie);
+    expect(withCookie.status).toBe(200);
+    expect(withCookie.headers['content-type']).toMatch(/^text\/html/);
+  });
+
+  it('then the login form answers with an HTML 503 page, not JSON', async () => {
+    const res = await viaEdge(t.app).post('/login').type('form').send(credentials);
+
+    expect(res.status).toBe(503);
+    expect(res.headers['content-type']).toMatch(/^text\/html/);
+    expect(res.headers['retry-after']).toBeDefined();
   });
 
   it('when Redis is back, then the service recovers by itself and the existing session and user survive', async () => {

@@ -3,7 +3,8 @@ import { Router, urlencoded, type Request, type RequestHandler, type Response } 
 import type { Authenticator } from '../../auth/authenticator';
 import type { Metrics } from '../../infra/metrics';
 import type { SessionManager } from '../../sessions/session-manager';
-import { AppError } from '../app-error';
+import { AppError, unavailable } from '../app-error';
+import { isRedisUnavailable } from '../middleware/error-handler';
 import { parseBody, credentialsSchema } from '../request-body';
 import { dashboardPage, loginPage, messagePage } from '../views/pages';
 import { STYLESHEET } from '../views/stylesheet';
@@ -56,6 +57,8 @@ export function pagesRouter({ authenticator, sessions, metrics, clearSessionCook
       req.log.info({ event: 'login.success', userId: user.id, ip: req.ip }, 'login succeeded');
       res.redirect(303, '/');
     } catch (error) {
+      // People get a page, not JSON, also when Redis is away.
+      if (isRedisUnavailable(error)) return renderLoginError(res, unavailable(), typed);
       if (!(error instanceof AppError)) throw error;
       renderLoginError(res, error, typed);
     }
@@ -72,13 +75,16 @@ export function pagesRouter({ authenticator, sessions, metrics, clearSessionCook
 
   router.post('/sessions/revoke-others', async (req, res) => {
     if (!req.user) return res.redirect(303, '/login');
-    await sessions.revokeAll(req.user.id, 'revoked', req.sessionID);
+    const revoked = await sessions.revokeAll(req.user.id, 'revoked', req.sessionID);
+    req.log.info({ event: 'sessions.revoked_others', userId: req.user.id, count: revoked }, 'other sessions revoked');
     res.redirect(303, '/');
   });
 
   router.post('/sessions/:id/revoke', async (req: Request<{ id: string }>, res) => {
     if (!req.user) return res.redirect(303, '/login');
-    const outcome = await sessions.revokeByHandle(req, req.user.id, req.params.id, 'revoked');
+    const userId = req.user.id;
+    const outcome = await sessions.revokeByHandle(req, userId, req.params.id, 'revoked');
+    if (outcome !== 'none') req.log.info({ event: 'session.revoked', userId, current: outcome === 'current' }, 'session revoked');
     if (outcome === 'current') clearSessionCookie(res);
     res.redirect(303, outcome === 'current' ? '/login' : '/');
   });
