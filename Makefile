@@ -53,8 +53,14 @@ rotate-secret: ## prepend a new session secret, keep the old one, restart the se
 backup: ## consistent copy of Redis data into backups/
 	scripts/stack.sh backup
 
-users: ## user CLI in the running stack: make users ARGS="add alice"
-	scripts/stack.sh users $(ARGS)
+# `make users add alice` works too: the words after `users` become its arguments, not targets.
+ifeq (users,$(firstword $(MAKECMDGOALS)))
+  USERS_ARGS := $(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS))
+  $(eval $(USERS_ARGS):;@:)
+endif
+
+users: ## user CLI in the running stack: make users add alice (or ARGS="add alice")
+	scripts/stack.sh users $(ARGS) $(USERS_ARGS)
 
 certs: ## local CA + localhost certificate in certs/ (never overwrites your own)
 	scripts/certs.sh
