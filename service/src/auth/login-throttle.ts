@@ -56,7 +56,7 @@ export class LoginThrottle {
   private readonly byIp: RateLimiterRedis;
   private readonly byAccount: RateLimiterRedis;
 
-  constructor(redis: RedisClient, prefix: string, private readonly limits: ThrottleLimits, scope = 'login') {
+  constructor(redis: RedisClient, prefix: string, limits: ThrottleLimits, scope = 'login') {
     const common = { storeClient: redis, useRedisPackage: true, inMemoryBlockOnConsumed: 0 };
     this.byUserAndIp = new RateLimiterRedis({
       ...common,
