@@ -36,7 +36,7 @@ export class Accounts {
   /**
    * Sets a new password and ends the user's sessions except `keepSessionId` (the caller's
    * own, which the route re-establishes with the returned user). Sessions begun with the old
-   * password stop working even if they were missed here (see SessionManager.isCurrent).
+   * password stop working even if they were missed here (see SessionManager.matchesCredentials).
    */
   async changePassword(user: User, newPassword: string, keepSessionId?: string): Promise<{ user: User; revoked: number }> {
     this.assertPasswordAcceptable(newPassword, user.username);

@@ -101,13 +101,16 @@ export class SessionManager {
   }
 
   /**
-   * Whether this session record is still one the user holds: listed in the user's index
+   * A session record is still one the user holds only when it is listed in the user's index
    * (revocation removes it there first, so a racing request that writes the record back
-   * cannot resurrect it) and begun with the user's current password.
+   * cannot resurrect it) and it began with the user's current password.
    */
-  async isCurrent(req: Request, user: Pick<User, 'id' | 'passwordChangedAt'>): Promise<boolean> {
-    if (req.session.credentialVersion !== user.passwordChangedAt) return false;
-    return this.index.contains(user.id, req.sessionID);
+  isIndexed(req: Request): Promise<boolean> {
+    return req.session.userId ? this.index.contains(req.session.userId, req.sessionID) : Promise.resolve(false);
+  }
+
+  matchesCredentials(req: Request, user: Pick<User, 'passwordChangedAt'>): boolean {
+    return req.session.credentialVersion === user.passwordChangedAt;
   }
 
   times(req: Request): SessionTimes {
@@ -165,7 +168,7 @@ export class SessionManager {
 
   private async revoke(userId: string, sessionIds: string[], reason: RevokeReason): Promise<void> {
     if (sessionIds.length === 0) return;
-    // Index first: from this moment isCurrent() refuses them, even if a request in flight
+    // Index first: from this moment isIndexed() refuses them, even if a request in flight
     // writes a record back after the destroy below.
     await this.index.remove(userId, sessionIds);
     await Promise.all(sessionIds.map((id) => this.store.destroy(id)));

@@ -20,12 +20,13 @@ export function loadSessionUser(sessions: SessionManager, users: UserRepository)
     if (!req.session?.userId) return next();
     const expired = await sessions.enforceDeadlines(req);
     if (expired) return next();
-    const user = await users.findById(req.session.userId);
+    // Two independent Redis reads on every signed-in request: issue them together.
+    const [user, indexed] = await Promise.all([users.findById(req.session.userId), sessions.isIndexed(req)]);
     if (!user) {
       await sessions.end(req, 'user_removed');
       return next();
     }
-    if (!(await sessions.isCurrent(req, user))) {
+    if (!indexed || !sessions.matchesCredentials(req, user)) {
       await sessions.end(req, 'revoked');
       return next();
     }
