@@ -14,6 +14,7 @@ import { authApiRouter } from './http/routes/auth-api';
 import { opsRouter } from './http/routes/ops';
 import { pagesRouter, stylesheetHandler } from './http/routes/pages';
 import { sessionsApiRouter } from './http/routes/sessions-api';
+import { createSignInFlow } from './http/sign-in';
 import { createSessionMiddleware } from './sessions/session-middleware';
 
 export interface AppDeps extends Deps {
@@ -113,6 +114,8 @@ export function createApp(deps: AppDeps): { app: Express; domain: Domain; lifecy
   const clearSessionCookie = (res: Response) =>
     res.clearCookie(config.session.cookieName, { path: '/', httpOnly: true, secure: config.session.cookieSecure, sameSite: 'lax' });
 
+  const signInFlow = createSignInFlow({ authenticator: domain.authenticator, sessions: domain.sessions, metrics, clearSessionCookie });
+
   app.use(
     '/api',
     rememberMountPath(),
@@ -120,13 +123,12 @@ export function createApp(deps: AppDeps): { app: Express; domain: Domain; lifecy
       authenticator: domain.authenticator,
       accounts: domain.accounts,
       sessions: domain.sessions,
-      metrics,
+      signInFlow,
       signup: { enabled: config.signupEnabled, limit: domain.signupLimit },
-      clearSessionCookie,
     }),
   );
   app.use('/api/sessions', rememberMountPath(), sessionsApiRouter(domain.sessions, clearSessionCookie));
-  app.use(rememberMountPath(), pagesRouter({ authenticator: domain.authenticator, sessions: domain.sessions, metrics, clearSessionCookie }));
+  app.use(rememberMountPath(), pagesRouter({ sessions: domain.sessions, signInFlow, clearSessionCookie }));
 
   app.use(notFoundHandler());
   app.use(errorHandler(logger));

@@ -1,41 +1,33 @@
-import { Router, type Response } from 'express';
+import { Router } from 'express';
 import type { Accounts } from '../../auth/accounts';
 import type { Authenticator } from '../../auth/authenticator';
 import type { IpRateLimit } from '../../auth/login-throttle';
-import type { Metrics } from '../../infra/metrics';
 import type { SessionManager } from '../../sessions/session-manager';
 import { notFound, tooManyAttempts } from '../app-error';
 import { credentialsSchema, parseBody, passwordChangeSchema, requireJson } from '../request-body';
 import { requireSession, requireUser } from '../middleware/session-guard';
+import type { SignInFlow } from '../sign-in';
 
 export interface AuthApiDeps {
   authenticator: Authenticator;
   accounts: Accounts;
   sessions: SessionManager;
-  metrics: Metrics;
+  signInFlow: SignInFlow;
   signup: { enabled: boolean; limit: IpRateLimit };
-  clearSessionCookie: (res: Response) => void;
 }
 
 /** JSON auth API: login, logout, me, password change, registration. */
-export function authApiRouter({ authenticator, accounts, sessions, metrics, signup, clearSessionCookie }: AuthApiDeps): Router {
+export function authApiRouter({ authenticator, accounts, sessions, signInFlow, signup }: AuthApiDeps): Router {
   const router = Router();
 
   router.post('/login', async (req, res) => {
     requireJson(req);
-    const { username, password } = parseBody(credentialsSchema, req.body);
-    const user = await authenticator.authenticate(username, password, req.ip ?? '', req.log);
-    await sessions.establish(req, user);
-    metrics.loginAttempts.inc({ result: 'success' });
-    req.log.info({ event: 'login.success', userId: user.id, ip: req.ip }, 'login succeeded');
+    const user = await signInFlow.signIn(req);
     res.json({ user: { id: user.id, username: user.username } });
   });
 
   router.post('/logout', async (req, res) => {
-    const user = req.user;
-    if (req.session?.userId) await sessions.end(req, 'logout');
-    clearSessionCookie(res);
-    if (user) req.log.info({ event: 'logout', userId: user.id, ip: req.ip }, 'logged out');
+    await signInFlow.signOut(req, res);
     res.status(204).end();
   });
 

@@ -1,18 +1,15 @@
 import { createHash } from 'node:crypto';
 import { Router, urlencoded, type Request, type RequestHandler, type Response } from 'express';
-import type { Authenticator } from '../../auth/authenticator';
-import type { Metrics } from '../../infra/metrics';
 import type { SessionManager } from '../../sessions/session-manager';
 import { AppError, unavailable } from '../app-error';
 import { isRedisUnavailable } from '../middleware/error-handler';
-import { parseBody, credentialsSchema } from '../request-body';
+import type { SignInFlow } from '../sign-in';
 import { dashboardPage, loginPage, messagePage } from '../views/pages';
 import { STYLESHEET } from '../views/stylesheet';
 
 export interface PagesDeps {
-  authenticator: Authenticator;
   sessions: SessionManager;
-  metrics: Metrics;
+  signInFlow: SignInFlow;
   clearSessionCookie: (res: Response) => void;
 }
 
@@ -32,7 +29,7 @@ export const stylesheetHandler: RequestHandler = (req, res) => {
  * Server-rendered pages for people: the login form, the dashboard and their form posts.
  * Form posts answer 303 (POST-redirect-GET) so a reload never re-submits a password.
  */
-export function pagesRouter({ authenticator, sessions, metrics, clearSessionCookie }: PagesDeps): Router {
+export function pagesRouter({ sessions, signInFlow, clearSessionCookie }: PagesDeps): Router {
   const router = Router();
   const form = urlencoded({ extended: false, limit: '8kb', parameterLimit: 10 });
 
@@ -50,11 +47,7 @@ export function pagesRouter({ authenticator, sessions, metrics, clearSessionCook
   router.post('/login', form, async (req, res) => {
     const typed = typeof req.body?.username === 'string' ? (req.body.username as string).slice(0, 64) : '';
     try {
-      const { username, password } = parseBody(credentialsSchema, req.body);
-      const user = await authenticator.authenticate(username, password, req.ip ?? '', req.log);
-      await sessions.establish(req, user);
-      metrics.loginAttempts.inc({ result: 'success' });
-      req.log.info({ event: 'login.success', userId: user.id, ip: req.ip }, 'login succeeded');
+      await signInFlow.signIn(req);
       res.redirect(303, '/');
     } catch (error) {
       // People get a page, not JSON, also when Redis is away.
@@ -65,11 +58,7 @@ export function pagesRouter({ authenticator, sessions, metrics, clearSessionCook
   });
 
   router.post('/logout', async (req, res) => {
-    if (req.session?.userId) {
-      await sessions.end(req, 'logout');
-      if (req.user) req.log.info({ event: 'logout', userId: req.user.id, ip: req.ip }, 'logged out');
-    }
-    clearSessionCookie(res);
+    await signInFlow.signOut(req, res);
     res.redirect(303, '/login');
   });
 

@@ -1,0 +1,39 @@
+import type { Request, Response } from 'express';
+import type { Authenticator } from '../auth/authenticator';
+import type { Metrics } from '../infra/metrics';
+import type { SessionManager } from '../sessions/session-manager';
+import type { User } from '../users/user-repository';
+import { credentialsSchema, parseBody } from './request-body';
+
+export interface SignInFlow {
+  /** Validates the body, authenticates under the throttle and starts a fresh session. */
+  signIn(req: Request): Promise<User>;
+  /** Ends the session (if any) and clears the cookie. */
+  signOut(req: Request, res: Response): Promise<void>;
+}
+
+/** Login and logout, shared by the JSON API and the HTML forms so both audit the same way. */
+export function createSignInFlow(deps: {
+  authenticator: Authenticator;
+  sessions: SessionManager;
+  metrics: Metrics;
+  clearSessionCookie: (res: Response) => void;
+}): SignInFlow {
+  const { authenticator, sessions, metrics, clearSessionCookie } = deps;
+  return {
+    async signIn(req) {
+      const { username, password } = parseBody(credentialsSchema, req.body);
+      const user = await authenticator.authenticate(username, password, req.ip ?? '', req.log);
+      await sessions.establish(req, user);
+      metrics.loginAttempts.inc({ result: 'success' });
+      req.log.info({ event: 'login.success', userId: user.id, ip: req.ip }, 'login succeeded');
+      return user;
+    },
+    async signOut(req, res) {
+      const user = req.user;
+      if (req.session?.userId) await sessions.end(req, 'logout');
+      clearSessionCookie(res);
+      if (user) req.log.info({ event: 'logout', userId: user.id, ip: req.ip }, 'logged out');
+    },
+  };
+}
