@@ -6,7 +6,7 @@ SHELL := /bin/bash
 NODE_BIN := $(shell scripts/ensure-node.sh)
 export PATH := $(NODE_BIN):$(PATH)
 
-.PHONY: help install build test test-jest test-stack smoke bench lint up down logs ps restart rotate-secret backup users certs env images
+.PHONY: help install build test smoke bench lint up down logs ps restart rotate-secret backup users certs env images
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ logs: ## follow the stack's logs
 
 ps: ## list the stack's processes / services
 	scripts/stack.sh ps
+
+restart: ## restart the stack's processes / services (keeps data and sessions)
+	scripts/stack.sh restart
 
 rotate-secret: ## prepend a new session secret, keep the old one, restart the service
 	scripts/stack.sh rotate-secret
