@@ -1,8 +1,9 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type ConsoleMessage } from 'playwright-core';
-import { origin, secret } from './support/stack';
+import { origin, secret } from './support/stack.ts';
 
 // Debian's Chromium, driven by playwright-core (no bundled browser download).
 const CHROMIUM = process.env.SMOKE_CHROMIUM ?? '/usr/bin/chromium';

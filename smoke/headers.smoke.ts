@@ -1,6 +1,7 @@
+import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { request, sleep } from './support/http';
-import { serviceLogCommand } from './support/stack';
+import { request, sleep } from './support/http.ts';
+import { serviceLogCommand } from './support/stack.ts';
 
 const HSTS = 'max-age=63072000; includeSubDomains';
 

@@ -1,5 +1,6 @@
-import { request } from './support/http';
-import { secret } from './support/stack';
+import { describe, expect, it } from 'vitest';
+import { request } from './support/http.ts';
+import { secret } from './support/stack.ts';
 
 describe('/metrics through the edge', () => {
   it('when /metrics is requested without a token, then 401', async () => {

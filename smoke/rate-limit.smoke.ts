@@ -1,7 +1,8 @@
+import { afterEach, describe, expect, it } from 'vitest';
 import * as http2 from 'node:http2';
-import { randomUsername } from './support/auth';
-import { request, sleep, trustedCas } from './support/http';
-import { origin } from './support/stack';
+import { randomUsername } from './support/auth.ts';
+import { request, sleep, trustedCas } from './support/http.ts';
+import { origin } from './support/stack.ts';
 
 // The edge allows 10 login POSTs/s per client IP with a burst of 20 (nginx.conf). A burst of 40
 // at once must overflow it; afterwards the bucket needs ~2 s to drain for the other suites.

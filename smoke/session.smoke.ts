@@ -1,6 +1,7 @@
-import { loginAsAdmin, logout, parseSetCookie, randomUsername } from './support/auth';
-import { postJson, request } from './support/http';
-import { expectedClientIp, secret } from './support/stack';
+import { describe, expect, it } from 'vitest';
+import { loginAsAdmin, logout, parseSetCookie, randomUsername } from './support/auth.ts';
+import { postJson, request } from './support/http.ts';
+import { expectedClientIp, secret } from './support/stack.ts';
 
 interface SessionsBody {
   sessions: Array<{ id: string; ip: string; current: boolean }>;

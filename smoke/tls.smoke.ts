@@ -1,7 +1,8 @@
+import { describe, expect, it } from 'vitest';
 import { isIP } from 'node:net';
 import * as tls from 'node:tls';
-import { request, trustedCas } from './support/http';
-import { baseUrl, httpsPort, plainHttpUrl } from './support/stack';
+import { request, trustedCas } from './support/http.ts';
+import { baseUrl, httpsPort, plainHttpUrl } from './support/stack.ts';
 
 const host = baseUrl.hostname.replace(/^\[|\]$/g, '');
 

@@ -1,16 +1,16 @@
-import type { Config } from './config/config';
-import type { Clock } from './infra/clock';
-import type { Logger } from './infra/logger';
-import type { Metrics } from './infra/metrics';
-import type { RedisClient } from './infra/redis-client';
-import { Accounts } from './auth/accounts';
-import { Authenticator } from './auth/authenticator';
-import { IpRateLimit, LoginThrottle } from './auth/login-throttle';
-import { PasswordHasher } from './auth/password-hasher';
-import { SessionIndex } from './sessions/session-index';
-import { SessionManager } from './sessions/session-manager';
-import { createSessionStore, sessionKeyPrefix } from './sessions/session-middleware';
-import { UserRepository } from './users/user-repository';
+import type { Config } from './config/config.ts';
+import type { Clock } from './infra/clock.ts';
+import type { Logger } from './infra/logger.ts';
+import type { Metrics } from './infra/metrics.ts';
+import type { RedisClient } from './infra/redis-client.ts';
+import { Accounts } from './auth/accounts.ts';
+import { Authenticator } from './auth/authenticator.ts';
+import { IpRateLimit, LoginThrottle } from './auth/login-throttle.ts';
+import { PasswordHasher } from './auth/password-hasher.ts';
+import { SessionIndex } from './sessions/session-index.ts';
+import { SessionManager } from './sessions/session-manager.ts';
+import { createSessionStore, sessionKeyPrefix } from './sessions/session-middleware.ts';
+import { UserRepository } from './users/user-repository.ts';
 
 export interface Deps {
   config: Config;

@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import type { Logger } from './infra/logger';
+import type { Logger } from './infra/logger.ts';
 
 /**
  * Process lifecycle shared by the app (readiness) and the entry point (shutdown).

@@ -1,11 +1,11 @@
 import { createServer } from 'node:http';
-import { createApp } from './app';
-import { ConfigError, loadConfig } from './config/config';
-import { systemClock } from './infra/clock';
-import { createLogger } from './infra/logger';
-import { createMetrics } from './infra/metrics';
-import { createRedisClient } from './infra/redis-client';
-import { Lifecycle } from './lifecycle';
+import { createApp } from './app.ts';
+import { ConfigError, loadConfig } from './config/config.ts';
+import { systemClock } from './infra/clock.ts';
+import { createLogger } from './infra/logger.ts';
+import { createMetrics } from './infra/metrics.ts';
+import { createRedisClient } from './infra/redis-client.ts';
+import { Lifecycle } from './lifecycle.ts';
 
 /**
  * The process owner: config -> clients -> app -> listen -> signals. Nothing else in the

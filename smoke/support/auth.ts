@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { postJson, type RequestOptions, type Response } from './http';
-import { secret } from './stack';
+import { postJson, type RequestOptions, type Response } from './http.ts';
+import { secret } from './stack.ts';
 
 /** A username that exists nowhere: failure tests must never throttle the real admin. */
 export const randomUsername = (): string => `smoke-${randomBytes(6).toString('hex')}`;

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as tls from 'node:tls';
-import { caFile, origin } from './stack';
+import { caFile, origin } from './stack.ts';
 
 /** System roots plus the stack's CA: real certificates and the local CA both verify. */
 export const trustedCas: string[] = [...tls.rootCertificates, ...(existsSync(caFile) ? [readFileSync(caFile, 'utf8')] : [])];

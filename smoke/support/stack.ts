@@ -10,7 +10,7 @@ import { isAbsolute, resolve } from 'node:path';
  * Nothing here knows how the stack runs (native processes or containers).
  */
 
-const repoRoot = resolve(__dirname, '..', '..');
+const repoRoot = resolve(import.meta.dirname, '..', '..');
 
 /** KEY=VALUE lines (comments and blanks ignored, one pair of surrounding quotes removed). */
 export function readKeyValueFile(file: string): Record<string, string> {

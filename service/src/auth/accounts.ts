@@ -1,21 +1,30 @@
-import { AppError, invalidRequest } from '../http/app-error';
-import type { Logger } from '../infra/logger';
-import type { SessionManager } from '../sessions/session-manager';
-import { UsernameTakenError, type User, type UserRepository } from '../users/user-repository';
-import { usernameProblem } from '../users/username';
-import type { PasswordHasher } from './password-hasher';
-import { passwordProblem } from './password-policy';
+import { AppError, invalidRequest } from '../http/app-error.ts';
+import type { Logger } from '../infra/logger.ts';
+import type { SessionManager } from '../sessions/session-manager.ts';
+import { UsernameTakenError, type User, type UserRepository } from '../users/user-repository.ts';
+import { usernameProblem } from '../users/username.ts';
+import type { PasswordHasher } from './password-hasher.ts';
+import { passwordProblem } from './password-policy.ts';
 
 export const usernameTaken = () => new AppError(409, 'username_taken', 'That username is taken.');
 
 /** Account lifecycle shared by the HTTP routes, the admin bootstrap and the operator CLI. */
 export class Accounts {
+  private readonly users: UserRepository;
+  private readonly hasher: PasswordHasher;
+  private readonly sessions: SessionManager;
+  private readonly logger: Logger;
+
   constructor(
-    private readonly users: UserRepository,
-    private readonly hasher: PasswordHasher,
-    private readonly sessions: SessionManager,
-    private readonly logger: Logger,
-  ) {}
+    users: UserRepository,
+    hasher: PasswordHasher,
+    sessions: SessionManager,
+    logger: Logger) {
+    this.users = users;
+    this.hasher = hasher;
+    this.sessions = sessions;
+    this.logger = logger;
+  }
 
   /** Validates, hashes and stores a new user. 400 invalid/weak, 409 taken. */
   async create(username: string, password: string): Promise<User> {

@@ -1,9 +1,9 @@
-import { AppError, tooManyAttempts } from '../http/app-error';
-import type { Logger } from '../infra/logger';
-import type { Metrics } from '../infra/metrics';
-import type { User, UserRepository } from '../users/user-repository';
-import type { LoginThrottle } from './login-throttle';
-import type { PasswordHasher } from './password-hasher';
+import { AppError, tooManyAttempts } from '../http/app-error.ts';
+import type { Logger } from '../infra/logger.ts';
+import type { Metrics } from '../infra/metrics.ts';
+import type { User, UserRepository } from '../users/user-repository.ts';
+import type { LoginThrottle } from './login-throttle.ts';
+import type { PasswordHasher } from './password-hasher.ts';
 
 export const invalidCredentials = () => new AppError(401, 'invalid_credentials', 'Wrong username or password.');
 
@@ -13,13 +13,24 @@ export const invalidCredentials = () => new AppError(401, 'invalid_credentials',
  * so neither the response nor its timing tells whether an account exists.
  */
 export class Authenticator {
+  private readonly users: UserRepository;
+  private readonly hasher: PasswordHasher;
+  private readonly throttle: LoginThrottle;
+  private readonly metrics: Metrics;
+  private readonly logger: Logger;
+
   constructor(
-    private readonly users: UserRepository,
-    private readonly hasher: PasswordHasher,
-    private readonly throttle: LoginThrottle,
-    private readonly metrics: Metrics,
-    private readonly logger: Logger,
-  ) {}
+    users: UserRepository,
+    hasher: PasswordHasher,
+    throttle: LoginThrottle,
+    metrics: Metrics,
+    logger: Logger) {
+    this.users = users;
+    this.hasher = hasher;
+    this.throttle = throttle;
+    this.metrics = metrics;
+    this.logger = logger;
+  }
 
   /**
    * Returns the user on success. Throws 429 when throttled (even for the right password),

@@ -15,10 +15,15 @@ export class BoundedSemaphore {
   private running = 0;
   private readonly waiting: Array<() => void> = [];
 
+  private readonly concurrency: number;
+  private readonly queueLimit: number;
+
   constructor(
-    private readonly concurrency: number,
-    private readonly queueLimit: number,
-  ) {}
+    concurrency: number,
+    queueLimit: number) {
+    this.concurrency = concurrency;
+    this.queueLimit = queueLimit;
+  }
 
   get active(): number {
     return this.running;

@@ -1,7 +1,7 @@
 import { isIPv6 } from 'node:net';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import type { RedisClient } from '../infra/redis-client';
-import { normalizeUsername } from '../users/username';
+import type { RedisClient } from '../infra/redis-client.ts';
+import { normalizeUsername } from '../users/username.ts';
 
 export interface ThrottleLimits {
   maxConsecutiveFailures: number;

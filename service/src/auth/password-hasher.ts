@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import argon2 from 'argon2';
-import { AppError } from '../http/app-error';
-import type { Metrics } from '../infra/metrics';
-import { BoundedSemaphore, QueueFullError } from './bounded-semaphore';
+import { AppError } from '../http/app-error.ts';
+import type { Metrics } from '../infra/metrics.ts';
+import { BoundedSemaphore, QueueFullError } from './bounded-semaphore.ts';
 
 export interface Argon2Params {
   memoryCost: number;
@@ -22,11 +22,15 @@ export class PasswordHasher {
   private readonly semaphore: BoundedSemaphore;
   private decoyHash: Promise<string> | undefined;
 
+  private readonly params: Argon2Params;
+  private readonly metrics: Metrics;
+
   constructor(
-    private readonly params: Argon2Params,
+    params: Argon2Params,
     limits: { concurrency: number; queueLimit: number },
-    private readonly metrics: Metrics,
-  ) {
+    metrics: Metrics) {
+    this.params = params;
+    this.metrics = metrics;
     this.semaphore = new BoundedSemaphore(limits.concurrency, limits.queueLimit);
   }
 

@@ -1,12 +1,12 @@
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
-import { ConfigError, loadConfig } from '../config/config';
-import { createDomain, type Domain } from '../domain';
-import { AppError } from '../http/app-error';
-import { systemClock } from '../infra/clock';
-import { createLogger } from '../infra/logger';
-import { createMetrics } from '../infra/metrics';
-import { createRedisClient } from '../infra/redis-client';
+import { ConfigError, loadConfig } from '../config/config.ts';
+import { createDomain, type Domain } from '../domain.ts';
+import { AppError } from '../http/app-error.ts';
+import { systemClock } from '../infra/clock.ts';
+import { createLogger } from '../infra/logger.ts';
+import { createMetrics } from '../infra/metrics.ts';
+import { createRedisClient } from '../infra/redis-client.ts';
 
 const USAGE = `usage: npm run users -- <command> [username]
 

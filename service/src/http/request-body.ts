@@ -1,7 +1,7 @@
 import type { Request } from 'express';
 import { z } from 'zod';
-import { AppError, invalidRequest } from './app-error';
-import { PASSWORD_MAX_LENGTH } from '../auth/password-policy';
+import { AppError, invalidRequest } from './app-error.ts';
+import { PASSWORD_MAX_LENGTH } from '../auth/password-policy.ts';
 
 /** Longest username we even look up; longer ones cannot exist (see usernameProblem). */
 const USERNAME_INPUT_MAX = 256;

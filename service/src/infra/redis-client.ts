@@ -1,5 +1,5 @@
 import { createClient } from 'redis';
-import type { Logger } from './logger';
+import type { Logger } from './logger.ts';
 
 /** The concrete client type (RESP3, default modules) that the rest of the code is written against. */
 export type RedisClient = ReturnType<typeof createRedisClient>;

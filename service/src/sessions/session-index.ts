@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { RedisClient } from '../infra/redis-client';
-import type { Clock } from '../infra/clock';
+import type { RedisClient } from '../infra/redis-client.ts';
+import type { Clock } from '../infra/clock.ts';
 
 /**
  * Per-user index of live sessions: a sorted set <prefix>user-sessions:<userId> of session
@@ -14,13 +14,24 @@ import type { Clock } from '../infra/clock';
 const SAVE_GRACE_MS = 10_000;
 
 export class SessionIndex {
+  private readonly redis: RedisClient;
+  private readonly prefix: string;
+  private readonly sessionKeyPrefix: string;
+  private readonly absoluteTimeoutMs: number;
+  private readonly clock: Clock;
+
   constructor(
-    private readonly redis: RedisClient,
-    private readonly prefix: string,
-    private readonly sessionKeyPrefix: string,
-    private readonly absoluteTimeoutMs: number,
-    private readonly clock: Clock,
-  ) {}
+    redis: RedisClient,
+    prefix: string,
+    sessionKeyPrefix: string,
+    absoluteTimeoutMs: number,
+    clock: Clock) {
+    this.redis = redis;
+    this.prefix = prefix;
+    this.sessionKeyPrefix = sessionKeyPrefix;
+    this.absoluteTimeoutMs = absoluteTimeoutMs;
+    this.clock = clock;
+  }
 
   key(userId: string) {
     return `${this.prefix}user-sessions:${userId}`;

@@ -1,13 +1,13 @@
 import type { Request } from 'express';
 import type { RedisStore } from 'connect-redis';
 import type { SessionData } from 'express-session';
-import type { Config } from '../config/config';
-import type { Clock } from '../infra/clock';
-import type { Logger } from '../infra/logger';
-import type { Metrics } from '../infra/metrics';
-import type { User } from '../users/user-repository';
-import { SessionIndex, sessionHandle } from './session-index';
-import './session-types';
+import type { Config } from '../config/config.ts';
+import type { Clock } from '../infra/clock.ts';
+import type { Logger } from '../infra/logger.ts';
+import type { Metrics } from '../infra/metrics.ts';
+import type { User } from '../users/user-repository.ts';
+import { SessionIndex, sessionHandle } from './session-index.ts';
+import './session-types.ts';
 
 export type RevokeReason = 'logout' | 'idle_timeout' | 'absolute_timeout' | 'revoked' | 'password_change' | 'user_removed';
 
@@ -31,14 +31,27 @@ export interface SessionTimes {
  * enforce idle/absolute deadlines, list and revoke a user's sessions. Route code stays thin.
  */
 export class SessionManager {
+  private readonly store: RedisStore;
+  private readonly index: SessionIndex;
+  private readonly config: Config['session'];
+  private readonly clock: Clock;
+  private readonly metrics: Metrics;
+  private readonly logger: Logger;
+
   constructor(
-    private readonly store: RedisStore,
-    private readonly index: SessionIndex,
-    private readonly config: Config['session'],
-    private readonly clock: Clock,
-    private readonly metrics: Metrics,
-    private readonly logger: Logger,
-  ) {}
+    store: RedisStore,
+    index: SessionIndex,
+    config: Config['session'],
+    clock: Clock,
+    metrics: Metrics,
+    logger: Logger) {
+    this.store = store;
+    this.index = index;
+    this.config = config;
+    this.clock = clock;
+    this.metrics = metrics;
+    this.logger = logger;
+  }
 
   /**
    * Starts a signed-in session. regenerate() gives a new id (defeats fixation: an id planted

@@ -2,12 +2,12 @@ import { randomBytes } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import session, { type SessionData } from 'express-session';
 import { RedisStore } from 'connect-redis';
-import type { Config } from '../config/config';
-import type { Clock } from '../infra/clock';
-import type { Metrics } from '../infra/metrics';
-import type { RedisClient } from '../infra/redis-client';
-import { matchCookieSecret } from './secret-rotation';
-import './session-types';
+import type { Config } from '../config/config.ts';
+import type { Clock } from '../infra/clock.ts';
+import type { Metrics } from '../infra/metrics.ts';
+import type { RedisClient } from '../infra/redis-client.ts';
+import { matchCookieSecret } from './secret-rotation.ts';
+import './session-types.ts';
 
 export function sessionKeyPrefix(redisKeyPrefix: string) {
   return `${redisKeyPrefix}sess:`;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { RedisClient } from '../infra/redis-client';
-import type { Clock } from '../infra/clock';
-import { normalizeUsername } from './username';
+import type { RedisClient } from '../infra/redis-client.ts';
+import type { Clock } from '../infra/clock.ts';
+import { normalizeUsername } from './username.ts';
 
 export interface User {
   id: string;
@@ -26,11 +26,18 @@ export class UsernameTakenError extends Error {
  *   <prefix>users                set of ids (for `users ls`)
  */
 export class UserRepository {
+  private readonly redis: RedisClient;
+  private readonly prefix: string;
+  private readonly clock: Clock;
+
   constructor(
-    private readonly redis: RedisClient,
-    private readonly prefix: string,
-    private readonly clock: Clock,
-  ) {}
+    redis: RedisClient,
+    prefix: string,
+    clock: Clock) {
+    this.redis = redis;
+    this.prefix = prefix;
+    this.clock = clock;
+  }
 
   private userKey(id: string) {
     return `${this.prefix}user:${id}`;

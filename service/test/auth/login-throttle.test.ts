@@ -1,4 +1,5 @@
-import { buildTestApp, createUser, metricValue, uniqueUsername, viaEdge, type TestApp } from '../helpers/test-app';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildTestApp, createUser, metricValue, uniqueUsername, viaEdge, type TestApp } from '../helpers/test-app.ts';
 
 const attempt = (t: TestApp, username: string, password: string, xff?: string) => {
   const req = viaEdge(t.app).post('/api/login');

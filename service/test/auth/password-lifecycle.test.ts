@@ -1,5 +1,6 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import argon2 from 'argon2';
-import { buildTestApp, createUser, login, sessionCookie, uniqueUsername, viaEdge, type TestApp } from '../helpers/test-app';
+import { buildTestApp, createUser, login, sessionCookie, uniqueUsername, viaEdge, type TestApp } from '../helpers/test-app.ts';
 
 describe('POST /api/password', () => {
   let t: TestApp;

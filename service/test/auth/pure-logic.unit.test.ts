@@ -1,7 +1,8 @@
-import { BoundedSemaphore, QueueFullError } from '../../src/auth/bounded-semaphore';
-import { PASSWORD_MAX_LENGTH, passwordProblem } from '../../src/auth/password-policy';
-import { normalizeUsername, usernameProblem } from '../../src/users/username';
-import { clientBucket } from '../../src/auth/login-throttle';
+import { describe, expect, it } from 'vitest';
+import { BoundedSemaphore, QueueFullError } from '../../src/auth/bounded-semaphore.ts';
+import { PASSWORD_MAX_LENGTH, passwordProblem } from '../../src/auth/password-policy.ts';
+import { normalizeUsername, usernameProblem } from '../../src/users/username.ts';
+import { clientBucket } from '../../src/auth/login-throttle.ts';
 
 describe('BoundedSemaphore', () => {
   it('when more tasks arrive than slots plus queue, then the excess is refused at once and the rest all run, never more than the limit at a time', async () => {

@@ -1,7 +1,8 @@
+import { describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig, parseDurationMs } from '../../src/config/config';
+import { ConfigError, loadConfig, parseDurationMs } from '../../src/config/config.ts';
 
 const SECRET = 'x'.repeat(32);
 const base = { SESSION_SECRETS: SECRET };
@@ -135,7 +136,7 @@ describe('parseDurationMs', () => {
     expect(parseDurationMs(text)).toBe(ms);
   });
 
-  it.each(['', 'abc', '-5m', '0', '10 minutes', '5w'])('when given %p, then undefined', (text) => {
+  it.each(['', 'abc', '-5m', '0', '10 minutes', '5w'])('when given %s, then undefined', (text) => {
     expect(parseDurationMs(text)).toBeUndefined();
   });
 });

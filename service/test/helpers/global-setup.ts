@@ -1,14 +1,22 @@
 import { execFileSync } from 'node:child_process';
-import { startRedisServer } from './redis-server';
+import type { TestProject } from 'vitest/node';
+import { startRedisServer } from './redis-server.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** The Redis every integration test file connects to (each with its own key prefix). */
+    redisUrl: string;
+  }
+}
 
 /**
- * One real redis-server for the integration tests, unless REDIS_URL points at one.
- * Workers inherit process.env, so they find it as TEST_REDIS_URL.
+ * One real redis-server for the integration tests, unless REDIS_URL points at one. The
+ * returned function stops it after the last test file.
  */
-export default async function globalSetup(): Promise<void> {
+export default async function globalSetup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
   if (process.env.REDIS_URL) {
-    process.env.TEST_REDIS_URL = process.env.REDIS_URL;
-    return;
+    project.provide('redisUrl', process.env.REDIS_URL);
+    return undefined;
   }
   try {
     execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
@@ -16,6 +24,6 @@ export default async function globalSetup(): Promise<void> {
     throw new Error('redis-server is not installed. Run `make test` (it installs it) or: sudo apt-get install -y redis-server');
   }
   const server = await startRedisServer();
-  process.env.TEST_REDIS_URL = server.url;
-  (globalThis as { __authstackRedis?: typeof server }).__authstackRedis = server;
+  project.provide('redisUrl', server.url);
+  return () => server.stop();
 }

@@ -1,15 +1,16 @@
+import { inject } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { Express } from 'express';
 import request from 'supertest';
-import { createApp } from '../../src/app';
-import { loadConfig, type Config } from '../../src/config/config';
-import type { Domain } from '../../src/domain';
-import type { Lifecycle } from '../../src/lifecycle';
-import { createLogger, type Logger } from '../../src/infra/logger';
-import { createMetrics, type Metrics } from '../../src/infra/metrics';
-import { createRedisClient, type RedisClient } from '../../src/infra/redis-client';
-import type { Clock } from '../../src/infra/clock';
+import { createApp } from '../../src/app.ts';
+import { loadConfig, type Config } from '../../src/config/config.ts';
+import type { Domain } from '../../src/domain.ts';
+import type { Lifecycle } from '../../src/lifecycle.ts';
+import { createLogger, type Logger } from '../../src/infra/logger.ts';
+import { createMetrics, type Metrics } from '../../src/infra/metrics.ts';
+import { createRedisClient, type RedisClient } from '../../src/infra/redis-client.ts';
+import type { Clock } from '../../src/infra/clock.ts';
 
 export const SECRET_A = 'secret-A-'.padEnd(40, 'a');
 export const SECRET_B = 'secret-B-'.padEnd(40, 'b');
@@ -18,7 +19,11 @@ export const PUBLIC_ORIGIN = 'https://auth.example.test';
 /** A clock tests move by hand, for idle and absolute expiry. */
 export class TestClock implements Clock {
   // Starts at real time: Redis TTLs (PEXPIREAT) are real-time, so the clock must not start in the past.
-  constructor(private current = Date.now()) {}
+  private current: number;
+
+  constructor(start = Date.now()) {
+    this.current = start;
+  }
   now() {
     return this.current;
   }
@@ -59,10 +64,9 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+/** The test Redis (started by globalSetup, or REDIS_URL). */
 export function redisUrl(): string {
-  const url = process.env.TEST_REDIS_URL;
-  if (!url) throw new Error('TEST_REDIS_URL is unset: run through jest (globalSetup starts redis-server)');
-  return url;
+  return inject('redisUrl');
 }
 
 /** Environment for loadConfig; tests override single keys. */

@@ -1,5 +1,6 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import request from 'supertest';
-import { buildTestApp, createUser, login, metricValue, sessionCookie, uniqueUsername, viaEdge, type TestApp } from '../helpers/test-app';
+import { buildTestApp, createUser, login, metricValue, sessionCookie, uniqueUsername, viaEdge, type TestApp } from '../helpers/test-app.ts';
 
 describe('JSON auth API', () => {
   let t: TestApp;

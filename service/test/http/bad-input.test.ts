@@ -1,4 +1,5 @@
-import { buildTestApp, createUser, login, viaEdge, type TestApp } from '../helpers/test-app';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildTestApp, createUser, login, viaEdge, type TestApp } from '../helpers/test-app.ts';
 
 describe('bad input gets a clear 4xx JSON error, never a 5xx', () => {
   let t: TestApp;

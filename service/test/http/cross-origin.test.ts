@@ -1,4 +1,5 @@
-import { PUBLIC_ORIGIN, buildTestApp, createUser, login, viaEdge, type TestApp } from '../helpers/test-app';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PUBLIC_ORIGIN, buildTestApp, createUser, login, viaEdge, type TestApp } from '../helpers/test-app.ts';
 
 describe('cross-origin protection on unsafe methods', () => {
   let t: TestApp;

@@ -1,6 +1,7 @@
+import { describe, expect, it } from 'vitest';
 import { ClientOfflineError, ErrorReply, SocketTimeoutError, TimeoutError } from 'redis';
-import { isRedisUnavailable } from '../../src/http/middleware/error-handler';
-import { RedisDeadlineError } from '../../src/infra/redis-client';
+import { isRedisUnavailable } from '../../src/http/middleware/error-handler.ts';
+import { RedisDeadlineError } from '../../src/infra/redis-client.ts';
 
 describe('isRedisUnavailable', () => {
   it('when node-redis reports a closed, offline, timed-out or deadline-exceeded client, then true', () => {

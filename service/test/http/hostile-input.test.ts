@@ -1,12 +1,13 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { sign, unsign } from 'cookie-signature';
-import { sessionHandle } from '../../src/sessions/session-index';
-import { buildRequest, hostilePlan, sendRaw, type BuiltRequest, type EndpointSpec, type RawResponse, type RunFacts } from '../helpers/hostile-requests';
-import { GOOD_PASSWORD, SECRET_A, buildTestApp, createUser, login, uniqueUsername, viaEdge, type TestApp } from '../helpers/test-app';
+import { sessionHandle } from '../../src/sessions/session-index.ts';
+import { buildRequest, hostilePlan, sendRaw, type BuiltRequest, type EndpointSpec, type RawResponse, type RunFacts } from '../helpers/hostile-requests.ts';
+import { GOOD_PASSWORD, SECRET_A, buildTestApp, createUser, login, uniqueUsername, viaEdge, type TestApp } from '../helpers/test-app.ts';
 
 /**
  * The hostile-input suite: thousands of generated malformed, oversized and forged requests
@@ -77,7 +78,11 @@ class SessionSupply {
   private cookieValue = '';
   logins = 0;
 
-  constructor(private readonly t: TestApp) {}
+  private readonly t: TestApp;
+
+  constructor(t: TestApp) {
+    this.t = t;
+  }
 
   static async create(t: TestApp): Promise<SessionSupply> {
     const supply = new SessionSupply(t);

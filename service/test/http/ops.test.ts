@@ -1,6 +1,7 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import request from 'supertest';
-import { createMetrics } from '../../src/infra/metrics';
-import { buildTestApp, createUser, login, viaEdge, type TestApp } from '../helpers/test-app';
+import { createMetrics } from '../../src/infra/metrics.ts';
+import { buildTestApp, createUser, login, viaEdge, type TestApp } from '../helpers/test-app.ts';
 
 describe('operational endpoints', () => {
   let t: TestApp;

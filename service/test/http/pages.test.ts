@@ -1,4 +1,5 @@
-import { buildTestApp, createUser, login, sessionCookie, viaEdge, type TestApp } from '../helpers/test-app';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildTestApp, createUser, login, sessionCookie, viaEdge, type TestApp } from '../helpers/test-app.ts';
 
 describe('HTML pages', () => {
   let t: TestApp;

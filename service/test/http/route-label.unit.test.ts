@@ -1,5 +1,6 @@
+import { describe, expect, it } from 'vitest';
 import type { Request } from 'express';
-import { UNMATCHED_ROUTE, routeLabel } from '../../src/http/middleware/request-metrics';
+import { UNMATCHED_ROUTE, routeLabel } from '../../src/http/middleware/request-metrics.ts';
 
 const req = (parts: { route?: string; baseUrl?: string; mountPath?: string; status?: number }) =>
   ({

@@ -1,6 +1,7 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { buildTestApp, createUser, type TestApp } from '../helpers/test-app';
+import { buildTestApp, createUser, type TestApp } from '../helpers/test-app.ts';
 
 describe('graceful shutdown', () => {
   let t: TestApp;

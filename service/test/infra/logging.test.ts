@@ -1,4 +1,5 @@
-import { buildTestApp, createUser, login, viaEdge, type TestApp, sessionIdOf } from '../helpers/test-app';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildTestApp, createUser, login, viaEdge, type TestApp, sessionIdOf } from '../helpers/test-app.ts';
 
 describe('structured logs', () => {
   let t: TestApp;

@@ -1,6 +1,7 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import request from 'supertest';
-import { startRedisServer, type RedisServer } from '../helpers/redis-server';
-import { buildTestApp, createUser, login, viaEdge, type TestApp } from '../helpers/test-app';
+import { startRedisServer, type RedisServer } from '../helpers/redis-server.ts';
+import { buildTestApp, createUser, login, viaEdge, type TestApp } from '../helpers/test-app.ts';
 
 /** Polls until `check` passes or the deadline is reached. */
 async function eventually(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {

@@ -2,7 +2,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const DIST = join(__dirname, '..', '..', '..', 'dist');
+export const DIST = join(import.meta.dirname, '..', '..', '..', 'dist');
 
 /** Process tests run the compiled service exactly as `npm start` does. */
 export function requireBuild(): void {

@@ -1,7 +1,8 @@
+import { beforeAll, describe, expect, it } from 'vitest';
 import { request as httpRequest } from 'node:http';
-import { freePort } from '../helpers/redis-server';
-import { redisUrl, testEnv } from '../helpers/test-app';
-import { requireBuild, runNode, startNode } from './helpers';
+import { freePort } from '../helpers/redis-server.ts';
+import { redisUrl, testEnv } from '../helpers/test-app.ts';
+import { requireBuild, runNode, startNode } from './helpers.ts';
 
 beforeAll(requireBuild);
 

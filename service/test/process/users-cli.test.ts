@@ -1,5 +1,6 @@
-import { buildTestApp, login, uniqueUsername, viaEdge, type TestApp } from '../helpers/test-app';
-import { requireBuild, runNode } from './helpers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildTestApp, login, uniqueUsername, viaEdge, type TestApp } from '../helpers/test-app.ts';
+import { requireBuild, runNode } from './helpers.ts';
 
 beforeAll(requireBuild);
 

@@ -1,5 +1,6 @@
+import { describe, expect, it } from 'vitest';
 import { sign } from 'cookie-signature';
-import { matchCookieSecret } from '../../src/sessions/secret-rotation';
+import { matchCookieSecret } from '../../src/sessions/secret-rotation.ts';
 
 const A = 'a'.repeat(32);
 const B = 'b'.repeat(32);

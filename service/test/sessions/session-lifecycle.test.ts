@@ -1,5 +1,6 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sign } from 'cookie-signature';
-import { SECRET_A, SECRET_B, TestClock, buildTestApp, createUser, login, metricValue, sessionCookie, viaEdge, type TestApp, sessionIdOf } from '../helpers/test-app';
+import { SECRET_A, SECRET_B, TestClock, buildTestApp, createUser, login, metricValue, sessionCookie, viaEdge, type TestApp, sessionIdOf } from '../helpers/test-app.ts';
 
 const MINUTE = 60_000;
 

@@ -1,4 +1,5 @@
-import { TestClock, buildTestApp, createUser, login, viaEdge, type TestApp, sessionIdOf } from '../helpers/test-app';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestClock, buildTestApp, createUser, login, viaEdge, type TestApp, sessionIdOf } from '../helpers/test-app.ts';
 
 describe('session management API', () => {
   let t: TestApp;

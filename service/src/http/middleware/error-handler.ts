@@ -11,9 +11,9 @@ import {
   SocketTimeoutError,
   TimeoutError,
 } from 'redis';
-import { AppError } from '../app-error';
-import { RedisDeadlineError } from '../../infra/redis-client';
-import type { Logger } from '../../infra/logger';
+import { AppError } from '../app-error.ts';
+import { RedisDeadlineError } from '../../infra/redis-client.ts';
+import type { Logger } from '../../infra/logger.ts';
 
 /** Errors from body-parser carry `type`; map them to stable codes, never a 5xx. */
 const BODY_PARSER_ERRORS: Record<string, { status: number; code: string; message: string }> = {

@@ -1,5 +1,5 @@
 import type { Request, RequestHandler } from 'express';
-import type { Metrics } from '../../infra/metrics';
+import type { Metrics } from '../../infra/metrics.ts';
 
 export const UNMATCHED_ROUTE = '<unmatched>';
 

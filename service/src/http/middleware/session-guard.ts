@@ -1,7 +1,7 @@
 import type { Request, RequestHandler } from 'express';
-import { unauthenticated } from '../app-error';
-import type { SessionManager } from '../../sessions/session-manager';
-import type { User, UserRepository } from '../../users/user-repository';
+import { unauthenticated } from '../app-error.ts';
+import type { SessionManager } from '../../sessions/session-manager.ts';
+import type { User, UserRepository } from '../../users/user-repository.ts';
 
 declare module 'express-serve-static-core' {
   interface Request {

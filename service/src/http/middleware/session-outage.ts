@@ -1,5 +1,5 @@
 import type { Request, RequestHandler } from 'express';
-import { isRedisUnavailable } from './error-handler';
+import { isRedisUnavailable } from './error-handler.ts';
 
 /**
  * Wraps the session middleware so that, while Redis is away, the requests `tolerates`

@@ -1,12 +1,12 @@
 import { Router } from 'express';
-import type { Accounts } from '../../auth/accounts';
-import type { Authenticator } from '../../auth/authenticator';
-import type { IpRateLimit } from '../../auth/login-throttle';
-import type { SessionManager } from '../../sessions/session-manager';
-import { notFound, tooManyAttempts } from '../app-error';
-import { credentialsSchema, parseBody, passwordChangeSchema, requireJson } from '../request-body';
-import { requireSession, requireUser } from '../middleware/session-guard';
-import type { SignInFlow } from '../sign-in';
+import type { Accounts } from '../../auth/accounts.ts';
+import type { Authenticator } from '../../auth/authenticator.ts';
+import type { IpRateLimit } from '../../auth/login-throttle.ts';
+import type { SessionManager } from '../../sessions/session-manager.ts';
+import { notFound, tooManyAttempts } from '../app-error.ts';
+import { credentialsSchema, parseBody, passwordChangeSchema, requireJson } from '../request-body.ts';
+import { requireSession, requireUser } from '../middleware/session-guard.ts';
+import type { SignInFlow } from '../sign-in.ts';
 
 export interface AuthApiDeps {
   authenticator: Authenticator;

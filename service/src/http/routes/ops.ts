@@ -1,8 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Router } from 'express';
 import type { Registry } from 'prom-client';
-import type { RedisClient } from '../../infra/redis-client';
-import type { Lifecycle } from '../../lifecycle';
+import type { RedisClient } from '../../infra/redis-client.ts';
+import type { Lifecycle } from '../../lifecycle.ts';
 
 export interface OpsDeps {
   redis: RedisClient;

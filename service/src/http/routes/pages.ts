@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { Router, urlencoded, type Request, type RequestHandler, type Response } from 'express';
-import type { SessionManager } from '../../sessions/session-manager';
-import { AppError, unavailable } from '../app-error';
-import { isRedisUnavailable } from '../middleware/error-handler';
-import type { SignInFlow } from '../sign-in';
-import { dashboardPage, loginPage, messagePage } from '../views/pages';
-import { STYLESHEET } from '../views/stylesheet';
+import type { SessionManager } from '../../sessions/session-manager.ts';
+import { AppError, unavailable } from '../app-error.ts';
+import { isRedisUnavailable } from '../middleware/error-handler.ts';
+import type { SignInFlow } from '../sign-in.ts';
+import { dashboardPage, loginPage, messagePage } from '../views/pages.ts';
+import { STYLESHEET } from '../views/stylesheet.ts';
 
 export interface PagesDeps {
   sessions: SessionManager;

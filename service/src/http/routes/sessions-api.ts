@@ -1,7 +1,7 @@
 import { Router, type Response } from 'express';
-import type { SessionManager } from '../../sessions/session-manager';
-import { notFound } from '../app-error';
-import { requireSession, requireUser } from '../middleware/session-guard';
+import type { SessionManager } from '../../sessions/session-manager.ts';
+import { notFound } from '../app-error.ts';
+import { requireSession, requireUser } from '../middleware/session-guard.ts';
 
 /** A user's view of their own sessions (OWASP ASVS 7.4/7.5): list, revoke one, revoke others. */
 export function sessionsApiRouter(sessions: SessionManager, clearSessionCookie: (res: Response) => void): Router {

@@ -7,7 +7,11 @@ export function escapeHtml(value: unknown): string {
 
 /** Tagged template that escapes interpolations unless they are already-rendered Html. */
 export class Html {
-  constructor(readonly value: string) {}
+  readonly value: string;
+
+  constructor(value: string) {
+    this.value = value;
+  }
   toString() {
     return this.value;
   }

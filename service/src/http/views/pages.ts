@@ -1,5 +1,5 @@
-import type { SessionSummary, SessionTimes } from '../../sessions/session-manager';
-import { html, layout } from './html';
+import type { SessionSummary, SessionTimes } from '../../sessions/session-manager.ts';
+import { html, layout } from './html.ts';
 
 export function loginPage(options: { error?: string; username?: string } = {}): string {
   return layout(

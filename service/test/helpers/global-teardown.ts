@@ -1,5 +1,0 @@
-import type { RedisServer } from './redis-server';
-
-export default async function globalTeardown(): Promise<void> {
-  await (globalThis as { __authstackRedis?: RedisServer }).__authstackRedis?.stop();
-}
