@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import express, { type Express, type Response } from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
-import { createDomain, type Deps, type Domain } from './domain.ts';
+import type { Runtime } from './bootstrap.ts';
 import { Lifecycle } from './lifecycle.ts';
 import { crossOriginGuard } from './http/middleware/cross-origin-guard.ts';
 import { errorHandler, notFoundHandler } from './http/middleware/error-handler.ts';
@@ -14,12 +14,13 @@ import { authApiRouter } from './http/routes/auth-api.ts';
 import { opsRouter } from './http/routes/ops.ts';
 import { pagesRouter, stylesheetHandler } from './http/routes/pages.ts';
 import { sessionsApiRouter } from './http/routes/sessions-api.ts';
-import { createSignInFlow } from './http/sign-in.ts';
+import { createRevocationFlow } from './http/flows/revocation.ts';
+import { createSignInFlow } from './http/flows/sign-in.ts';
+import { sessionCookieOptions } from './sessions/session-cookie.ts';
 import { createSessionMiddleware } from './sessions/session-middleware.ts';
 
-export interface AppDeps extends Deps {
-  lifecycle?: Lifecycle;
-}
+/** What the app is fed: the opened dependencies (bootstrap.ts) and, optionally, a lifecycle. */
+export type AppDeps = Omit<Runtime, 'close'> & { lifecycle?: Lifecycle };
 
 /** Request ids we accept from the edge: nginx's $request_id is 32 hex characters. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -28,10 +29,9 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  * Builds the Express app. Never listens: server.ts owns the process, tests drive the app
  * in-process. The middleware order below is the security story, top to bottom.
  */
-export function createApp(deps: AppDeps): { app: Express; domain: Domain; lifecycle: Lifecycle } {
-  const { config, redis, logger, metrics } = deps;
+export function createApp(deps: AppDeps): { app: Express; lifecycle: Lifecycle } {
+  const { config, redis, logger, metrics, domain } = deps;
   const lifecycle = deps.lifecycle ?? new Lifecycle();
-  const domain = createDomain(deps);
   const app = express();
 
   // Exactly the nginx hop(s): req.ip is then the client nginx saw, and X-Forwarded-For
@@ -111,10 +111,10 @@ export function createApp(deps: AppDeps): { app: Express; domain: Domain; lifecy
   app.use(tolerateSessionOutage(sessionMiddleware, (req) => req.method === 'GET' && req.path === '/login'));
   app.use(loadSessionUser(domain.sessions, domain.users));
 
-  const clearSessionCookie = (res: Response) =>
-    res.clearCookie(config.session.cookieName, { path: '/', httpOnly: true, secure: config.session.cookieSecure, sameSite: 'lax' });
-
+  const cookieOptions = sessionCookieOptions(config.session);
+  const clearSessionCookie = (res: Response) => res.clearCookie(config.session.cookieName, cookieOptions);
   const signInFlow = createSignInFlow({ authenticator: domain.authenticator, sessions: domain.sessions, metrics, clearSessionCookie });
+  const revocation = createRevocationFlow({ sessions: domain.sessions, clearSessionCookie });
 
   app.use(
     '/api',
@@ -127,10 +127,10 @@ export function createApp(deps: AppDeps): { app: Express; domain: Domain; lifecy
       signup: { enabled: config.signupEnabled, limit: domain.signupLimit },
     }),
   );
-  app.use('/api/sessions', rememberMountPath(), sessionsApiRouter(domain.sessions, clearSessionCookie));
-  app.use(rememberMountPath(), pagesRouter({ sessions: domain.sessions, signInFlow, clearSessionCookie }));
+  app.use('/api/sessions', rememberMountPath(), sessionsApiRouter(domain.sessions, revocation));
+  app.use(rememberMountPath(), pagesRouter({ sessions: domain.sessions, signInFlow, revocation }));
 
   app.use(notFoundHandler());
   app.use(errorHandler(logger));
-  return { app, domain, lifecycle };
+  return { app, lifecycle };
 }

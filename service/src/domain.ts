@@ -9,10 +9,11 @@ import { IpRateLimit, LoginThrottle } from './auth/login-throttle.ts';
 import { PasswordHasher } from './auth/password-hasher.ts';
 import { SessionIndex } from './sessions/session-index.ts';
 import { SessionManager } from './sessions/session-manager.ts';
-import { createSessionStore, sessionKeyPrefix } from './sessions/session-middleware.ts';
+import { createSessionStore } from './sessions/session-middleware.ts';
+import { RedisKeys } from './infra/redis-keys.ts';
 import { UserRepository } from './users/user-repository.ts';
 
-export interface Deps {
+export interface DomainDeps {
   config: Config;
   redis: RedisClient;
   logger: Logger;
@@ -22,17 +23,17 @@ export interface Deps {
 
 export type Domain = ReturnType<typeof createDomain>;
 
-/** Wires the domain objects once; shared by the HTTP app and the operator CLI. */
-export function createDomain({ config, redis, logger, metrics, clock }: Deps) {
-  const prefix = config.redis.keyPrefix;
-  const users = new UserRepository(redis, prefix, clock);
+/** Wires the domain objects once (bootstrap.ts); shared by the HTTP app and the operator CLI. */
+export function createDomain({ config, redis, logger, metrics, clock }: DomainDeps) {
+  const keys = new RedisKeys(config.redis.keyPrefix);
+  const users = new UserRepository(redis, keys, clock);
   const hasher = new PasswordHasher(config.argon2, config.hashing, metrics);
-  const throttle = new LoginThrottle(redis, prefix, config.throttle);
-  const signupLimit = new IpRateLimit(redis, `${prefix}throttle:signup:ip`, config.throttle.maxSignupsPerIpPerHour, 3600);
-  const sessionStore = createSessionStore(redis, config, clock);
-  const sessionIndex = new SessionIndex(redis, prefix, sessionKeyPrefix(prefix), config.session.absoluteTimeoutMs, clock);
+  const throttle = new LoginThrottle(redis, keys, config.throttle);
+  const signupLimit = new IpRateLimit(redis, keys.throttle('signup', 'ip'), config.throttle.maxSignupsPerIpPerHour, 3600);
+  const sessionStore = createSessionStore(redis, keys, config, clock);
+  const sessionIndex = new SessionIndex(redis, keys, config.session.absoluteTimeoutMs, clock);
   const sessions = new SessionManager(sessionStore, sessionIndex, config.session, clock, metrics, logger);
   const authenticator = new Authenticator(users, hasher, throttle, metrics, logger);
   const accounts = new Accounts(users, hasher, sessions, logger);
-  return { users, hasher, throttle, signupLimit, sessionStore, sessionIndex, sessions, authenticator, accounts };
+  return { keys, users, hasher, throttle, signupLimit, sessionStore, sessionIndex, sessions, authenticator, accounts };
 }

@@ -1,10 +1,7 @@
 import { createServer } from 'node:http';
 import { createApp } from './app.ts';
-import { ConfigError, loadConfig } from './config/config.ts';
-import { systemClock } from './infra/clock.ts';
-import { createLogger } from './infra/logger.ts';
-import { createMetrics } from './infra/metrics.ts';
-import { createRedisClient } from './infra/redis-client.ts';
+import { bootstrap } from './bootstrap.ts';
+import { ConfigError } from './config/config.ts';
 import { Lifecycle } from './lifecycle.ts';
 
 /**
@@ -12,9 +9,11 @@ import { Lifecycle } from './lifecycle.ts';
  * code base listens on a port or touches process signals.
  */
 async function main(): Promise<void> {
-  let config;
+  let runtime;
   try {
-    config = loadConfig(process.env);
+    // Redis first: node-redis keeps retrying the first connection; serving starts only once
+    // Redis answers, so the bootstrap user exists before the first login.
+    runtime = await bootstrap({ warmUpHasher: true });
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`authstack: ${error.message}\n`);
@@ -22,18 +21,9 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-
-  const logger = createLogger(config.logLevel);
-  const metrics = createMetrics();
-  const redis = createRedisClient({ url: config.redis.url, password: config.redis.password, commandTimeoutMs: config.redis.commandTimeoutMs, logger });
+  const { config, logger, domain } = runtime;
   const lifecycle = new Lifecycle();
-  const { app, domain } = createApp({ config, redis, logger, metrics, clock: systemClock, lifecycle });
-
-  // node-redis keeps retrying the first connection with reconnectStrategy; start serving
-  // only once Redis answers so the bootstrap user exists before the first login.
-  await domain.hasher.warmUp();
-  logger.info({ event: 'redis.connecting', url: redactUrl(config.redis.url) }, 'connecting to redis');
-  await redis.connect();
+  const { app } = createApp({ ...runtime, lifecycle });
 
   if (config.admin) {
     const outcome = await domain.accounts.ensureUser(config.admin.username, config.admin.password);
@@ -58,14 +48,7 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ event: 'signal', signal }, `received ${signal}`);
     lifecycle
-      .shutdown({
-        server,
-        timeoutMs: config.shutdownTimeoutMs,
-        logger,
-        closeDependencies: async () => {
-          await redis.close().catch(() => redis.destroy());
-        },
-      })
+      .shutdown({ server, timeoutMs: config.shutdownTimeoutMs, logger, closeDependencies: () => runtime.close() })
       .then(() => process.exit(0))
       .catch((error: unknown) => {
         logger.fatal({ err: error, event: 'shutdown.failed' }, 'shutdown failed');
@@ -74,10 +57,6 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
-}
-
-function redactUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
 }
 
 main().catch((error: unknown) => {

@@ -1,12 +1,10 @@
-import { AppError, invalidRequest } from '../http/app-error.ts';
+import { AppError, invalidRequest, usernameTaken } from '../errors.ts';
 import type { Logger } from '../infra/logger.ts';
 import type { SessionManager } from '../sessions/session-manager.ts';
 import { UsernameTakenError, type User, type UserRepository } from '../users/user-repository.ts';
 import { usernameProblem } from '../users/username.ts';
 import type { PasswordHasher } from './password-hasher.ts';
 import { passwordProblem } from './password-policy.ts';
-
-export const usernameTaken = () => new AppError(409, 'username_taken', 'That username is taken.');
 
 /** Account lifecycle shared by the HTTP routes, the admin bootstrap and the operator CLI. */
 export class Accounts {

@@ -1,11 +1,9 @@
-import { AppError, tooManyAttempts } from '../http/app-error.ts';
+import { AppError, invalidCredentials, tooManyAttempts } from '../errors.ts';
 import type { Logger } from '../infra/logger.ts';
 import type { Metrics } from '../infra/metrics.ts';
 import type { User, UserRepository } from '../users/user-repository.ts';
 import type { LoginThrottle } from './login-throttle.ts';
 import type { PasswordHasher } from './password-hasher.ts';
-
-export const invalidCredentials = () => new AppError(401, 'invalid_credentials', 'Wrong username or password.');
 
 /**
  * Checks a username + password under the brute-force throttle. Unknown users get the same

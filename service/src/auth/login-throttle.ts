@@ -1,6 +1,7 @@
 import { isIPv6 } from 'node:net';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { RedisClient } from '../infra/redis-client.ts';
+import type { RedisKeys } from '../infra/redis-keys.ts';
 import { normalizeUsername } from '../users/username.ts';
 
 export interface ThrottleLimits {
@@ -56,18 +57,18 @@ export class LoginThrottle {
   private readonly byIp: RateLimiterRedis;
   private readonly byAccount: RateLimiterRedis;
 
-  constructor(redis: RedisClient, prefix: string, limits: ThrottleLimits, scope = 'login') {
+  constructor(redis: RedisClient, keys: RedisKeys, limits: ThrottleLimits, scope = 'login') {
     const common = { storeClient: redis, useRedisPackage: true, inMemoryBlockOnConsumed: 0 };
     this.byUserAndIp = new RateLimiterRedis({
       ...common,
-      keyPrefix: `${prefix}throttle:${scope}:user-ip`,
+      keyPrefix: keys.throttle(scope, 'user-ip'),
       points: limits.maxConsecutiveFailures,
       duration: Math.max(1, Math.ceil(limits.failureWindowMs / 1000)),
     });
-    this.byIp = new RateLimiterRedis({ ...common, keyPrefix: `${prefix}throttle:${scope}:ip`, points: limits.maxFailuresPerIpPerHour, duration: HOUR_SECONDS });
+    this.byIp = new RateLimiterRedis({ ...common, keyPrefix: keys.throttle(scope, 'ip'), points: limits.maxFailuresPerIpPerHour, duration: HOUR_SECONDS });
     this.byAccount = new RateLimiterRedis({
       ...common,
-      keyPrefix: `${prefix}throttle:${scope}:account`,
+      keyPrefix: keys.throttle(scope, 'account'),
       points: limits.maxFailuresPerAccountPerHour,
       duration: HOUR_SECONDS,
     });

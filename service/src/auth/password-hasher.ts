@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import argon2 from 'argon2';
-import { AppError } from '../http/app-error.ts';
+import { busy } from '../errors.ts';
 import type { Metrics } from '../infra/metrics.ts';
 import { BoundedSemaphore, QueueFullError } from './bounded-semaphore.ts';
 
@@ -9,9 +9,6 @@ export interface Argon2Params {
   timeCost: number;
   parallelism: number;
 }
-
-export const busy = () =>
-  new AppError(503, 'busy', 'The server is busy. Try again in a moment.', { 'Retry-After': '1' });
 
 /**
  * argon2id hashing behind a bounded queue. Every verify, including the decoy verify for

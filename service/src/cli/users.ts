@@ -1,12 +1,9 @@
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
+import { bootstrap } from '../bootstrap.ts';
 import { ConfigError, loadConfig } from '../config/config.ts';
-import { createDomain, type Domain } from '../domain.ts';
-import { AppError } from '../http/app-error.ts';
-import { systemClock } from '../infra/clock.ts';
-import { createLogger } from '../infra/logger.ts';
-import { createMetrics } from '../infra/metrics.ts';
-import { createRedisClient } from '../infra/redis-client.ts';
+import type { Domain } from '../domain.ts';
+import { AppError } from '../errors.ts';
 
 const USAGE = `usage: npm run users -- <command> [username]
 
@@ -98,15 +95,12 @@ async function main(argv: string[]): Promise<number> {
   if (extra.length > 0) throw new Error('too many arguments: passwords are read from stdin or a prompt, never from argv');
   const config = loadConfig(process.env);
   // Audit events go to stderr as JSON, like the service's; results go to stdout.
-  const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, process.stderr);
-  const redis = createRedisClient({ ...config.redis, logger });
-  await redis.connect();
+  const runtime = await bootstrap({ config, logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel, logDestination: process.stderr, defaultMetrics: false });
   try {
-    const domain = createDomain({ config, redis, logger, metrics: createMetrics({ collectDefaults: false }), clock: systemClock });
-    process.stdout.write(`${await run(command, username, domain)}\n`);
+    process.stdout.write(`${await run(command, username, runtime.domain)}\n`);
     return 0;
   } finally {
-    await redis.close();
+    await runtime.close();
   }
 }
 

@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import { z } from 'zod';
-import { AppError, invalidRequest } from './app-error.ts';
+import { invalidRequest, unsupportedMediaType } from '../errors.ts';
 import { PASSWORD_MAX_LENGTH } from '../auth/password-policy.ts';
 
 /** Longest username we even look up; longer ones cannot exist (see usernameProblem). */
@@ -17,7 +17,7 @@ export const passwordChangeSchema = z.object({ currentPassword: password('curren
 /** JSON API bodies must be declared as JSON: 415 otherwise (also blocks CSRF via simple forms). */
 export function requireJson(req: Request): void {
   if (!req.is('application/json')) {
-    throw new AppError(415, 'unsupported_media_type', 'Send the body as application/json.');
+    throw unsupportedMediaType();
   }
 }
 

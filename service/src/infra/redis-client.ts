@@ -1,4 +1,16 @@
-import { createClient } from 'redis';
+import {
+  ClientClosedError,
+  ClientOfflineError,
+  CommandTimeoutDuringMaintenanceError,
+  ConnectionTimeoutError,
+  ErrorReply,
+  ReconnectStrategyError,
+  SocketClosedUnexpectedlyError,
+  SocketTimeoutDuringMaintenanceError,
+  SocketTimeoutError,
+  TimeoutError,
+  createClient,
+} from 'redis';
 import type { Logger } from './logger.ts';
 
 /** The concrete client type (RESP3, default modules) that the rest of the code is written against. */
@@ -17,6 +29,32 @@ export class RedisDeadlineError extends Error {
     super(`redis command timed out after ${ms} ms`);
     this.name = 'RedisDeadlineError';
   }
+}
+
+const REDIS_ERROR_CLASSES = [
+  ClientClosedError,
+  ClientOfflineError,
+  ConnectionTimeoutError,
+  SocketClosedUnexpectedlyError,
+  SocketTimeoutError,
+  TimeoutError,
+  ReconnectStrategyError,
+  CommandTimeoutDuringMaintenanceError,
+  SocketTimeoutDuringMaintenanceError,
+  RedisDeadlineError,
+];
+/** Error replies that mean "Redis cannot serve right now", not "our command was wrong". */
+const UNAVAILABLE_REPLY = /^(OOM|READONLY|MISCONF|LOADING|BUSY|NOAUTH|WRONGPASS|MASTERDOWN|TRYAGAIN|CLUSTERDOWN)\b/;
+const NETWORK_CODES = /^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN)$/;
+
+/** True for errors that mean "Redis is not answering": the request gets 503, not 500. */
+export function isRedisUnavailable(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  if (REDIS_ERROR_CLASSES.some((cls) => error instanceof cls)) return true;
+  const { message = '', code = '' } = error as { message?: string; code?: string };
+  if (error instanceof ErrorReply) return UNAVAILABLE_REPLY.test(message);
+  // Socket errors come from Node core (possibly another realm): matched by their code.
+  return NETWORK_CODES.test(String(code));
 }
 
 /** Lifecycle methods are not raced: connect() retries until Redis is up, by design. */

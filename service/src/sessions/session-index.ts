@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { RedisClient } from '../infra/redis-client.ts';
 import type { Clock } from '../infra/clock.ts';
+import type { RedisKeys } from '../infra/redis-keys.ts';
 
 /**
  * Per-user index of live sessions: a sorted set <prefix>user-sessions:<userId> of session
@@ -15,26 +16,23 @@ const SAVE_GRACE_MS = 10_000;
 
 export class SessionIndex {
   private readonly redis: RedisClient;
-  private readonly prefix: string;
-  private readonly sessionKeyPrefix: string;
+  private readonly keys: RedisKeys;
   private readonly absoluteTimeoutMs: number;
   private readonly clock: Clock;
 
   constructor(
     redis: RedisClient,
-    prefix: string,
-    sessionKeyPrefix: string,
+    keys: RedisKeys,
     absoluteTimeoutMs: number,
     clock: Clock) {
     this.redis = redis;
-    this.prefix = prefix;
-    this.sessionKeyPrefix = sessionKeyPrefix;
+    this.keys = keys;
     this.absoluteTimeoutMs = absoluteTimeoutMs;
     this.clock = clock;
   }
 
   key(userId: string) {
-    return `${this.prefix}user-sessions:${userId}`;
+    return this.keys.userSessions(userId);
   }
 
   async add(userId: string, sessionId: string, absoluteDeadline: number): Promise<void> {
@@ -73,7 +71,7 @@ export class SessionIndex {
     // A session is indexed just before its record is saved: a member younger than the grace
     // period may simply not be written yet, so only older members without a record are dead.
     const youngAfter = now + this.absoluteTimeoutMs - SAVE_GRACE_MS;
-    const exists = await Promise.all(members.map((m) => (m.score > youngAfter ? 1 : this.redis.exists(this.sessionKeyPrefix + m.value))));
+    const exists = await Promise.all(members.map((m) => (m.score > youngAfter ? 1 : this.redis.exists(this.keys.session(m.value)))));
     const dead = members.filter((_, i) => exists[i] === 0).map((m) => m.value);
     await this.remove(userId, dead);
     return members.filter((_, i) => exists[i] !== 0).map((m) => m.value);

@@ -6,12 +6,10 @@ import type { Config } from '../config/config.ts';
 import type { Clock } from '../infra/clock.ts';
 import type { Metrics } from '../infra/metrics.ts';
 import type { RedisClient } from '../infra/redis-client.ts';
+import type { RedisKeys } from '../infra/redis-keys.ts';
 import { matchCookieSecret } from './secret-rotation.ts';
+import { sessionCookieOptions } from './session-cookie.ts';
 import './session-types.ts';
-
-export function sessionKeyPrefix(redisKeyPrefix: string) {
-  return `${redisKeyPrefix}sess:`;
-}
 
 /** Seconds a session record should live in Redis: until its idle or absolute deadline. */
 export function sessionTtlSeconds(sess: Partial<SessionData>, config: Config['session'], now: number): number {
@@ -21,10 +19,10 @@ export function sessionTtlSeconds(sess: Partial<SessionData>, config: Config['se
   return Math.ceil((deadline - now) / 1000);
 }
 
-export function createSessionStore(redis: RedisClient, config: Config, clock: Clock): RedisStore {
+export function createSessionStore(redis: RedisClient, keys: RedisKeys, config: Config, clock: Clock): RedisStore {
   return new RedisStore({
     client: redis,
-    prefix: sessionKeyPrefix(config.redis.keyPrefix),
+    prefix: keys.sessionPrefix(),
     // Redis drops the record at the session's own deadline, so an abandoned session never
     // outlives its timeouts even if nobody ever presents the cookie again.
     ttl: (sess: SessionData) => sessionTtlSeconds(sess, config.session, clock.now()),
@@ -36,7 +34,7 @@ export function createSessionStore(redis: RedisClient, config: Config, clock: Cl
  * secret (see session_secret_fallback_total).
  */
 export function createSessionMiddleware(store: RedisStore, config: Config, metrics: Metrics): [RequestHandler, RequestHandler] {
-  const { secrets, cookieName, cookieSecure, idleTimeoutMs } = config.session;
+  const { secrets, cookieName } = config.session;
   const countSecretFallback: RequestHandler = (req, _res, next) => {
     if (matchCookieSecret(req.headers.cookie, cookieName, secrets) === 'fallback') {
       metrics.sessionSecretFallback.inc();
@@ -59,13 +57,7 @@ export function createSessionMiddleware(store: RedisStore, config: Config, metri
     // would otherwise delete it from the store on the way out, logging the user out for a
     // blip. Sessions are ended explicitly (SessionManager.end).
     unset: 'keep',
-    cookie: {
-      httpOnly: true,
-      secure: cookieSecure,
-      sameSite: 'lax',
-      path: '/',
-      maxAge: idleTimeoutMs,
-    },
+    cookie: sessionCookieOptions(config.session),
   });
   return [countSecretFallback, sessionMiddleware];
 }

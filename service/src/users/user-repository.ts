@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RedisClient } from '../infra/redis-client.ts';
 import type { Clock } from '../infra/clock.ts';
+import type { RedisKeys } from '../infra/redis-keys.ts';
 import { normalizeUsername } from './username.ts';
 
 export interface User {
@@ -18,33 +19,27 @@ export class UsernameTakenError extends Error {
   }
 }
 
-/**
- * Users in Redis, never with a TTL (Redis must run with noeviction or volatile-*, so memory
- * pressure can only evict sessions):
- *   <prefix>user:<id>            hash {id, username, passwordHash, createdAt, passwordChangedAt}
- *   <prefix>username:<lowered>   string -> id (the uniqueness claim, taken with SET NX)
- *   <prefix>users                set of ids (for `users ls`)
- */
+/** Users in Redis, never with a TTL (key layout: infra/redis-keys.ts). */
 export class UserRepository {
   private readonly redis: RedisClient;
-  private readonly prefix: string;
+  private readonly keys: RedisKeys;
   private readonly clock: Clock;
 
   constructor(
     redis: RedisClient,
-    prefix: string,
+    keys: RedisKeys,
     clock: Clock) {
     this.redis = redis;
-    this.prefix = prefix;
+    this.keys = keys;
     this.clock = clock;
   }
 
   private userKey(id: string) {
-    return `${this.prefix}user:${id}`;
+    return this.keys.user(id);
   }
 
   private usernameKey(username: string) {
-    return `${this.prefix}username:${normalizeUsername(username)}`;
+    return this.keys.username(normalizeUsername(username));
   }
 
   async findById(id: string): Promise<User | undefined> {
@@ -68,7 +63,7 @@ export class UserRepository {
       await this.redis
         .multi()
         .hSet(this.userKey(user.id), toFields(user))
-        .sAdd(`${this.prefix}users`, user.id)
+        .sAdd(this.keys.users(), user.id)
         .exec();
     } catch (error) {
       // Give the name back, or it would stay claimed by a user that was never written
@@ -95,12 +90,12 @@ export class UserRepository {
       .multi()
       .del(this.userKey(user.id))
       .del(this.usernameKey(user.username))
-      .sRem(`${this.prefix}users`, user.id)
+      .sRem(this.keys.users(), user.id)
       .exec();
   }
 
   async list(): Promise<User[]> {
-    const ids = await this.redis.sMembers(`${this.prefix}users`);
+    const ids = await this.redis.sMembers(this.keys.users());
     const users = await Promise.all(ids.map((id) => this.findById(id)));
     return users.filter((u): u is User => u !== undefined).sort((a, b) => a.createdAt - b.createdAt);
   }

@@ -4,12 +4,10 @@ import { Writable } from 'node:stream';
 import type { Express } from 'express';
 import request from 'supertest';
 import { createApp } from '../../src/app.ts';
-import { loadConfig, type Config } from '../../src/config/config.ts';
-import type { Domain } from '../../src/domain.ts';
+import { bootstrap, type Runtime } from '../../src/bootstrap.ts';
 import type { Lifecycle } from '../../src/lifecycle.ts';
-import { createLogger, type Logger } from '../../src/infra/logger.ts';
-import { createMetrics, type Metrics } from '../../src/infra/metrics.ts';
-import { createRedisClient, type RedisClient } from '../../src/infra/redis-client.ts';
+import type { Metrics } from '../../src/infra/metrics.ts';
+import type { RedisClient } from '../../src/infra/redis-client.ts';
 import type { Clock } from '../../src/infra/clock.ts';
 
 export const SECRET_A = 'secret-A-'.padEnd(40, 'a');
@@ -50,18 +48,12 @@ export class LogCapture {
   }
 }
 
-export interface TestApp {
+export interface TestApp extends Runtime {
   app: Express;
-  domain: Domain;
-  config: Config;
-  redis: RedisClient;
-  metrics: Metrics;
   clock: TestClock;
   logs: LogCapture;
-  logger: Logger;
   lifecycle: Lifecycle;
   prefix: string;
-  close(): Promise<void>;
 }
 
 /** The test Redis (started by globalSetup, or REDIS_URL). */
@@ -84,29 +76,13 @@ export function testEnv(overrides: Record<string, string | undefined> = {}): Nod
 
 /** Builds the real app on the real test Redis, with a test clock and captured logs. */
 export async function buildTestApp(overrides: Record<string, string | undefined> = {}, options: { clock?: TestClock; redis?: RedisClient } = {}): Promise<TestApp> {
-  const config = loadConfig(testEnv(overrides));
   const logs = new LogCapture();
-  const logger = createLogger(config.logLevel, logs.stream);
-  const redis = options.redis ?? createRedisClient({ ...config.redis, logger });
-  if (!redis.isOpen) await redis.connect();
-  const metrics = createMetrics({ collectDefaults: false });
   const clock = options.clock ?? new TestClock(Date.now());
-  const { app, domain, lifecycle } = createApp({ config, redis, logger, metrics, clock });
-  return {
-    app,
-    domain,
-    config,
-    redis,
-    metrics,
-    clock,
-    logs,
-    logger,
-    lifecycle,
-    prefix: config.redis.keyPrefix,
-    async close() {
-      if (redis.isOpen) await redis.close().catch(() => redis.destroy());
-    },
-  };
+  // The same start-up chain as the server, with a test clock, captured logs and no
+  // process metrics; the decoy hash is made lazily (tests that time it warm it up).
+  const runtime = await bootstrap({ env: testEnv(overrides), clock, logDestination: logs.stream, defaultMetrics: false, redis: options.redis });
+  const { app, lifecycle } = createApp(runtime);
+  return { ...runtime, app, clock, logs, lifecycle, prefix: runtime.config.redis.keyPrefix };
 }
 
 export function uniqueUsername(base = 'user'): string {

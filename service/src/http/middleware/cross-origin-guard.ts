@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { AppError } from '../app-error.ts';
+import { crossOrigin } from '../../errors.ts';
 
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -17,7 +17,7 @@ export function crossOriginGuard(publicOrigin: string): RequestHandler {
     const badFetchSite = fetchSite !== undefined && fetchSite !== 'same-origin' && fetchSite !== 'none';
     const badOrigin = origin !== undefined && origin !== publicOrigin;
     if (badFetchSite || badOrigin) {
-      next(new AppError(403, 'cross_origin', 'Cross-origin requests are not allowed.'));
+      next(crossOrigin());
       return;
     }
     next();

@@ -1,5 +1,5 @@
 import type { Request, RequestHandler } from 'express';
-import { unauthenticated } from '../app-error.ts';
+import { unauthenticated } from '../../errors.ts';
 import type { SessionManager } from '../../sessions/session-manager.ts';
 import type { User, UserRepository } from '../../users/user-repository.ts';
 

@@ -1,5 +1,5 @@
 import type { Request, RequestHandler } from 'express';
-import { isRedisUnavailable } from './error-handler.ts';
+import { isRedisUnavailable } from '../../infra/redis-client.ts';
 
 /**
  * Wraps the session middleware so that, while Redis is away, the requests `tolerates`

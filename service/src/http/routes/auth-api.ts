@@ -3,10 +3,10 @@ import type { Accounts } from '../../auth/accounts.ts';
 import type { Authenticator } from '../../auth/authenticator.ts';
 import type { IpRateLimit } from '../../auth/login-throttle.ts';
 import type { SessionManager } from '../../sessions/session-manager.ts';
-import { notFound, tooManyAttempts } from '../app-error.ts';
+import { notFound, tooManyAttempts } from '../../errors.ts';
 import { credentialsSchema, parseBody, passwordChangeSchema, requireJson } from '../request-body.ts';
 import { requireSession, requireUser } from '../middleware/session-guard.ts';
-import type { SignInFlow } from '../sign-in.ts';
+import type { SignInFlow } from '../flows/sign-in.ts';
 
 export interface AuthApiDeps {
   authenticator: Authenticator;

@@ -1,16 +1,17 @@
 import { createHash } from 'node:crypto';
 import { Router, urlencoded, type Request, type RequestHandler, type Response } from 'express';
+import type { AppError } from '../../errors.ts';
 import type { SessionManager } from '../../sessions/session-manager.ts';
-import { AppError, unavailable } from '../app-error.ts';
-import { isRedisUnavailable } from '../middleware/error-handler.ts';
-import type { SignInFlow } from '../sign-in.ts';
+import type { RevocationFlow } from '../flows/revocation.ts';
+import type { SignInFlow } from '../flows/sign-in.ts';
+import { toAppError } from '../middleware/error-handler.ts';
 import { dashboardPage, loginPage, messagePage } from '../views/pages.ts';
 import { STYLESHEET } from '../views/stylesheet.ts';
 
 export interface PagesDeps {
   sessions: SessionManager;
   signInFlow: SignInFlow;
-  clearSessionCookie: (res: Response) => void;
+  revocation: RevocationFlow;
 }
 
 const STYLESHEET_ETAG = `"${createHash('sha256').update(STYLESHEET).digest('base64url').slice(0, 16)}"`;
@@ -29,7 +30,7 @@ export const stylesheetHandler: RequestHandler = (req, res) => {
  * Server-rendered pages for people: the login form, the dashboard and their form posts.
  * Form posts answer 303 (POST-redirect-GET) so a reload never re-submits a password.
  */
-export function pagesRouter({ sessions, signInFlow, clearSessionCookie }: PagesDeps): Router {
+export function pagesRouter({ sessions, signInFlow, revocation }: PagesDeps): Router {
   const router = Router();
   const form = urlencoded({ extended: false, limit: '8kb', parameterLimit: 10 });
 
@@ -50,10 +51,11 @@ export function pagesRouter({ sessions, signInFlow, clearSessionCookie }: PagesD
       await signInFlow.signIn(req);
       res.redirect(303, '/');
     } catch (error) {
-      // People get a page, not JSON, also when Redis is away.
-      if (isRedisUnavailable(error)) return renderLoginError(res, unavailable(), typed);
-      if (!(error instanceof AppError)) throw error;
-      renderLoginError(res, error, typed);
+      // People get a page, not JSON, also when Redis is away or the hashing queue is full.
+      // A real fault (500) still goes to the error handler, which logs it with its stack.
+      const answer = toAppError(error);
+      if (answer.status === 500) throw error;
+      renderLoginError(res, answer, typed);
     }
   });
 
@@ -64,17 +66,13 @@ export function pagesRouter({ sessions, signInFlow, clearSessionCookie }: PagesD
 
   router.post('/sessions/revoke-others', async (req, res) => {
     if (!req.user) return res.redirect(303, '/login');
-    const revoked = await sessions.revokeAll(req.user.id, 'revoked', req.sessionID);
-    req.log.info({ event: 'sessions.revoked_others', userId: req.user.id, count: revoked }, 'other sessions revoked');
+    await revocation.revokeOthers(req, req.user);
     res.redirect(303, '/');
   });
 
   router.post('/sessions/:id/revoke', async (req: Request<{ id: string }>, res) => {
     if (!req.user) return res.redirect(303, '/login');
-    const userId = req.user.id;
-    const outcome = await sessions.revokeByHandle(req, userId, req.params.id, 'revoked');
-    if (outcome !== 'none') req.log.info({ event: 'session.revoked', userId, current: outcome === 'current' }, 'session revoked');
-    if (outcome === 'current') clearSessionCookie(res);
+    const outcome = await revocation.revokeByHandle(req, res, req.user, req.params.id);
     res.redirect(303, outcome === 'current' ? '/login' : '/');
   });
 

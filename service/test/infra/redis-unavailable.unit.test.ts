@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ClientOfflineError, ErrorReply, SocketTimeoutError, TimeoutError } from 'redis';
-import { isRedisUnavailable } from '../../src/http/middleware/error-handler.ts';
+import { isRedisUnavailable } from '../../src/infra/redis-client.ts';
 import { RedisDeadlineError } from '../../src/infra/redis-client.ts';
 
 describe('isRedisUnavailable', () => {

@@ -1,9 +1,9 @@
 import type { Request, Response } from 'express';
-import type { Authenticator } from '../auth/authenticator.ts';
-import type { Metrics } from '../infra/metrics.ts';
-import type { SessionManager } from '../sessions/session-manager.ts';
-import type { User } from '../users/user-repository.ts';
-import { credentialsSchema, parseBody } from './request-body.ts';
+import type { Authenticator } from '../../auth/authenticator.ts';
+import type { Metrics } from '../../infra/metrics.ts';
+import type { SessionManager } from '../../sessions/session-manager.ts';
+import type { User } from '../../users/user-repository.ts';
+import { credentialsSchema, parseBody } from '../request-body.ts';
 
 export interface SignInFlow {
   /** Validates the body, authenticates under the throttle and starts a fresh session. */

@@ -1,0 +1,12 @@
+import type { CookieOptions } from 'express';
+import type { Config } from '../config/config.ts';
+
+/**
+ * The session cookie's attributes, in one place: express-session sets it with these and logout
+ * clears it with the same ones (a browser only drops a cookie whose Path and flags match).
+ * HttpOnly keeps it from scripts; Secure + the __Host- name (config) pin it to HTTPS, this host
+ * and Path=/; SameSite=Lax is the second CSRF layer behind the cross-origin guard.
+ */
+export function sessionCookieOptions(session: Config['session']): CookieOptions & { maxAge: number } {
+  return { httpOnly: true, secure: session.cookieSecure, sameSite: 'lax', path: '/', maxAge: session.idleTimeoutMs };
+}
