@@ -2,10 +2,11 @@
 # no heredocs), from the same pinned base in every stage: argon2 is a native addon, so the
 # node_modules built here must run on exactly this libc and Node ABI.
 #   docker build -t authstack/service .            (docker-compose.yml does this for `make up`)
-ARG NODE_IMAGE=node:24-bookworm-slim
+# The exact Node.js version is pinned in .node-version; `make lint` checks this default against it.
+ARG NODE_VERSION=24.22.3
 
 # --- deps: every dependency, for the TypeScript build --------------------------------------------
-FROM ${NODE_IMAGE} AS deps
+FROM node:${NODE_VERSION}-bookworm-slim AS deps
 # Build logs without npm's update and funding notices.
 ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
     NPM_CONFIG_FUND=false
@@ -28,7 +29,8 @@ RUN npm prune --omit=dev --no-audit --no-fund \
  && node -e "require('argon2')"
 
 # --- runtime ------------------------------------------------------------------------------------
-FROM ${NODE_IMAGE} AS runtime
+FROM node:${NODE_VERSION}-bookworm-slim AS runtime
+ARG NODE_VERSION
 ARG VERSION=0.1.0
 ARG REVISION=unknown
 ARG CREATED=unknown
@@ -38,7 +40,7 @@ LABEL org.opencontainers.image.title="authstack" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.created="${CREATED}" \
-      org.opencontainers.image.base.name="docker.io/library/node:24-bookworm-slim"
+      org.opencontainers.image.base.name="docker.io/library/node:${NODE_VERSION}-bookworm-slim"
 ENV NODE_ENV=production \
     PORT=3000
 WORKDIR /app

@@ -1,10 +1,12 @@
-# Thin wrapper: npm scripts and scripts/*.sh are the source of truth.
-# Every target runs with a Node 24 first on PATH (fetched into .tools/ when the system node is older).
+# Thin wrapper: npm scripts and the stack tooling (node ops/cli.ts, TypeScript) do the work.
+# Every target runs with the pinned Node.js (.node-version) first on PATH, fetched into .tools/
+# when the system node is another version.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 NODE_BIN := $(shell scripts/ensure-node.sh)
 export PATH := $(NODE_BIN):$(PATH)
+OPS := node ops/cli.ts
 
 .PHONY: help install build test smoke bench lint up down logs ps restart rotate-secret backup users certs env images
 
@@ -19,42 +21,42 @@ install: node_modules/.package-lock.json ## install npm dependencies (npm ci)
 build: install ## compile the service into dist/
 	npm run build
 
-test: install ## everything CI runs: jest (real redis-server), config checks, native stack + HTTPS smoke
-	scripts/ensure-tools.sh redis-server nginx openssl chromium promtool shellcheck
+test: install ## everything CI runs before Docker: lint, vitest (real redis-server), native stack + HTTPS smoke
+	$(OPS) ensure-tools redis-server nginx openssl chromium promtool shellcheck yamllint
 	npm run lint
 	npm test
 	npm run test:stack
 
 smoke: install ## HTTPS smoke tests against the running stack (BASE_URL to override)
-	npm run smoke
+	$(OPS) smoke
 
 bench: build ## benchmarks: login timing (enumeration), hashing under load; prints ratios
-	scripts/ensure-tools.sh redis-server
+	$(OPS) ensure-tools redis-server
 	npm run bench
 
-lint: install ## typecheck, shellcheck, nginx -t, promtool, yamllint
+lint: install ## typecheck, shellcheck, nginx -t, promtool, yamllint, Node pin
 	npm run lint
 
-up: ## start the stack (Docker when an engine answers, else native; STACK=docker|native forces)
-	scripts/stack.sh up
+up: install ## start the stack (Docker when an engine answers, else native; STACK=docker|native forces)
+	$(OPS) up
 
-down: ## stop the stack
-	scripts/stack.sh down
+down: install ## stop the stack (data is kept)
+	$(OPS) down
 
-logs: ## follow the stack's logs
-	scripts/stack.sh logs
+logs: install ## follow the stack's logs (ARGS=service to pick one)
+	$(OPS) logs $(ARGS)
 
-ps: ## list the stack's processes / services
-	scripts/stack.sh ps
+ps: install ## list the stack's processes / services
+	$(OPS) ps
 
-restart: ## restart the stack's processes / services (keeps data and sessions)
-	scripts/stack.sh restart
+restart: install ## restart the stack, or ARGS=service|nginx|redis (keeps data and sessions)
+	$(OPS) restart $(ARGS)
 
-rotate-secret: ## prepend a new session secret, keep the old one, restart the service
-	scripts/stack.sh rotate-secret
+rotate-secret: install ## prepend a new session secret, keep the old one, restart the service
+	$(OPS) rotate-secret
 
-backup: ## consistent copy of Redis data into backups/
-	scripts/stack.sh backup
+backup: install ## consistent copy of Redis data into backups/
+	$(OPS) backup
 
 # `make users add alice` works too: the words after `users` become its arguments, not targets.
 ifeq (users,$(firstword $(MAKECMDGOALS)))
@@ -62,15 +64,14 @@ ifeq (users,$(firstword $(MAKECMDGOALS)))
   $(eval $(USERS_ARGS):;@:)
 endif
 
-users: ## user CLI in the running stack: make users add alice (or ARGS="add alice")
-	scripts/stack.sh users $(ARGS) $(USERS_ARGS)
+users: install ## user CLI in the running stack: make users add alice (or ARGS="add alice")
+	$(OPS) users $(ARGS) $(USERS_ARGS)
 
-certs: ## local CA + localhost certificate in certs/ (never overwrites your own)
-	scripts/certs.sh
+certs: install ## local CA + localhost certificate in certs/ (never overwrites your own)
+	$(OPS) certs
 
-env: ## create .env with fresh secrets if missing
-	scripts/gen-env.sh
+env: install ## create .env with fresh secrets if missing
+	$(OPS) env
 
-images: ## offline build path: local stand-ins for the base images (no registry) + the service image
-	scripts/build-standin-images.sh
-	scripts/docker-stack.sh compose build service
+images: install ## offline/air-gapped build path: local stand-ins for the base images + the service image
+	$(OPS) images

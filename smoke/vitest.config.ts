@@ -18,5 +18,8 @@ export default defineConfig({
     hookTimeout: 60_000,
     // The test names are the behaviour list of the edge; print them.
     reporters: ['verbose'],
+    // Vite puts its own BASE_URL ('/') into process.env; the smoke tests' BASE_URL (the stack's
+    // origin) is handed through explicitly so the caller's value wins.
+    env: process.env.BASE_URL ? { BASE_URL: process.env.BASE_URL } : {},
   },
 });

@@ -1,5 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
+import { readEnvFile } from '../../ops/lib/env-file.ts';
 
 /**
  * Where the stack under test is and how to talk to it. Every value comes from, in order:
@@ -12,31 +12,22 @@ import { isAbsolute, resolve } from 'node:path';
 
 const repoRoot = resolve(import.meta.dirname, '..', '..');
 
-/** KEY=VALUE lines (comments and blanks ignored, one pair of surrounding quotes removed). */
-export function readKeyValueFile(file: string): Record<string, string> {
-  const values: Record<string, string> = {};
-  for (const line of readFileSync(file, 'utf8').split(/\r?\n/)) {
-    const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
-    if (!match) continue;
-    const [, key, raw] = match as unknown as [string, string, string];
-    values[key] = /^(["']).*\1$/.test(raw) ? raw.slice(1, -1) : raw;
-  }
-  return values;
-}
-
 const fromRepo = (path: string): string => (isAbsolute(path) ? path : resolve(repoRoot, path));
 
 const stackFile = fromRepo(process.env.SMOKE_STACK_FILE ?? '.run/smoke.env');
-const stackValues = existsSync(stackFile) ? readKeyValueFile(stackFile) : {};
+const stackValues = readEnvFile(stackFile);
 
 function setting(name: string): string | undefined {
-  const value = process.env[name] || stackValues[name];
+  // Vite sets BASE_URL to '/' (its public base path) when the caller gave none: not a stack.
+  const own = name === 'BASE_URL' && process.env.BASE_URL === '/' ? undefined : process.env[name];
+  const value = own || stackValues[name];
   return value ? value : undefined;
 }
 
 /** The env file with the stack's secrets (METRICS_TOKEN, ADMIN_USERNAME, ADMIN_PASSWORD). */
 export const envFile = fromRepo(setting('SMOKE_ENV_FILE') ?? '.env');
-const envValues = existsSync(envFile) ? readKeyValueFile(envFile) : {};
+/** Everything the stack's env file sets (the one env reader: ops/lib/env-file.ts). */
+export const envValues = readEnvFile(envFile);
 
 /** A secret from the environment or the env file; a missing one fails the test that needs it. */
 export function secret(name: 'METRICS_TOKEN' | 'ADMIN_USERNAME' | 'ADMIN_PASSWORD'): string {

@@ -57,8 +57,8 @@ const optionalSecret = z
   .optional()
   .transform((v) => (v === undefined || v === '' ? undefined : v));
 
-const schema = z
-  .object({
+/** Every setting the service reads, with its type, default and a one-line doc. */
+const settings = {
     /** TCP port the service listens on. */
     PORT: integer(3000, 1, 65535),
     /** Interface to bind; 0.0.0.0 in containers, 127.0.0.1 behind a local nginx. */
@@ -158,8 +158,12 @@ const schema = z
     SIGNUP_MAX_PER_IP_PER_HOUR: integer(10, 1, 1_000_000),
     /** How long in-flight requests get to finish on SIGTERM. */
     SHUTDOWN_TIMEOUT: duration('10s'),
-  })
-  .superRefine((cfg, ctx) => {
+};
+
+/** The names of every setting: the stack tooling passes exactly these from .env to the service. */
+export const CONFIG_KEYS = Object.keys(settings) as Array<keyof typeof settings>;
+
+const schema = z.object(settings).superRefine((cfg, ctx) => {
     if (cfg.SESSION_ABSOLUTE_TIMEOUT < cfg.SESSION_IDLE_TIMEOUT) {
       ctx.addIssue({ code: 'custom', path: ['SESSION_ABSOLUTE_TIMEOUT'], message: 'must not be shorter than SESSION_IDLE_TIMEOUT' });
     }

@@ -1,0 +1,343 @@
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensureLocalCertificates } from '../certs.ts';
+import { generateEnvFile } from '../env-gen.ts';
+import { readEnvFile } from '../lib/env-file.ts';
+import { CliError, say } from '../lib/log.ts';
+import { isPortFree } from '../lib/ports.ts';
+import { probe } from '../lib/probe.ts';
+import { fromRepo, repoRoot } from '../lib/repo.ts';
+import { capture, run, sleep, waitFor } from '../lib/run.ts';
+import { writeSecretFiles } from '../lib/secrets.ts';
+import { SECRET_FILES, assertValidServiceConfig, serviceEnvFrom, type SecretKey } from '../lib/service-env.ts';
+import { ensureTools } from '../lib/tools.ts';
+import { findEngine, startEngine } from './engine.ts';
+import { buildStandinImages, neededImages } from './standin-images.ts';
+
+const log = (message: string) => say('docker-stack', message);
+export const PROJECT = 'authstack';
+/** Settings the compose file decides for the service (docker-compose.yml, service.environment). */
+const COMPOSE_OWNED = ['HOST', 'PORT', 'REDIS_URL', 'TRUST_PROXY', 'COOKIE_SECURE'] as const;
+const DEFAULT_BACKEND_SUBNET = '172.30.97.0/24';
+
+/**
+ * The Docker Compose stack (docker-compose.yml, project "authstack"). The tooling, not
+ * compose, reads .env (with the one env reader), and hands compose three generated files under
+ * .run/docker/ and .secrets/: the variables the compose file interpolates, the service's
+ * settings (every config-schema key .env sets, as env_file), and the secrets (file secrets).
+ * Runs `docker compose` (v2) when present, else `docker-compose` (v1.29).
+ */
+export class DockerStack {
+  readonly envFile: string;
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly runDir = fromRepo('.run/docker');
+  private readonly secretsDir = fromRepo('.secrets');
+  private readonly smokeFile = fromRepo('.run/smoke.env');
+  private readonly waitTimeoutMs: number;
+  private composeCommand: string[] | undefined;
+
+  constructor(options: { envFile?: string; env?: NodeJS.ProcessEnv } = {}) {
+    this.env = options.env ?? process.env;
+    this.envFile = fromRepo(options.envFile ?? this.env.ENV_FILE ?? '.env');
+    this.waitTimeoutMs = Number(this.env.WAIT_TIMEOUT ?? 180) * 1000;
+  }
+
+  /** A stack setting as compose would resolve it: the shell environment wins over .env. */
+  setting(name: string, fallback: string): string {
+    return this.env[name] || readEnvFile(this.envFile)[name] || fallback;
+  }
+
+  /** Connects to an answering engine (starting one only when asked). */
+  async connect(options: { start?: boolean } = {}): Promise<void> {
+    const host = options.start ? await startEngine() : await findEngine();
+    if (!host) throw new CliError('no Docker engine answers; start the stack with: make up STACK=docker');
+    process.env.DOCKER_HOST = host;
+  }
+
+  private async compose(args: string[], options: { stdio?: 'inherit' | 'pipe'; allowFailure?: boolean; input?: string } = {}) {
+    if (!this.composeCommand) {
+      const v2 = await run('docker', ['compose', 'version'], { allowFailure: true });
+      if (v2.code === 0) this.composeCommand = ['docker', 'compose'];
+      else {
+        await ensureTools('docker-compose');
+        this.composeCommand = ['docker-compose'];
+      }
+    }
+    const [command, ...rest] = this.composeCommand;
+    const env = { ...process.env, COMPOSE_PROFILES: this.env.COMPOSE_PROFILES ?? '' };
+    return run(command!, [...rest, '-p', PROJECT, '-f', join(repoRoot, 'docker-compose.yml'), '--env-file', join(this.runDir, 'compose.env'), ...args], { ...options, env, cwd: repoRoot });
+  }
+
+  /** Any compose command with this project's options (make ps, or `ops docker compose ...`). */
+  async passthrough(args: string[]): Promise<number> {
+    if (!existsSync(join(this.runDir, 'compose.env'))) this.writeComposeInputs();
+    return (await this.compose(args, { stdio: 'inherit', allowFailure: true })).code;
+  }
+
+  async containerOf(service: string): Promise<string | undefined> {
+    const result = await run('docker', ['ps', '-q', '--filter', `label=com.docker.compose.project=${PROJECT}`, '--filter', `label=com.docker.compose.service=${service}`], { allowFailure: true });
+    return result.stdout.trim().split('\n')[0] || undefined;
+  }
+
+  // --- inputs ------------------------------------------------------------------------------------
+
+  /**
+   * Writes what compose reads: .run/docker/compose.env (the variables docker-compose.yml
+   * interpolates), .run/docker/service.env (the service's settings) and .secrets/ (secrets as
+   * files; mode 0444 inside a 0700 directory, because compose bind-mounts them into containers
+   * whose users differ, while only the owner can reach them on the host).
+   */
+  writeComposeInputs(): void {
+    const dotenv = readEnvFile(this.envFile);
+    const { settings, secrets, overridden } = serviceEnvFrom(dotenv, COMPOSE_OWNED);
+    for (const key of overridden) log(`${key} in ${this.envFile} is not used: the compose file sets it`);
+    const backendSubnet = this.setting('BACKEND_SUBNET', DEFAULT_BACKEND_SUBNET);
+    const publicOrigin = this.setting('PUBLIC_ORIGIN', 'https://localhost');
+    assertValidServiceConfig({ ...settings, ...secrets, PUBLIC_ORIGIN: publicOrigin, TRUST_PROXY: backendSubnet }, this.envFile);
+    for (const key of ['SESSION_SECRETS', 'REDIS_PASSWORD', 'METRICS_TOKEN', 'ADMIN_PASSWORD'] as const) {
+      if (!secrets[key]) throw new CliError(`${key} is empty: set it in ${this.envFile} (make env creates a complete one)`);
+    }
+    mkdirSync(this.runDir, { recursive: true });
+    const composeVars: Record<string, string> = {
+      HTTP_PORT: this.setting('HTTP_PORT', '80'),
+      HTTPS_PORT: this.setting('HTTPS_PORT', '443'),
+      PUBLISH_ADDRESS: this.setting('PUBLISH_ADDRESS', '0.0.0.0'),
+      PUBLIC_ORIGIN: publicOrigin,
+      BACKEND_SUBNET: backendSubnet,
+      TLS_CERT: this.setting('TLS_CERT', '/etc/nginx/certs/localhost.crt'),
+      TLS_KEY: this.setting('TLS_KEY', '/etc/nginx/certs/localhost.key'),
+      TLS_OCSP: this.setting('TLS_OCSP', 'off'),
+      METRICS_AT_EDGE: secrets.METRICS_TOKEN ? 'on' : 'off',
+      GIT_REVISION: this.env.GIT_REVISION ?? 'unknown',
+      BUILD_CREATED: this.env.BUILD_CREATED ?? 'unknown',
+    };
+    writeFileSync(join(this.runDir, 'compose.env'), `# Written by the stack tooling from ${this.envFile}: what docker-compose.yml interpolates.\n${Object.entries(composeVars).map(([k, v]) => `${k}=${v}`).join('\n')}\n`);
+    writeFileSync(join(this.runDir, 'service.env'), `# Written by the stack tooling from ${this.envFile}: the service's settings (secrets arrive as files).\n${Object.entries(settings).map(([k, v]) => `${k}=${v}`).join('\n')}\n`, { mode: 0o600 });
+    const password = secrets.REDIS_PASSWORD!;
+    writeSecretFiles(
+      this.secretsDir,
+      {
+        ...Object.fromEntries(Object.entries(secrets).map(([key, value]) => [SECRET_FILES[key as SecretKey], value])),
+        // redis.conf syntax: a double-quoted string with \ and " escaped.
+        'redis_requirepass.conf': `requirepass "${password.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`,
+      },
+      0o444,
+    );
+  }
+
+  /** PUBLIC_ORIGIN is what browsers send as Origin: its port must be the published HTTPS port. */
+  private checkOrigin(): void {
+    const origin = new URL(this.setting('PUBLIC_ORIGIN', 'https://localhost'));
+    const port = this.setting('HTTPS_PORT', '443');
+    const originPort = origin.port || '443';
+    if (origin.protocol !== 'https:') throw new CliError(`PUBLIC_ORIGIN must look like https://host[:port], got '${origin.href}'`);
+    if (originPort !== port) {
+      throw new CliError(`PUBLIC_ORIGIN=${origin.origin} but HTTPS_PORT=${port}: browsers would send Origin https://${origin.hostname}${port === '443' ? '' : `:${port}`}.
+       Set PUBLIC_ORIGIN to that in ${this.envFile} (or use HTTPS_PORT=${originPort}).`);
+    }
+  }
+
+  /** Fail early and clearly when another process (a native stack, say) holds a port we publish. */
+  private async checkPorts(): Promise<void> {
+    if (await this.containerOf('nginx')) return;
+    for (const port of [this.setting('HTTP_PORT', '80'), this.setting('HTTPS_PORT', '443')]) {
+      if (!(await isPortFree(Number(port), '0.0.0.0'))) {
+        throw new CliError(`port ${port} is already in use on this machine (a native stack? 'make down STACK=native').
+       Free it, or publish elsewhere: HTTP_PORT=8080 HTTPS_PORT=8443 with PUBLIC_ORIGIN=https://localhost:8443 in .env.`);
+      }
+    }
+  }
+
+  /**
+   * Every base image must exist before compose runs: a missing one makes compose pull, which
+   * fails without a registry. Pull what is missing; when that fails, build the stand-ins.
+   */
+  async ensureBaseImages(): Promise<void> {
+    const missing: string[] = [];
+    for (const image of neededImages()) if ((await run('docker', ['image', 'inspect', image], { allowFailure: true })).code !== 0) missing.push(image);
+    if (missing.length === 0) return log(`base images present: ${neededImages().join(' ')}`);
+    for (const image of missing) {
+      log(`pulling ${image}`);
+      if ((await run('docker', ['pull', '-q', image], { allowFailure: true, timeoutMs: 120_000 })).code !== 0) {
+        log(`cannot pull ${image} (no registry?): building local stand-ins (deploy/standin/)`);
+        await buildStandinImages();
+        return;
+      }
+    }
+  }
+
+  /** Builds the service image (labels from the commit, so an unchanged tree builds the same image). */
+  async buildService(): Promise<void> {
+    const revision = (await run('git', ['-C', repoRoot, 'rev-parse', 'HEAD'], { allowFailure: true })).stdout.trim() || 'unknown';
+    const created = (await run('git', ['-C', repoRoot, 'log', '-1', '--format=%cI'], { allowFailure: true })).stdout.trim() || 'unknown';
+    this.env.GIT_REVISION = revision;
+    this.env.BUILD_CREATED = created;
+    this.writeComposeInputs();
+    log('building the service image');
+    await this.compose(['build', 'service'], { stdio: 'inherit' });
+  }
+
+  /**
+   * Waits until every running container of the project is healthy (or running, without a
+   * healthcheck); fails with the unhealthy ones' last health output.
+   */
+  async waitHealthy(): Promise<void> {
+    const deadline = Date.now() + this.waitTimeoutMs;
+    for (;;) {
+      const ids = (await this.compose(['ps', '-q'])).stdout.trim().split('\n').filter(Boolean);
+      if (ids.length === 0) throw new CliError(`no containers in project ${PROJECT}`);
+      const pending: string[] = [];
+      for (const id of ids) {
+        const state = await capture('docker', ['inspect', '-f', '{{.Name}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}', id]);
+        if (/ running (healthy|none)$/.test(state)) continue;
+        if (/ (exited|dead) | running unhealthy$/.test(state)) throw new CliError(`container ${state}`);
+        pending.push(state);
+      }
+      if (pending.length === 0) return;
+      if (Date.now() > deadline) {
+        for (const id of ids) process.stderr.write(`${(await run('docker', ['inspect', '-f', '{{.Name}}: {{if .State.Health}}{{range .State.Health.Log}}{{.Output}}{{end}}{{end}}', id], { allowFailure: true })).stdout}\n`);
+        throw new CliError(`not healthy after ${this.waitTimeoutMs / 1000}s: ${pending.join(', ')}`);
+      }
+      await sleep(2000);
+    }
+  }
+
+  /**
+   * nginx resolves the service's name once, at start; a recreated service container may have a
+   * new address. A reload makes new workers resolve it again (old ones finish their requests).
+   */
+  async reloadNginx(): Promise<void> {
+    const id = await this.containerOf('nginx');
+    if (!id) return;
+    await run('docker', ['exec', id, 'nginx', '-s', 'reload']);
+    log("nginx reloaded (re-resolves the service's address)");
+  }
+
+  /** GET /healthz through nginx, as a browser reaches it (HTTPS, our CA). */
+  private async probeEdge(): Promise<void> {
+    const origin = this.setting('PUBLIC_ORIGIN', 'https://localhost');
+    const port = Number(this.setting('HTTPS_PORT', '443'));
+    let last = '';
+    const ok = await waitFor(
+      async () => {
+        const { status, error } = await probe({ origin, connectHost: '127.0.0.1', port, path: '/healthz', caFile: join(repoRoot, 'certs/ca.crt'), timeoutMs: 5000 });
+        last = `${status} ${error ?? ''}`;
+        return status === 200 ? true : undefined;
+      },
+      { timeoutMs: 20_000, intervalMs: 1000 },
+    );
+    if (!ok) throw new CliError(`the stack is up but ${origin}/healthz does not answer through nginx (last: ${last})`);
+  }
+
+  private async writeSmokeFile(): Promise<void> {
+    const origin = new URL(this.setting('PUBLIC_ORIGIN', 'https://localhost'));
+    const httpPort = this.setting('HTTP_PORT', '80');
+    // Docker's userland proxy forwards published ports from the edge network's gateway
+    // address: that is the client IP nginx (and so the service) sees for local requests.
+    const gateway = (await run('docker', ['network', 'inspect', '-f', '{{range .IPAM.Config}}{{.Gateway}}{{end}}', `${PROJECT}_edge`], { allowFailure: true })).stdout.trim();
+    mkdirSync(fromRepo('.run'), { recursive: true });
+    writeFileSync(
+      this.smokeFile,
+      [
+        '# Written by the Docker stack (make up); removed by make down.',
+        `BASE_URL=${origin.origin}`,
+        `SMOKE_HTTP_URL=http://${origin.hostname}${httpPort === '80' ? '' : `:${httpPort}`}`,
+        `SMOKE_ENV_FILE=${this.envFile}`,
+        `SMOKE_CA_FILE=${join(repoRoot, 'certs/ca.crt')}`,
+        `SMOKE_SERVICE_LOG_CMD=node ${join(repoRoot, 'ops/cli.ts')} docker service-logs`,
+        ...(gateway ? [`SMOKE_EXPECTED_CLIENT_IP=${gateway}`] : []),
+        '',
+      ].join('\n'),
+    );
+  }
+
+  // --- commands ----------------------------------------------------------------------------------
+
+  async up(): Promise<void> {
+    await ensureTools('docker');
+    await this.connect({ start: true });
+    generateEnvFile(this.envFile);
+    this.checkOrigin();
+    // Only the leaf certificate is mounted into nginx; never the CA key.
+    await ensureLocalCertificates(join(repoRoot, 'certs'), { quiet: true });
+    this.writeComposeInputs();
+    await this.checkPorts();
+    await this.ensureBaseImages();
+    await this.buildService();
+    log('starting the stack');
+    await this.compose(['up', '-d', '--remove-orphans'], { stdio: 'inherit' });
+    await this.waitHealthy();
+    // compose may have recreated the service (new image or settings) and kept nginx.
+    await this.reloadNginx();
+    await this.probeEdge();
+    await this.writeSmokeFile();
+    const dotenv = readEnvFile(this.envFile);
+    process.stderr.write(`
+  authstack is up (docker): ${this.setting('PUBLIC_ORIGIN', 'https://localhost')}
+    log in as:  ${dotenv.ADMIN_USERNAME ?? 'admin'} / ${process.env.CI ? `(ADMIN_PASSWORD in ${this.envFile})` : (dotenv.ADMIN_PASSWORD ?? '')}
+    CA certificate to trust: ${join(repoRoot, 'certs/ca.crt')}
+    logs: make logs    services: make ps    stop: make down
+`);
+  }
+
+  async down(extra: string[] = []): Promise<void> {
+    await this.connect();
+    if (!existsSync(join(this.runDir, 'compose.env'))) this.writeComposeInputs();
+    // Name every profile too, so services started with one are stopped as well.
+    const previous = this.env.COMPOSE_PROFILES;
+    this.env.COMPOSE_PROFILES = previous || 'monitoring,grafana,ha';
+    try {
+      await this.compose(['down', '--remove-orphans', ...extra], { stdio: 'inherit' });
+    } finally {
+      this.env.COMPOSE_PROFILES = previous;
+    }
+    if (existsSync(this.smokeFile) && readEnvFile(this.smokeFile).SMOKE_SERVICE_LOG_CMD?.includes(' docker ')) {
+      rmSync(this.smokeFile, { force: true });
+    }
+  }
+
+  async restart(services: string[]): Promise<void> {
+    await this.connect();
+    await this.compose(['restart', ...services], { stdio: 'inherit' });
+    await this.waitHealthy();
+    if (services.length === 0 || services.includes('service')) await this.reloadNginx();
+  }
+
+  /** New containers (they re-read .secrets/ and service.env), then healthy. */
+  async recreate(services: string[]): Promise<void> {
+    if (services.length === 0) throw new CliError('recreate needs service names');
+    await this.connect();
+    this.writeComposeInputs();
+    await this.compose(['up', '-d', '--no-deps', '--force-recreate', ...services], { stdio: 'inherit' });
+    await this.waitHealthy();
+    if (services.includes('service')) await this.reloadNginx();
+  }
+
+  async users(args: string[]): Promise<number> {
+    await this.connect();
+    const id = await this.containerOf('service');
+    if (!id) throw new CliError('the service is not running (make up)');
+    const tty = process.stdin.isTTY && process.stdout.isTTY ? ['-it'] : ['-i'];
+    return (await run('docker', ['exec', ...tty, id, 'node', 'dist/cli/users.js', ...args], { stdio: 'inherit', allowFailure: true })).code;
+  }
+
+  async serviceLogs(): Promise<string> {
+    await this.connect();
+    const id = await this.containerOf('service');
+    if (!id) throw new CliError('the service is not running');
+    const result = await run('docker', ['logs', id]);
+    return result.stdout + result.stderr;
+  }
+
+  async logs(follow: boolean, services: string[]): Promise<number> {
+    await this.connect();
+    return this.passthrough(['logs', '--no-color', '--tail=500', ...(follow ? ['-f'] : []), ...services]);
+  }
+
+  async isServiceRunning(): Promise<boolean> {
+    const host = await findEngine();
+    if (!host) return false;
+    process.env.DOCKER_HOST = host;
+    return (await this.containerOf('service')) !== undefined;
+  }
+}

@@ -1,0 +1,53 @@
+import { CONFIG_KEYS, ConfigError, SECRET_KEYS, loadConfig } from '../../service/src/config/config.ts';
+import { CliError } from './log.ts';
+
+export type SecretKey = (typeof SECRET_KEYS)[number];
+
+/** The secret file names, the same for both stacks (compose secrets, native RUN_DIR/secrets). */
+export const SECRET_FILES: Record<SecretKey, string> = {
+  SESSION_SECRETS: 'session_secrets',
+  REDIS_PASSWORD: 'redis_password',
+  METRICS_TOKEN: 'metrics_token',
+  ADMIN_PASSWORD: 'admin_password',
+};
+
+export interface ServiceEnv {
+  /** Every non-secret setting of the service's config schema that .env sets: plain environment. */
+  settings: Record<string, string>;
+  /** The secrets .env sets: they travel as files (NAME_FILE), never as environment or argv. */
+  secrets: Partial<Record<SecretKey, string>>;
+  /** Keys .env sets that the stack decides itself (e.g. PORT): not passed, reported. */
+  overridden: string[];
+}
+
+/**
+ * Splits .env into what the service gets. Any key of the service's config schema reaches it
+ * (so a setting works the same natively and under Docker); keys the stack owns (listen
+ * address, Redis URL, proxy trust) are its own and win; everything else in .env (stack
+ * settings such as HTTPS_PORT) is not the service's business.
+ */
+export function serviceEnvFrom(dotenv: Record<string, string>, stackOwned: readonly string[]): ServiceEnv {
+  const secretKeys = new Set<string>(SECRET_KEYS);
+  const result: ServiceEnv = { settings: {}, secrets: {}, overridden: [] };
+  for (const key of CONFIG_KEYS) {
+    const value = dotenv[key];
+    if (value === undefined || value === '') continue;
+    if (secretKeys.has(key)) result.secrets[key as SecretKey] = value;
+    else if (stackOwned.includes(key)) result.overridden.push(key);
+    else result.settings[key] = value;
+  }
+  return result;
+}
+
+/**
+ * Checks the configuration the service will start with, before anything is started or built:
+ * the same schema, so a bad .env fails here with the key named, not in a container's log.
+ */
+export function assertValidServiceConfig(env: Record<string, string | undefined>, envFile: string): void {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new CliError(`${envFile}: the service would refuse this configuration:\n  - ${error.issues.join('\n  - ')}`, 78);
+    throw error;
+  }
+}

@@ -1,0 +1,474 @@
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensureLocalCertificates } from '../certs.ts';
+import { generateEnvFile } from '../env-gen.ts';
+import { readEnvFile } from '../lib/env-file.ts';
+import { CliError, say } from '../lib/log.ts';
+import { pickPort } from '../lib/ports.ts';
+import { probe } from '../lib/probe.ts';
+import { fromRepo, repoRoot } from '../lib/repo.ts';
+import { capture, run, waitFor } from '../lib/run.ts';
+import { writeSecretFiles } from '../lib/secrets.ts';
+import { SECRET_FILES, assertValidServiceConfig, serviceEnvFrom, type SecretKey } from '../lib/service-env.ts';
+import { ensureTools } from '../lib/tools.ts';
+import { nginxGlobals, renderNginx, type NginxTemplateVars } from './nginx-config.ts';
+import { Supervisor } from './supervisor.ts';
+
+const log = (message: string) => say('native-stack', message);
+
+/** Ports and TLS files of one run, chosen by `up` and kept while anything runs. */
+interface StackState {
+  httpsPort: number;
+  httpPort: number;
+  servicePort: number;
+  redisPort: number;
+  tlsCert: string;
+  tlsKey: string;
+  tlsOcsp: 'on' | 'off';
+  /** The local CA that issued tlsCert; absent for a certificate of your own. */
+  caFile?: string;
+  publicOrigin: string;
+}
+
+/** Settings the native stack decides for the service; .env values for them are not used. */
+const STACK_OWNED = ['HOST', 'PORT', 'REDIS_URL', 'TRUST_PROXY', 'COOKIE_SECURE'] as const;
+const COMPONENTS = ['redis', 'service', 'nginx'] as const;
+type Component = (typeof COMPONENTS)[number];
+
+export interface NativeStackOptions {
+  runDir?: string;
+  envFile?: string;
+  certsDir?: string;
+  /** Environment the port and TLS choices come from (HTTPS_PORT, TLS_CERT, ...). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * The stack without Docker: redis-server, the built service and nginx as detached processes
+ * of a run directory, with the same configuration files as the compose stack. Secrets never
+ * reach a command line: Redis reads its password from a 0600 config file, the service reads
+ * NAME_FILE files in a 0700 directory, and redis-cli gets REDISCLI_AUTH.
+ */
+export class NativeStack {
+  readonly runDir: string;
+  readonly envFile: string;
+  readonly certsDir: string;
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly supervisor: Supervisor;
+  private readonly stopTimeoutMs: number;
+  private readonly readyTimeoutMs: number;
+
+  constructor(options: NativeStackOptions = {}) {
+    this.env = options.env ?? process.env;
+    this.runDir = fromRepo(options.runDir ?? this.env.RUN_DIR ?? '.run/native');
+    this.envFile = fromRepo(options.envFile ?? this.env.ENV_FILE ?? '.env');
+    this.certsDir = fromRepo(options.certsDir ?? this.env.CERTS_DIR ?? 'certs');
+    this.supervisor = new Supervisor(this.runDir);
+    // Redis writes its AOF/RDB on TERM; give it time before KILL.
+    this.stopTimeoutMs = Number(this.env.STOP_TIMEOUT ?? 15) * 1000;
+    this.readyTimeoutMs = Number(this.env.READY_TIMEOUT ?? 60) * 1000;
+  }
+
+  private get stateFile() {
+    return join(this.runDir, 'stack.json');
+  }
+
+  private get isDefaultRunDir() {
+    return this.runDir === fromRepo('.run/native');
+  }
+
+  private loadState(): StackState | undefined {
+    return existsSync(this.stateFile) ? (JSON.parse(readFileSync(this.stateFile, 'utf8')) as StackState) : undefined;
+  }
+
+  private requireState(): StackState {
+    const state = this.loadState();
+    if (!state) throw new CliError(`no stack in ${this.runDir}; start it with: make up`);
+    return state;
+  }
+
+  private anyRunning(): boolean {
+    return COMPONENTS.some((name) => this.supervisor.isRunning(name));
+  }
+
+  // --- commands ------------------------------------------------------------------------------
+
+  async up(): Promise<void> {
+    if (COMPONENTS.every((name) => this.supervisor.isRunning(name)) && this.loadState()) {
+      log(`already running in ${this.runDir}`);
+      this.printAccess(this.requireState());
+      return;
+    }
+    await ensureTools('redis-server', 'redis-cli', 'nginx', 'openssl');
+    await buildIfStale();
+    generateEnvFile(this.envFile);
+    const state = await this.plan();
+    if (state.caFile) await ensureLocalCertificates(this.certsDir, { quiet: true });
+    for (const file of [state.tlsCert, state.tlsKey]) if (!existsSync(file)) throw new CliError(`TLS_CERT/TLS_KEY not readable: ${file}`);
+    // Fail before starting anything when the service would refuse the configuration.
+    const { env } = this.serviceEnv(state);
+    assertValidServiceConfig(env, this.envFile);
+    await this.startRedis(state);
+    await this.startService(state);
+    await this.startNginx(state);
+    await this.waitEdgeReady(state);
+    this.writeSmokeFile(state);
+    this.printAccess(state);
+  }
+
+  async down(): Promise<void> {
+    let any = false;
+    // nginx first (QUIT lets workers finish in-flight requests), Redis last.
+    for (const name of ['nginx', 'service', 'redis'] as const) {
+      if (await this.supervisor.stop(name, { signal: name === 'nginx' ? 'SIGQUIT' : 'SIGTERM', timeoutMs: this.stopTimeoutMs, onKill: () => log(`${name} did not stop within ${this.stopTimeoutMs / 1000}s; sending KILL`) })) {
+        log(`stopped ${name}`);
+        any = true;
+      }
+    }
+    if (!any) log(`nothing running in ${this.runDir}`);
+    // .run/smoke.env only when it still describes this stack (the Docker stack writes it too).
+    const mine = join(this.runDir, 'smoke.env');
+    const shared = fromRepo('.run/smoke.env');
+    if (existsSync(mine) && existsSync(shared) && readFileSync(mine, 'utf8') === readFileSync(shared, 'utf8')) rmSync(shared);
+    rmSync(mine, { force: true });
+  }
+
+  ps(): void {
+    const state = this.loadState();
+    const rows = [['NAME', 'STATE', 'PID', 'ADDRESS']];
+    const address: Record<Component, string> = {
+      redis: `127.0.0.1:${state?.redisPort ?? '?'}`,
+      service: `127.0.0.1:${state?.servicePort ?? '?'}`,
+      nginx: `${state?.publicOrigin ?? '?'} (http ${state?.httpPort ?? '?'})`,
+    };
+    for (const name of COMPONENTS) {
+      const pid = this.supervisor.pidOf(name);
+      rows.push([name, pid ? 'running' : 'stopped', pid ? String(pid) : '-', address[name]]);
+    }
+    process.stdout.write(rows.map((r) => `${r[0]!.padEnd(8)} ${r[1]!.padEnd(8)} ${r[2]!.padEnd(8)} ${r[3]}`).join('\n') + '\n');
+  }
+
+  /** Log files of the named components (all when none is named). */
+  logFiles(components: string[]): string[] {
+    const files: Record<string, string[]> = {
+      redis: [join(this.runDir, 'redis.log')],
+      service: [join(this.runDir, 'service.log')],
+      nginx: [join(this.runDir, 'nginx-error.log'), join(this.runDir, 'nginx-access.log')],
+    };
+    for (const name of components) if (!(name in files)) throw new CliError(`logs: unknown component '${name}' (service, nginx, redis)`);
+    const chosen = (components.length > 0 ? components : ['redis', 'service', 'nginx']).flatMap((name) => files[name]!);
+    if (!chosen.some((file) => existsSync(file))) throw new CliError(`no logs in ${this.runDir} yet; start the stack with: make up`);
+    return chosen;
+  }
+
+  async restart(component = 'all'): Promise<void> {
+    const state = this.requireState();
+    switch (component) {
+      case 'all':
+        await this.down();
+        await new NativeStack({ runDir: this.runDir, envFile: this.envFile, certsDir: this.certsDir, env: { ...this.env, HTTPS_PORT: String(state.httpsPort), HTTP_PORT: String(state.httpPort), SERVICE_PORT: String(state.servicePort), REDIS_PORT: String(state.redisPort) } }).up();
+        return;
+      case 'service':
+        await buildIfStale();
+        await this.supervisor.stop('service', { timeoutMs: this.stopTimeoutMs });
+        await this.startService(state);
+        await this.waitEdgeReady(state);
+        return;
+      case 'redis':
+        await this.supervisor.stop('redis', { timeoutMs: this.stopTimeoutMs });
+        await this.startRedis(state);
+        return;
+      case 'nginx':
+        if (this.supervisor.isRunning('nginx')) {
+          // Re-render from nginx/ and reload gracefully (HUP): new workers, no dropped requests.
+          const out = join(this.runDir, 'nginx');
+          renderNginx(out, this.nginxVars(state));
+          await this.nginxTest(out);
+          this.supervisor.signal('nginx', 'SIGHUP');
+          log('nginx reloaded');
+        } else {
+          await this.startNginx(state);
+        }
+        await this.waitEdgeReady(state);
+        return;
+      default:
+        throw new CliError(`restart: unknown component '${component}' (service, nginx, redis, or nothing for all)`);
+    }
+  }
+
+  /** The operator CLI against this stack's Redis, with the service's environment. */
+  async users(args: string[]): Promise<number> {
+    const state = this.requireState();
+    if (!this.supervisor.isRunning('redis')) throw new CliError('redis is not running; start the stack with: make up');
+    await buildIfStale();
+    const { env } = this.serviceEnv(state);
+    const result = await run(process.execPath, [join(repoRoot, 'dist/cli/users.js'), ...args], { env, cwd: repoRoot, stdio: 'inherit', allowFailure: true });
+    return result.code;
+  }
+
+  /** Where Redis listens and its password, for backups. */
+  redisEndpoint(): { port: number; password: string } {
+    const state = this.requireState();
+    if (!this.supervisor.isRunning('redis')) throw new CliError('redis is not running; start the stack with: make up');
+    return { port: state.redisPort, password: this.secretValues().REDIS_PASSWORD ?? '' };
+  }
+
+  isServiceRunning(): boolean {
+    return this.supervisor.isRunning('service');
+  }
+
+  // --- planning ------------------------------------------------------------------------------
+
+  /** Chooses ports and TLS files. While any component runs, the recorded values stand. */
+  private async plan(): Promise<StackState> {
+    const recorded = this.loadState();
+    if (recorded && this.anyRunning()) return recorded;
+    const dotenv = readEnvFile(this.envFile);
+    const chosen = [
+      await pickPort('HTTPS', { explicit: this.env.HTTPS_PORT, preferred: 443, fallback: 8443 }),
+      await pickPort('HTTP', { explicit: this.env.HTTP_PORT, preferred: 80, fallback: 8080 }),
+      await pickPort('service', { explicit: this.env.SERVICE_PORT, preferred: 3000 }),
+      await pickPort('Redis', { explicit: this.env.REDIS_PORT, preferred: 6379 }),
+    ];
+    for (const choice of chosen) if (choice.note) log(choice.note);
+    const [httpsPort, httpPort, servicePort, redisPort] = chosen.map((c) => c.port) as [number, number, number, number];
+    if (new Set([httpsPort, httpPort, servicePort, redisPort]).size !== 4) throw new CliError(`ports must differ: ${[httpsPort, httpPort, servicePort, redisPort].join(' ')}`);
+
+    // TLS: explicit files (environment, then .env) for real certificates, else the local ones.
+    const tlsCert = this.env.TLS_CERT || dotenv.TLS_CERT;
+    const tlsKey = this.env.TLS_KEY || dotenv.TLS_KEY;
+    let tlsOcsp = this.env.TLS_OCSP || dotenv.TLS_OCSP;
+    if (tlsOcsp && tlsOcsp !== 'on' && tlsOcsp !== 'off') throw new CliError(`TLS_OCSP must be on or off, got '${tlsOcsp}'`);
+    let tls: Pick<StackState, 'tlsCert' | 'tlsKey' | 'caFile'>;
+    if (tlsCert || tlsKey) {
+      if (!tlsCert || !tlsKey) throw new CliError('set both TLS_CERT and TLS_KEY, or neither');
+      tls = { tlsCert: fromRepo(tlsCert), tlsKey: fromRepo(tlsKey) };
+      if (!tlsOcsp) {
+        // Staple only when the real certificate names an OCSP responder.
+        const uri = (await run('openssl', ['x509', '-in', tls.tlsCert, '-noout', '-ocsp_uri'], { allowFailure: true })).stdout.trim();
+        tlsOcsp = uri ? 'on' : 'off';
+        log(`OCSP stapling ${tlsOcsp}: ${tls.tlsCert} ${uri ? 'names an OCSP responder (TLS_OCSP=off to disable)' : 'names no OCSP responder'}`);
+      }
+    } else {
+      tls = { tlsCert: join(this.certsDir, 'localhost.crt'), tlsKey: join(this.certsDir, 'localhost.key'), caFile: join(this.certsDir, 'ca.crt') };
+      // The local CA has no OCSP responder.
+      tlsOcsp ||= 'off';
+    }
+
+    // The origin the browser uses. The service rejects POSTs whose Origin differs, so the port
+    // is part of it whenever it is not 443.
+    const configured = new URL(dotenv.PUBLIC_ORIGIN || 'https://localhost');
+    const publicOrigin = `https://${configured.hostname}${httpsPort === 443 ? '' : `:${httpsPort}`}`;
+
+    const state: StackState = { httpsPort, httpPort, servicePort, redisPort, ...tls, tlsOcsp: tlsOcsp as 'on' | 'off', publicOrigin };
+    mkdirSync(this.runDir, { recursive: true });
+    writeFileSync(this.stateFile, `${JSON.stringify(state, null, 2)}\n`);
+    return state;
+  }
+
+  // --- components ----------------------------------------------------------------------------
+
+  private secretValues(): Partial<Record<SecretKey, string>> {
+    return serviceEnvFrom(readEnvFile(this.envFile), STACK_OWNED).secrets;
+  }
+
+  /** The service's environment: .env's settings, this stack's values, secrets as files. */
+  private serviceEnv(state: StackState): { env: NodeJS.ProcessEnv } {
+    const { settings, secrets, overridden } = serviceEnvFrom(readEnvFile(this.envFile), STACK_OWNED);
+    for (const key of overridden) log(`${key} in ${this.envFile} is not used: the native stack sets it`);
+    const secretsDir = join(this.runDir, 'secrets');
+    writeSecretFiles(secretsDir, Object.fromEntries(Object.entries(secrets).map(([key, value]) => [SECRET_FILES[key as SecretKey], value])));
+    const secretFileEnv = Object.fromEntries(Object.keys(secrets).map((key) => [`${key}_FILE`, join(secretsDir, SECRET_FILES[key as SecretKey])]));
+    return {
+      env: {
+        // Nothing from the caller's shell leaks in by accident: only what is listed here.
+        PATH: process.env.PATH,
+        HOME: process.env.HOME ?? '/',
+        NODE_ENV: 'production',
+        ...settings,
+        HOST: '127.0.0.1',
+        PORT: String(state.servicePort),
+        REDIS_URL: `redis://127.0.0.1:${state.redisPort}`,
+        PUBLIC_ORIGIN: state.publicOrigin,
+        // Only nginx on this machine may say who the client is (X-Forwarded-For).
+        TRUST_PROXY: 'loopback',
+        COOKIE_SECURE: 'true',
+        ...secretFileEnv,
+      },
+    };
+  }
+
+  private async redisPing(state: StackState): Promise<boolean> {
+    const result = await run('redis-cli', ['-h', '127.0.0.1', '-p', String(state.redisPort), 'ping'], {
+      env: { ...process.env, REDISCLI_AUTH: this.secretValues().REDIS_PASSWORD ?? '' },
+      allowFailure: true,
+      timeoutMs: 3000,
+    });
+    return result.stdout.trim() === 'PONG';
+  }
+
+  private async startRedis(state: StackState): Promise<void> {
+    if (this.supervisor.isRunning('redis')) return log(`redis already running (pid ${this.supervisor.pidOf('redis')})`);
+    const password = this.secretValues().REDIS_PASSWORD;
+    if (!password) throw new CliError(`REDIS_PASSWORD is empty in ${this.envFile}`);
+    const dataDir = join(this.runDir, 'redis');
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    // The project's redis.conf plus this run's settings. The password lives in this 0600 file,
+    // never on the command line, where every local user could read it in ps.
+    const conf = join(this.runDir, 'redis.conf');
+    writeFileSync(
+      conf,
+      [
+        '# Rendered by the native stack: deploy/redis.conf + native run-time settings.',
+        `include ${join(repoRoot, 'deploy/redis.conf')}`,
+        'bind 127.0.0.1',
+        `port ${state.redisPort}`,
+        `dir ${dataDir}`,
+        `pidfile ${join(dataDir, 'redis-server.pid')}`,
+        'daemonize no',
+        'logfile ""',
+        `requirepass "${password.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`,
+        '',
+      ].join('\n'),
+      { mode: 0o600 },
+    );
+    log(`starting redis on 127.0.0.1:${state.redisPort}`);
+    const logFile = join(this.runDir, 'redis.log');
+    await this.supervisor.start('redis', 'redis-server', [conf], { env: process.env, stdout: logFile, stderr: logFile });
+    const ready = await waitFor(async () => ((await this.redisPing(state)) ? true : this.supervisor.isRunning('redis') ? undefined : false), { timeoutMs: this.readyTimeoutMs, intervalMs: 200 });
+    if (ready !== true) throw new CliError(`redis ${ready === false ? 'exited' : `did not answer PING within ${this.readyTimeoutMs / 1000}s`}\n${tail(logFile)}`);
+  }
+
+  private async startService(state: StackState): Promise<void> {
+    if (this.supervisor.isRunning('service')) return log(`service already running (pid ${this.supervisor.pidOf('service')})`);
+    const { env } = this.serviceEnv(state);
+    log(`starting the service on 127.0.0.1:${state.servicePort}`);
+    const logFile = join(this.runDir, 'service.log');
+    await this.supervisor.start('service', process.execPath, ['dist/server.js'], { env, cwd: repoRoot, stdout: logFile, stderr: logFile });
+    const ready = await waitFor(
+      async () => {
+        const { status } = await probe({ origin: `http://127.0.0.1:${state.servicePort}`, connectHost: '127.0.0.1', port: state.servicePort, path: '/healthz', timeoutMs: 2000 });
+        if (status === 200) return true;
+        return this.supervisor.isRunning('service') ? undefined : false;
+      },
+      { timeoutMs: this.readyTimeoutMs, intervalMs: 200 },
+    );
+    if (ready !== true) throw new CliError(`the service ${ready === false ? 'exited' : `did not answer /healthz within ${this.readyTimeoutMs / 1000}s`}\n${tail(logFile)}`);
+  }
+
+  nginxVars(state: StackState): NginxTemplateVars {
+    return {
+      UPSTREAM_ADDR: `127.0.0.1:${state.servicePort}`,
+      NGINX_HTTP_LISTEN: `127.0.0.1:${state.httpPort}`,
+      NGINX_HTTPS_LISTEN: `127.0.0.1:${state.httpsPort}`,
+      PUBLIC_ORIGIN: state.publicOrigin,
+      TLS_CERT: state.tlsCert,
+      TLS_KEY: state.tlsKey,
+      TLS_OCSP: state.tlsOcsp,
+      ACME_WEBROOT: join(this.runDir, 'acme'),
+      METRICS_AT_EDGE: this.secretValues().METRICS_TOKEN ? 'on' : 'off',
+    };
+  }
+
+  private async nginxTest(out: string): Promise<void> {
+    await run('nginx', ['-t', '-q', '-p', `${out}/`, '-c', join(out, 'nginx.conf'), '-g', await globalsFor(out)], { ignoreStdout: true });
+  }
+
+  private async startNginx(state: StackState): Promise<void> {
+    if (this.supervisor.isRunning('nginx')) return log(`nginx already running (pid ${this.supervisor.pidOf('nginx')})`);
+    const out = join(this.runDir, 'nginx');
+    mkdirSync(join(this.runDir, 'acme', '.well-known', 'acme-challenge'), { recursive: true });
+    renderNginx(out, this.nginxVars(state));
+    await this.nginxTest(out);
+    log(`starting nginx: https on 127.0.0.1:${state.httpsPort}, http on 127.0.0.1:${state.httpPort}`);
+    await this.supervisor.start('nginx', 'nginx', ['-p', `${out}/`, '-c', join(out, 'nginx.conf'), '-g', await globalsFor(out)], {
+      env: process.env,
+      stdout: join(this.runDir, 'nginx-access.log'),
+      stderr: join(this.runDir, 'nginx-error.log'),
+    });
+  }
+
+  /** GET /readyz through nginx, with the local CA verified (your own certificate is the smoke tests' business). */
+  private async waitEdgeReady(state: StackState): Promise<void> {
+    let last = '';
+    const ready = await waitFor(
+      async () => {
+        const { status, error } = await probe({ origin: state.publicOrigin, connectHost: '127.0.0.1', port: state.httpsPort, path: '/readyz', caFile: state.caFile });
+        last = `${status}${error ? ` ${error}` : ''}`;
+        if (status === 200) return true;
+        return this.supervisor.isRunning('nginx') ? undefined : false;
+      },
+      { timeoutMs: this.readyTimeoutMs, intervalMs: 250 },
+    );
+    if (ready !== true) {
+      throw new CliError(`https://127.0.0.1:${state.httpsPort}/readyz did not answer 200 within ${this.readyTimeoutMs / 1000}s (last: ${last})\n${tail(join(this.runDir, 'nginx-error.log'))}\n${tail(join(this.runDir, 'service.log'))}`);
+    }
+  }
+
+  /** How the smoke tests reach this stack (docs/edge.md, SMOKE_STACK_FILE). */
+  private writeSmokeFile(state: StackState): void {
+    const host = new URL(state.publicOrigin).hostname;
+    const file = join(this.runDir, 'smoke.env');
+    writeFileSync(
+      file,
+      [
+        '# Written by the native stack (make up): how the smoke tests reach this stack.',
+        `BASE_URL=${state.publicOrigin}`,
+        `SMOKE_HTTP_URL=http://${host}${state.httpPort === 80 ? '' : `:${state.httpPort}`}`,
+        `SMOKE_ENV_FILE=${this.envFile}`,
+        `SMOKE_CA_FILE=${state.caFile ?? ''}`,
+        `SMOKE_SERVICE_LOG_CMD=cat '${join(this.runDir, 'service.log')}'`,
+        '',
+      ].join('\n'),
+    );
+    // `make smoke` finds the stack `make up` started here.
+    if (this.isDefaultRunDir) copyFileSync(file, fromRepo('.run/smoke.env'));
+  }
+
+  private printAccess(state: StackState): void {
+    const dotenv = readEnvFile(this.envFile);
+    const password = process.env.CI ? `(ADMIN_PASSWORD in ${this.envFile})` : (dotenv.ADMIN_PASSWORD ?? '<ADMIN_PASSWORD unset>');
+    process.stderr.write(`
+  authstack is up (native): ${state.publicOrigin}
+    log in as:  ${dotenv.ADMIN_USERNAME ?? '<ADMIN_USERNAME unset>'} / ${password}   (from ${this.envFile})
+    HTTPS on port ${state.httpsPort}, plain HTTP on port ${state.httpPort} redirects to it
+    logs: make logs    processes: make ps    stop: make down
+${state.caFile ? `    certificate: local CA ${state.caFile} (make certs prints how to trust it in browsers)\n` : ''}`);
+  }
+}
+
+/** nginx -g globals for this machine: workers as www-data (Debian) or nobody when we are root. */
+export async function globalsFor(out: string): Promise<string> {
+  const isRoot = process.getuid?.() === 0;
+  let workerUser = 'www-data';
+  if (isRoot && (await run('id', ['www-data'], { allowFailure: true })).code !== 0) workerUser = `nobody ${await capture('id', ['-gn', 'nobody'])}`;
+  return nginxGlobals(out, { isRoot, workerUser });
+}
+
+/** Installs dependencies and builds dist/ when missing or older than the sources. */
+export async function buildIfStale(): Promise<void> {
+  if (!existsSync(join(repoRoot, 'node_modules/.package-lock.json'))) {
+    say('build', 'installing npm dependencies (npm ci)');
+    await run('npm', ['ci', '--no-audit', '--no-fund'], { cwd: repoRoot, stdio: 'inherit' });
+  }
+  const built = join(repoRoot, 'dist/server.js');
+  if (!existsSync(built) || newerThan(built, ['service/src', 'tsconfig.json', 'tsconfig.build.json', 'package-lock.json'])) {
+    say('build', 'building the service (npm run build)');
+    await run('npm', ['run', 'build', '--silent'], { cwd: repoRoot, stdio: 'inherit' });
+  }
+}
+
+function newerThan(file: string, sources: string[]): boolean {
+  const since = statSync(file).mtimeMs;
+  const walk = (path: string): boolean => {
+    const stat = statSync(path);
+    if (stat.isDirectory()) return readdirSync(path).some((name) => walk(join(path, name)));
+    return stat.mtimeMs > since;
+  };
+  return sources.map((s) => join(repoRoot, s)).some((s) => existsSync(s) && walk(s));
+}
+
+function tail(file: string, lines = 30): string {
+  if (!existsSync(file)) return '';
+  return `--- last lines of ${file}:\n${readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n')}`;
+}
