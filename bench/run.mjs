@@ -50,8 +50,11 @@ async function main() {
     const floodOk = b.ratioToCheap <= TARGETS.hashFloodVsCheapFlood.max;
     const heapOk = c.heapRatio <= TARGETS.heapRatio.max;
     const load = loadavg()[0];
-    console.log(`authstack bench: node ${process.version}, ${cpus().length} CPUs, load ${load.toFixed(1)}, argon2id defaults (m=19456 KiB, t=2, p=1), loopback HTTP/1.1 keep-alive`);
-    if (load > cpus().length) console.log(`note: the machine is busy (load ${load.toFixed(1)} on ${cpus().length} CPUs): absolute times are inflated, ratios are noisier`);
+    console.log(
+      `authstack bench: node ${process.version}, ${cpus().length} CPUs, load ${load.toFixed(1)}, argon2id defaults (m=19456 KiB, t=2, p=1), loopback HTTP/1.1 keep-alive`,
+    );
+    if (load > cpus().length)
+      console.log(`note: the machine is busy (load ${load.toFixed(1)} on ${cpus().length} CPUs): absolute times are inflated, ratios are noisier`);
     console.log('');
     console.log(
       table([
@@ -65,7 +68,15 @@ async function main() {
         ['(b) login flood / malformed flood', '', '', '', ratio(b.ratioToCheap), `<= ${TARGETS.hashFloodVsCheapFlood.max}`, verdict(floodOk)],
         ['(b) flood logins hashed (401)', ms(b.logins.acceptedMedian), ms(b.logins.acceptedP90), b.logins.rejected401],
         ['(b) flood logins refused (503 busy)', ms(b.logins.busyMedian), '', b.logins.busy503],
-        [`(c) heapUsed after GC, before/after ${c.requests} req`, `${mb(c.before.heapUsed)} -> ${mb(c.after.heapUsed)}`, '', c.requests, ratio(c.heapRatio), `<= ${TARGETS.heapRatio.max}`, verdict(heapOk)],
+        [
+          `(c) heapUsed after GC, before/after ${c.requests} req`,
+          `${mb(c.before.heapUsed)} -> ${mb(c.after.heapUsed)}`,
+          '',
+          c.requests,
+          ratio(c.heapRatio),
+          `<= ${TARGETS.heapRatio.max}`,
+          verdict(heapOk),
+        ],
         [`(c) RSS, before/after ${c.requests} req`, `${mb(c.before.rss)} -> ${mb(c.after.rss)}`, '', c.requests, ratio(c.rssRatio), 'report', ''],
       ]),
     );

@@ -39,7 +39,8 @@ export async function ensureLocalCertificates(dir: string, options: { useMkcert?
   mkdirSync(dir, { recursive: true });
 
   if (existsSync(paths.leafCrt) || existsSync(paths.leafKey)) {
-    const ours = existsSync(paths.leafCrt) && existsSync(paths.leafKey) && existsSync(paths.caCrt) && (await ok(['verify', '-CAfile', paths.caCrt, paths.leafCrt]));
+    const ours =
+      existsSync(paths.leafCrt) && existsSync(paths.leafKey) && existsSync(paths.caCrt) && (await ok(['verify', '-CAfile', paths.caCrt, paths.leafCrt]));
     if (!ours) {
       log(`keeping ${paths.leafCrt}: it was not issued by ${paths.caCrt}, so it is yours; nothing to do`);
       return paths;
@@ -78,7 +79,25 @@ export async function ensureLocalCertificates(dir: string, options: { useMkcert?
     );
     // A random 128-bit serial, as CAs must use unpredictable serials.
     const serial = `0x${await capture('openssl', ['rand', '-hex', '16'])}`;
-    await run('openssl', ['x509', '-req', '-in', csr, '-CA', ca.crt, '-CAkey', ca.key, '-set_serial', serial, '-days', String(LEAF_DAYS), '-sha256', '-extfile', ext, '-out', crt]);
+    await run('openssl', [
+      'x509',
+      '-req',
+      '-in',
+      csr,
+      '-CA',
+      ca.crt,
+      '-CAkey',
+      ca.key,
+      '-set_serial',
+      serial,
+      '-days',
+      String(LEAF_DAYS),
+      '-sha256',
+      '-extfile',
+      ext,
+      '-out',
+      crt,
+    ]);
     chmodSync(crt, 0o644);
     renameSync(key, paths.leafKey);
     renameSync(crt, paths.leafCrt);
@@ -124,13 +143,26 @@ async function ownCa(paths: CertPaths, dir: string): Promise<{ crt: string; key:
     // Name constraints: even if ca.key leaked, this CA could only vouch for localhost and
     // loopback addresses, so trusting it on a workstation is low-risk.
     await run('openssl', [
-      'req', '-x509', '-new', '-key', paths.caKey, '-sha256', '-days', String(CA_DAYS),
-      '-subj', `/O=authstack local development/CN=authstack local CA ${stamp}`,
-      '-addext', 'basicConstraints=critical,CA:TRUE,pathlen:0',
-      '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
-      '-addext', 'subjectKeyIdentifier=hash',
-      '-addext', 'nameConstraints=critical,permitted;DNS:localhost,permitted;IP:127.0.0.0/255.0.0.0,permitted;IP:0:0:0:0:0:0:0:1/FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF',
-      '-out', paths.caCrt,
+      'req',
+      '-x509',
+      '-new',
+      '-key',
+      paths.caKey,
+      '-sha256',
+      '-days',
+      String(CA_DAYS),
+      '-subj',
+      `/O=authstack local development/CN=authstack local CA ${stamp}`,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE,pathlen:0',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+      '-addext',
+      'subjectKeyIdentifier=hash',
+      '-addext',
+      'nameConstraints=critical,permitted;DNS:localhost,permitted;IP:127.0.0.0/255.0.0.0,permitted;IP:0:0:0:0:0:0:0:1/FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF',
+      '-out',
+      paths.caCrt,
     ]);
     chmodSync(paths.caCrt, 0o644);
   }

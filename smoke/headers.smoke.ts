@@ -13,7 +13,7 @@ function serviceLogEntries(): Promise<Array<{ req?: { id?: string } }>> {
   }
   return new Promise((resolve, reject) => {
     execFile('/bin/sh', ['-c', command], { maxBuffer: 256 * 1024 * 1024 }, (error, stdout) => {
-      if (error) return reject(error);
+      if (error) return reject(new Error(`${command} failed`, { cause: error }));
       const entries = [];
       for (const line of stdout.split('\n')) {
         // docker-compose prefixes each line with "service_1  | "; take the JSON object.

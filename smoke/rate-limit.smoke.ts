@@ -57,22 +57,25 @@ describe('edge rate limit on login', () => {
 
   // /API/Login/ reaches the same route in Express (case-insensitive, trailing slash), so the
   // edge must limit it too.
-  it.each(['/api/login', '/login', '/API/Login/'])('when %s gets a burst of 40 POSTs at once, then the edge answers the excess with 429 rate_limited JSON', async (path) => {
-    const responses = await burst(path);
+  it.each(['/api/login', '/login', '/API/Login/'])(
+    'when %s gets a burst of 40 POSTs at once, then the edge answers the excess with 429 rate_limited JSON',
+    async (path) => {
+      const responses = await burst(path);
 
-    const limited = responses.filter((r) => r.status === 429);
-    const passed = responses.filter((r) => r.status !== 429);
-    expect(limited.length).toBeGreaterThan(0);
-    for (const response of limited) {
-      expect(response.headers['content-type']).toMatch(/^application\/json/);
-      expect(JSON.parse(response.body)).toMatchObject({ error: 'rate_limited' });
-      expect(response.headers['retry-after']).toBe('1');
-      // Node joins repeated headers with ", ": exactly the one value means exactly one header.
-      expect(response.headers['strict-transport-security']).toBe('max-age=63072000; includeSubDomains');
-    }
-    // Whatever got through met the service's origin check, never the password check.
-    expect(new Set(passed.map((r) => r.status))).toEqual(new Set([403]));
-  });
+      const limited = responses.filter((r) => r.status === 429);
+      const passed = responses.filter((r) => r.status !== 429);
+      expect(limited.length).toBeGreaterThan(0);
+      for (const response of limited) {
+        expect(response.headers['content-type']).toMatch(/^application\/json/);
+        expect(JSON.parse(response.body)).toMatchObject({ error: 'rate_limited' });
+        expect(response.headers['retry-after']).toBe('1');
+        // Node joins repeated headers with ", ": exactly the one value means exactly one header.
+        expect(response.headers['strict-transport-security']).toBe('max-age=63072000; includeSubDomains');
+      }
+      // Whatever got through met the service's origin check, never the password check.
+      expect(new Set(passed.map((r) => r.status))).toEqual(new Set([403]));
+    },
+  );
 
   it('when the login form is fetched 40 times at once, then none is limited (only POSTs count)', async () => {
     const responses = await Promise.all(Array.from({ length: BURST }, () => request('/login')));

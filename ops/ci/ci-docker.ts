@@ -25,7 +25,12 @@ const log = (message: string) => say('ci-docker', message);
 export async function ciDocker(phases: Phases): Promise<void> {
   const fresh = process.env.CI === 'true' || process.env.CI === '1';
   const settings = fresh
-    ? { ...engineSettings(), socket: '/run/authstack-ci-docker.sock', dataRoot: mkdtempSync('/var/lib/authstack-ci-docker.'), logFile: '/var/log/authstack-ci-dockerd.log' }
+    ? {
+        ...engineSettings(),
+        socket: '/run/authstack-ci-docker.sock',
+        dataRoot: mkdtempSync('/var/lib/authstack-ci-docker.'),
+        logFile: '/var/log/authstack-ci-dockerd.log',
+      }
     : engineSettings();
   const ciDir = join(repoRoot, '.run/ci');
   mkdirSync(ciDir, { recursive: true });
@@ -41,7 +46,9 @@ export async function ciDocker(phases: Phases): Promise<void> {
       process.env.DOCKER_HOST = await startEngine(settings, { fresh });
       env.DOCKER_HOST = process.env.DOCKER_HOST;
       startedEngine = true;
-      log(`engine on ${process.env.DOCKER_HOST}${fresh ? ` (fresh data root ${settings.dataRoot})` : ''}: ${(await run('docker', ['version', '--format', 'server {{.Server.Version}}, client {{.Client.Version}}'])).stdout.trim()}`);
+      log(
+        `engine on ${process.env.DOCKER_HOST}${fresh ? ` (fresh data root ${settings.dataRoot})` : ''}: ${(await run('docker', ['version', '--format', 'server {{.Server.Version}}, client {{.Client.Version}}'])).stdout.trim()}`,
+      );
       // Leftovers of an aborted run on a reused engine must not leak into this one.
       generateEnvFile(envFile, TEST_STACK_SETTINGS);
       await stack.down(['--volumes']).catch(() => undefined);
@@ -117,7 +124,8 @@ async function persistenceChecks(envFile: string, make: (args: string[], input?:
   await make(['rotate-secret']);
   const after = settingsOf().SESSION_SECRETS!;
   const [newest, previous] = after.split(',');
-  if (newest === before.split(',')[0] || previous !== before.split(',')[0]) throw new CliError('SESSION_SECRETS was not rotated as expected (a new secret first, the previous one kept)');
+  if (newest === before.split(',')[0] || previous !== before.split(',')[0])
+    throw new CliError('SESSION_SECRETS was not rotated as expected (a new secret first, the previous one kept)');
   await me(adminCookie, admin);
   await me(userCookie, user);
   await me(await login(admin, adminPassword), admin);

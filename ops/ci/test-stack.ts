@@ -18,7 +18,12 @@ export const TEST_STACK_SETTINGS = { SIGNUP_ENABLED: 'true', SESSION_IDLE_TIMEOU
 
 /** The smoke tests against a stack, given through their public inputs only (docs/edge.md). */
 export async function runSmoke(env: Record<string, string>, args: string[] = []): Promise<number> {
-  const result = await run('npx', ['vitest', 'run', '--config', 'smoke/vitest.config.ts', ...args], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: 'inherit', allowFailure: true });
+  const result = await run('npx', ['vitest', 'run', '--config', 'smoke/vitest.config.ts', ...args], {
+    cwd: repoRoot,
+    env: { ...process.env, ...env },
+    stdio: 'inherit',
+    allowFailure: true,
+  });
   return result.code;
 }
 
@@ -36,7 +41,13 @@ export async function testNativeStack(smokeArgs: string[]): Promise<number> {
   const certsDir = join(runDir, 'certs');
   const [httpsPort, httpPort, servicePort, redisPort] = await freePorts(4);
   // Hermetic: no real-certificate settings or smoke overrides from the caller's shell.
-  const env: NodeJS.ProcessEnv = { ...process.env, HTTPS_PORT: String(httpsPort), HTTP_PORT: String(httpPort), SERVICE_PORT: String(servicePort), REDIS_PORT: String(redisPort) };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    HTTPS_PORT: String(httpsPort),
+    HTTP_PORT: String(httpPort),
+    SERVICE_PORT: String(servicePort),
+    REDIS_PORT: String(redisPort),
+  };
   for (const key of ['TLS_CERT', 'TLS_KEY', 'TLS_OCSP', 'BASE_URL', 'SMOKE_EXPECTED_CLIENT_IP']) delete env[key];
   const stack = new NativeStack({ runDir, envFile, certsDir, env });
   let code = 1;

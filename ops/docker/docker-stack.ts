@@ -65,7 +65,11 @@ export class DockerStack {
     }
     const [command, ...rest] = this.composeCommand;
     const env = { ...process.env, COMPOSE_PROFILES: this.env.COMPOSE_PROFILES ?? '' };
-    return run(command!, [...rest, '-p', PROJECT, '-f', join(repoRoot, 'docker-compose.yml'), '--env-file', join(this.runDir, 'compose.env'), ...args], { ...options, env, cwd: repoRoot });
+    return run(command!, [...rest, '-p', PROJECT, '-f', join(repoRoot, 'docker-compose.yml'), '--env-file', join(this.runDir, 'compose.env'), ...args], {
+      ...options,
+      env,
+      cwd: repoRoot,
+    });
   }
 
   /** Any compose command with this project's options (make ps, or `ops docker compose ...`). */
@@ -75,7 +79,11 @@ export class DockerStack {
   }
 
   async containerOf(service: string): Promise<string | undefined> {
-    const result = await run('docker', ['ps', '-q', '--filter', `label=com.docker.compose.project=${PROJECT}`, '--filter', `label=com.docker.compose.service=${service}`], { allowFailure: true });
+    const result = await run(
+      'docker',
+      ['ps', '-q', '--filter', `label=com.docker.compose.project=${PROJECT}`, '--filter', `label=com.docker.compose.service=${service}`],
+      { allowFailure: true },
+    );
     return result.stdout.trim().split('\n')[0] || undefined;
   }
 
@@ -111,8 +119,19 @@ export class DockerStack {
       GIT_REVISION: this.env.GIT_REVISION ?? 'unknown',
       BUILD_CREATED: this.env.BUILD_CREATED ?? 'unknown',
     };
-    writeFileSync(join(this.runDir, 'compose.env'), `# Written by the stack tooling from ${this.envFile}: what docker-compose.yml interpolates.\n${Object.entries(composeVars).map(([k, v]) => `${k}=${v}`).join('\n')}\n`);
-    writeFileSync(join(this.runDir, 'service.env'), `# Written by the stack tooling from ${this.envFile}: the service's settings (secrets arrive as files).\n${Object.entries(settings).map(([k, v]) => `${k}=${v}`).join('\n')}\n`, { mode: 0o600 });
+    writeFileSync(
+      join(this.runDir, 'compose.env'),
+      `# Written by the stack tooling from ${this.envFile}: what docker-compose.yml interpolates.\n${Object.entries(composeVars)
+        .map(([k, v]) => `${k}=${v}`)
+        .join('\n')}\n`,
+    );
+    writeFileSync(
+      join(this.runDir, 'service.env'),
+      `# Written by the stack tooling from ${this.envFile}: the service's settings (secrets arrive as files).\n${Object.entries(settings)
+        .map(([k, v]) => `${k}=${v}`)
+        .join('\n')}\n`,
+      { mode: 0o600 },
+    );
     const password = secrets.REDIS_PASSWORD!;
     writeSecretFiles(
       this.secretsDir,
@@ -188,14 +207,22 @@ export class DockerStack {
       if (ids.length === 0) throw new CliError(`no containers in project ${PROJECT}`);
       const pending: string[] = [];
       for (const id of ids) {
-        const state = await capture('docker', ['inspect', '-f', '{{.Name}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}', id]);
+        const state = await capture('docker', [
+          'inspect',
+          '-f',
+          '{{.Name}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}',
+          id,
+        ]);
         if (/ running (healthy|none)$/.test(state)) continue;
         if (/ (exited|dead) | running unhealthy$/.test(state)) throw new CliError(`container ${state}`);
         pending.push(state);
       }
       if (pending.length === 0) return;
       if (Date.now() > deadline) {
-        for (const id of ids) process.stderr.write(`${(await run('docker', ['inspect', '-f', '{{.Name}}: {{if .State.Health}}{{range .State.Health.Log}}{{.Output}}{{end}}{{end}}', id], { allowFailure: true })).stdout}\n`);
+        for (const id of ids)
+          process.stderr.write(
+            `${(await run('docker', ['inspect', '-f', '{{.Name}}: {{if .State.Health}}{{range .State.Health.Log}}{{.Output}}{{end}}{{end}}', id], { allowFailure: true })).stdout}\n`,
+          );
         throw new CliError(`not healthy after ${this.waitTimeoutMs / 1000}s: ${pending.join(', ')}`);
       }
       await sleep(2000);
@@ -220,7 +247,14 @@ export class DockerStack {
     let last = '';
     const ok = await waitFor(
       async () => {
-        const { status, error } = await probe({ origin, connectHost: '127.0.0.1', port, path: '/healthz', caFile: join(repoRoot, 'certs/ca.crt'), timeoutMs: 5000 });
+        const { status, error } = await probe({
+          origin,
+          connectHost: '127.0.0.1',
+          port,
+          path: '/healthz',
+          caFile: join(repoRoot, 'certs/ca.crt'),
+          timeoutMs: 5000,
+        });
         last = `${status} ${error ?? ''}`;
         return status === 200 ? true : undefined;
       },
@@ -234,7 +268,9 @@ export class DockerStack {
     const httpPort = this.setting('HTTP_PORT', '80');
     // Docker's userland proxy forwards published ports from the edge network's gateway
     // address: that is the client IP nginx (and so the service) sees for local requests.
-    const gateway = (await run('docker', ['network', 'inspect', '-f', '{{range .IPAM.Config}}{{.Gateway}}{{end}}', `${PROJECT}_edge`], { allowFailure: true })).stdout.trim();
+    const gateway = (
+      await run('docker', ['network', 'inspect', '-f', '{{range .IPAM.Config}}{{.Gateway}}{{end}}', `${PROJECT}_edge`], { allowFailure: true })
+    ).stdout.trim();
     mkdirSync(fromRepo('.run'), { recursive: true });
     writeFileSync(
       this.smokeFile,

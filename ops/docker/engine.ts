@@ -68,7 +68,8 @@ export async function startEngine(settings = engineSettings(), options: { fresh?
     const found = await findEngine(settings);
     if (found) return found;
   }
-  if (process.getuid?.() !== 0) throw new CliError("no Docker engine answers and starting one needs root.\n       Start one (e.g. 'sudo systemctl start docker') or rerun as root.");
+  if (process.getuid?.() !== 0)
+    throw new CliError("no Docker engine answers and starting one needs root.\n       Start one (e.g. 'sudo systemctl start docker') or rerun as root.");
   await ensureTools('dockerd');
   if (options.fresh && runningPid(settings)) await stopEngine(settings);
   if (runningPid(settings)) {
@@ -81,10 +82,23 @@ export async function startEngine(settings = engineSettings(), options: { fresh?
     const out = openSync(settings.logFile, 'a');
     // Detached with closed stdin and redirected output: the engine outlives this command and
     // never holds the caller's pipes open (a CI runner would otherwise wait for it forever).
-    const child = spawn('dockerd', ['--data-root', settings.dataRoot, '--exec-root', execRootOf(settings.socket), '--pidfile', pidFileOf(settings.socket), '-H', `unix://${settings.socket}`], {
-      detached: true,
-      stdio: ['ignore', out, out],
-    });
+    const child = spawn(
+      'dockerd',
+      [
+        '--data-root',
+        settings.dataRoot,
+        '--exec-root',
+        execRootOf(settings.socket),
+        '--pidfile',
+        pidFileOf(settings.socket),
+        '-H',
+        `unix://${settings.socket}`,
+      ],
+      {
+        detached: true,
+        stdio: ['ignore', out, out],
+      },
+    );
     child.unref();
   }
   const host = `unix://${settings.socket}`;

@@ -122,7 +122,23 @@ export async function buildStandinImages(options: { force?: boolean } = {}): Pro
         cpSync(join(STANDIN_DIR, dir), context, { recursive: true });
         if (dir === 'node') await addNodeAndNpm(context, work);
         const buildArgs = dir === 'node' ? ['--build-arg', `NODE_VERSION=${pinnedNodeVersion()}`] : [];
-        await run('docker', ['build', '--pull=false', '-q', ...buildArgs, '--label', `${LABEL}=${hash}`, '--label', `org.opencontainers.image.description=authstack stand-in for ${tag}`, '-t', tag, context], { env });
+        await run(
+          'docker',
+          [
+            'build',
+            '--pull=false',
+            '-q',
+            ...buildArgs,
+            '--label',
+            `${LABEL}=${hash}`,
+            '--label',
+            `org.opencontainers.image.description=authstack stand-in for ${tag}`,
+            '-t',
+            tag,
+            context,
+          ],
+          { env },
+        );
       }
       log(`built ${tag} in ${Math.round((Date.now() - started) / 1000)}s`);
     }
@@ -146,7 +162,8 @@ async function buildDebian(tag: string, hash: string, work: string): Promise<voi
   const quiet = async (command: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}) => {
     const result = await run(command, args, { allowFailure: true, env: { ...process.env, ...extraEnv } });
     writeFileSync(logFile, result.stdout + result.stderr, { flag: 'a' });
-    if (result.code !== 0) throw new CliError(`${command} ${args.slice(0, 2).join(' ')} failed:\n${readFileSync(logFile, 'utf8').split('\n').slice(-30).join('\n')}`);
+    if (result.code !== 0)
+      throw new CliError(`${command} ${args.slice(0, 2).join(' ')} failed:\n${readFileSync(logFile, 'utf8').split('\n').slice(-30).join('\n')}`);
   };
   await quiet('debootstrap', ['--variant=minbase', 'bookworm', rootfs, mirror]);
   // The host's apt sources (incl. security updates), then bring the root fs up to date.
@@ -172,7 +189,17 @@ async function buildDebian(tag: string, hash: string, work: string): Promise<voi
     const tar = spawn('tar', ['-C', rootfs, '-c', '.'], { stdio: ['ignore', 'pipe', 'inherit'] });
     const importer = spawn(
       'docker',
-      ['import', '-c', 'CMD ["bash"]', '-c', `LABEL ${LABEL}=${hash}`, '-c', 'LABEL org.opencontainers.image.description="authstack stand-in for debian:bookworm (debootstrap minbase)"', '-', tag],
+      [
+        'import',
+        '-c',
+        'CMD ["bash"]',
+        '-c',
+        `LABEL ${LABEL}=${hash}`,
+        '-c',
+        'LABEL org.opencontainers.image.description="authstack stand-in for debian:bookworm (debootstrap minbase)"',
+        '-',
+        tag,
+      ],
       { stdio: ['pipe', 'ignore', 'inherit'] },
     );
     tar.stdout.pipe(importer.stdin);

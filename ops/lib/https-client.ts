@@ -26,25 +26,29 @@ export function httpsClient(options: { caFile?: string; timeoutMs?: number } = {
       headers['content-length'] = String(Buffer.byteLength(body));
     }
     return new Promise((resolve, reject) => {
-      const req = httpsRequest(url, { method: init.method ?? (body ? 'POST' : 'GET'), headers, ca, agent: false, timeout: options.timeoutMs ?? 10_000 }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('error', reject);
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          resolve({
-            status: res.statusCode ?? 0,
-            body: text,
-            headers: res.headers,
-            json<T>() {
-              return JSON.parse(text) as T;
-            },
-            cookie() {
-              return res.headers['set-cookie']?.[0]?.split(';')[0];
-            },
+      const req = httpsRequest(
+        url,
+        { method: init.method ?? (body ? 'POST' : 'GET'), headers, ca, agent: false, timeout: options.timeoutMs ?? 10_000 },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('error', reject);
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            resolve({
+              status: res.statusCode ?? 0,
+              body: text,
+              headers: res.headers,
+              json<T>() {
+                return JSON.parse(text) as T;
+              },
+              cookie() {
+                return res.headers['set-cookie']?.[0]?.split(';')[0];
+              },
+            });
           });
-        });
-      });
+        },
+      );
       req.on('timeout', () => req.destroy(new Error(`timeout: ${url}`)));
       req.on('error', reject);
       req.end(body);

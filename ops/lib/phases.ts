@@ -32,6 +32,10 @@ export class Phases {
   table(): string {
     const width = Math.max(20, ...this.done.map((p) => p.name.length + 9));
     const rows = this.done.map((p) => `  ${`${p.name}${p.ok ? '' : ' (FAILED)'}`.padEnd(width)} ${String(p.seconds).padStart(5)}s`);
-    return [`\n==================== ${this.title} phase timings`, ...rows, `  ${'total'.padEnd(width)} ${String(Math.round((Date.now() - this.started) / 1000)).padStart(5)}s`].join('\n');
+    return [
+      `\n==================== ${this.title} phase timings`,
+      ...rows,
+      `  ${'total'.padEnd(width)} ${String(Math.round((Date.now() - this.started) / 1000)).padStart(5)}s`,
+    ].join('\n');
   }
 }

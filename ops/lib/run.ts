@@ -33,7 +33,9 @@ export interface RunResult {
  */
 export function run(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   const stdio: SpawnOptions['stdio'] =
-    options.stdio === 'inherit' ? [options.input === undefined ? 'inherit' : 'pipe', 'inherit', 'inherit'] : ['pipe', options.ignoreStdout ? 'ignore' : 'pipe', 'pipe'];
+    options.stdio === 'inherit'
+      ? [options.input === undefined ? 'inherit' : 'pipe', 'inherit', 'inherit']
+      : ['pipe', options.ignoreStdout ? 'ignore' : 'pipe', 'pipe'];
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio, timeout: options.timeoutMs });
     let stdout = '';
@@ -46,7 +48,13 @@ export function run(command: string, args: readonly string[], options: RunOption
     child.on('close', (code, signal) => {
       const result = { code: code ?? (signal ? 128 : 1), stdout, stderr };
       if (result.code === 0 || options.allowFailure) resolve(result);
-      else reject(new CliError(`${[command, ...args].join(' ')} failed (exit ${signal ?? result.code})${stderr.trim() ? `:\n${stderr.trim().split('\n').slice(-15).join('\n')}` : ''}`, result.code || 1));
+      else
+        reject(
+          new CliError(
+            `${[command, ...args].join(' ')} failed (exit ${signal ?? result.code})${stderr.trim() ? `:\n${stderr.trim().split('\n').slice(-15).join('\n')}` : ''}`,
+            result.code || 1,
+          ),
+        );
     });
     // A child that exits without reading its stdin closes the pipe: that is not our failure.
     child.stdin?.on('error', () => undefined);

@@ -120,7 +120,13 @@ export class NativeStack {
     let any = false;
     // nginx first (QUIT lets workers finish in-flight requests), Redis last.
     for (const name of ['nginx', 'service', 'redis'] as const) {
-      if (await this.supervisor.stop(name, { signal: name === 'nginx' ? 'SIGQUIT' : 'SIGTERM', timeoutMs: this.stopTimeoutMs, onKill: () => log(`${name} did not stop within ${this.stopTimeoutMs / 1000}s; sending KILL`) })) {
+      if (
+        await this.supervisor.stop(name, {
+          signal: name === 'nginx' ? 'SIGQUIT' : 'SIGTERM',
+          timeoutMs: this.stopTimeoutMs,
+          onKill: () => log(`${name} did not stop within ${this.stopTimeoutMs / 1000}s; sending KILL`),
+        })
+      ) {
         log(`stopped ${name}`);
         any = true;
       }
@@ -166,7 +172,18 @@ export class NativeStack {
     switch (component) {
       case 'all':
         await this.down();
-        await new NativeStack({ runDir: this.runDir, envFile: this.envFile, certsDir: this.certsDir, env: { ...this.env, HTTPS_PORT: String(state.httpsPort), HTTP_PORT: String(state.httpPort), SERVICE_PORT: String(state.servicePort), REDIS_PORT: String(state.redisPort) } }).up();
+        await new NativeStack({
+          runDir: this.runDir,
+          envFile: this.envFile,
+          certsDir: this.certsDir,
+          env: {
+            ...this.env,
+            HTTPS_PORT: String(state.httpsPort),
+            HTTP_PORT: String(state.httpPort),
+            SERVICE_PORT: String(state.servicePort),
+            REDIS_PORT: String(state.redisPort),
+          },
+        }).up();
         return;
       case 'service':
         await buildIfStale();
@@ -232,7 +249,8 @@ export class NativeStack {
     ];
     for (const choice of chosen) if (choice.note) log(choice.note);
     const [httpsPort, httpPort, servicePort, redisPort] = chosen.map((c) => c.port) as [number, number, number, number];
-    if (new Set([httpsPort, httpPort, servicePort, redisPort]).size !== 4) throw new CliError(`ports must differ: ${[httpsPort, httpPort, servicePort, redisPort].join(' ')}`);
+    if (new Set([httpsPort, httpPort, servicePort, redisPort]).size !== 4)
+      throw new CliError(`ports must differ: ${[httpsPort, httpPort, servicePort, redisPort].join(' ')}`);
 
     // TLS: explicit files (environment, then .env) for real certificates, else the local ones.
     const tlsCert = this.env.TLS_CERT || dotenv.TLS_CERT;
@@ -335,8 +353,12 @@ export class NativeStack {
     log(`starting redis on 127.0.0.1:${state.redisPort}`);
     const logFile = join(this.runDir, 'redis.log');
     await this.supervisor.start('redis', 'redis-server', [conf], { env: process.env, stdout: logFile, stderr: logFile });
-    const ready = await waitFor(async () => ((await this.redisPing(state)) ? true : this.supervisor.isRunning('redis') ? undefined : false), { timeoutMs: this.readyTimeoutMs, intervalMs: 200 });
-    if (ready !== true) throw new CliError(`redis ${ready === false ? 'exited' : `did not answer PING within ${this.readyTimeoutMs / 1000}s`}\n${tail(logFile)}`);
+    const ready = await waitFor(async () => ((await this.redisPing(state)) ? true : this.supervisor.isRunning('redis') ? undefined : false), {
+      timeoutMs: this.readyTimeoutMs,
+      intervalMs: 200,
+    });
+    if (ready !== true)
+      throw new CliError(`redis ${ready === false ? 'exited' : `did not answer PING within ${this.readyTimeoutMs / 1000}s`}\n${tail(logFile)}`);
   }
 
   private async startService(state: StackState): Promise<void> {
@@ -347,13 +369,20 @@ export class NativeStack {
     await this.supervisor.start('service', process.execPath, ['dist/server.js'], { env, cwd: repoRoot, stdout: logFile, stderr: logFile });
     const ready = await waitFor(
       async () => {
-        const { status } = await probe({ origin: `http://127.0.0.1:${state.servicePort}`, connectHost: '127.0.0.1', port: state.servicePort, path: '/healthz', timeoutMs: 2000 });
+        const { status } = await probe({
+          origin: `http://127.0.0.1:${state.servicePort}`,
+          connectHost: '127.0.0.1',
+          port: state.servicePort,
+          path: '/healthz',
+          timeoutMs: 2000,
+        });
         if (status === 200) return true;
         return this.supervisor.isRunning('service') ? undefined : false;
       },
       { timeoutMs: this.readyTimeoutMs, intervalMs: 200 },
     );
-    if (ready !== true) throw new CliError(`the service ${ready === false ? 'exited' : `did not answer /healthz within ${this.readyTimeoutMs / 1000}s`}\n${tail(logFile)}`);
+    if (ready !== true)
+      throw new CliError(`the service ${ready === false ? 'exited' : `did not answer /healthz within ${this.readyTimeoutMs / 1000}s`}\n${tail(logFile)}`);
   }
 
   nginxVars(state: StackState): NginxTemplateVars {
@@ -393,7 +422,13 @@ export class NativeStack {
     let last = '';
     const ready = await waitFor(
       async () => {
-        const { status, error } = await probe({ origin: state.publicOrigin, connectHost: '127.0.0.1', port: state.httpsPort, path: '/readyz', caFile: state.caFile });
+        const { status, error } = await probe({
+          origin: state.publicOrigin,
+          connectHost: '127.0.0.1',
+          port: state.httpsPort,
+          path: '/readyz',
+          caFile: state.caFile,
+        });
         last = `${status}${error ? ` ${error}` : ''}`;
         if (status === 200) return true;
         return this.supervisor.isRunning('nginx') ? undefined : false;
@@ -401,7 +436,9 @@ export class NativeStack {
       { timeoutMs: this.readyTimeoutMs, intervalMs: 250 },
     );
     if (ready !== true) {
-      throw new CliError(`https://127.0.0.1:${state.httpsPort}/readyz did not answer 200 within ${this.readyTimeoutMs / 1000}s (last: ${last})\n${tail(join(this.runDir, 'nginx-error.log'))}\n${tail(join(this.runDir, 'service.log'))}`);
+      throw new CliError(
+        `https://127.0.0.1:${state.httpsPort}/readyz did not answer 200 within ${this.readyTimeoutMs / 1000}s (last: ${last})\n${tail(join(this.runDir, 'nginx-error.log'))}\n${tail(join(this.runDir, 'service.log'))}`,
+      );
     }
   }
 

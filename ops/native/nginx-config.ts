@@ -57,7 +57,11 @@ export function renderNginx(out: string, vars: NginxTemplateVars): void {
   }
   writeFileSync(
     join(out, 'conf.d', '00-native-paths.conf'),
-    ['# Rendered by the native stack: temp paths inside the run directory, not /var.', ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `${t}_temp_path ${join(out, 'tmp', t)};`), ''].join('\n'),
+    [
+      '# Rendered by the native stack: temp paths inside the run directory, not /var.',
+      ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `${t}_temp_path ${join(out, 'tmp', t)};`),
+      '',
+    ].join('\n'),
   );
 }
 

@@ -7,7 +7,10 @@ import { ensureTools } from '../lib/tools.ts';
 
 /** backups/redis-<UTC time>.rdb */
 export function defaultBackupName(now = new Date()): string {
-  return `backups/redis-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}.rdb`;
+  return `backups/redis-${now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')}.rdb`;
 }
 
 /** Every RDB file starts with the magic "REDIS" and a 4-digit version. */
@@ -33,7 +36,9 @@ export async function backupNativeRedis(out: string, redis: { port: number; pass
   mkdirSync(dirname(out), { recursive: true });
   const partial = `${out}.partial`;
   try {
-    await run('redis-cli', ['--no-auth-warning', '-h', '127.0.0.1', '-p', String(redis.port), '--rdb', partial], { env: { ...process.env, REDISCLI_AUTH: redis.password } });
+    await run('redis-cli', ['--no-auth-warning', '-h', '127.0.0.1', '-p', String(redis.port), '--rdb', partial], {
+      env: { ...process.env, REDISCLI_AUTH: redis.password },
+    });
     chmodSync(partial, 0o600);
     if (which('redis-check-rdb')) await run('redis-check-rdb', [partial]);
     assertRdb(partial);

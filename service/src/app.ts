@@ -94,9 +94,7 @@ export function createApp(deps: AppDeps): { app: Express; lifecycle: Lifecycle }
   );
 
   // 4. Operational endpoints: before sessions and body parsing (cheap, no Redis session I/O).
-  app.use(
-    opsRouter({ redis, registry: metrics.registry, metricsToken: config.metricsToken, lifecycle, readinessTimeoutMs: config.redis.commandTimeoutMs }),
-  );
+  app.use(opsRouter({ redis, registry: metrics.registry, metricsToken: config.metricsToken, lifecycle, readinessTimeoutMs: config.redis.commandTimeoutMs }));
 
   app.get('/static/app.css', stylesheetHandler);
 

@@ -29,7 +29,8 @@ export const notFound = (message = 'Not found.') => new AppError(404, 'not_found
 export const usernameTaken = () => new AppError(409, 'username_taken', 'That username is taken.');
 export const unsupportedMediaType = (message = 'Send the body as application/json.') => new AppError(415, 'unsupported_media_type', message);
 /** Throttling answers: the client learns when to come back, nothing else. */
-export const tooManyAttempts = (retryAfterMs: number) => new AppError(429, 'too_many_attempts', 'Too many attempts. Try again later.', retryAfter(retryAfterMs));
+export const tooManyAttempts = (retryAfterMs: number) =>
+  new AppError(429, 'too_many_attempts', 'Too many attempts. Try again later.', retryAfter(retryAfterMs));
 /** The hashing queue is full: come back in a second (a login flood must not starve everyone). */
 export const busy = () => new AppError(503, 'busy', 'The server is busy. Try again in a moment.', retryAfter(1000));
 /** A dependency (Redis) is not answering. The one 503 body for it, wherever it is detected. */

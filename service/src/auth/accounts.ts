@@ -13,11 +13,7 @@ export class Accounts {
   private readonly sessions: SessionManager;
   private readonly logger: Logger;
 
-  constructor(
-    users: UserRepository,
-    hasher: PasswordHasher,
-    sessions: SessionManager,
-    logger: Logger) {
+  constructor(users: UserRepository, hasher: PasswordHasher, sessions: SessionManager, logger: Logger) {
     this.users = users;
     this.hasher = hasher;
     this.sessions = sessions;

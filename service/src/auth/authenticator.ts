@@ -17,12 +17,7 @@ export class Authenticator {
   private readonly metrics: Metrics;
   private readonly logger: Logger;
 
-  constructor(
-    users: UserRepository,
-    hasher: PasswordHasher,
-    throttle: LoginThrottle,
-    metrics: Metrics,
-    logger: Logger) {
+  constructor(users: UserRepository, hasher: PasswordHasher, throttle: LoginThrottle, metrics: Metrics, logger: Logger) {
     this.users = users;
     this.hasher = hasher;
     this.throttle = throttle;

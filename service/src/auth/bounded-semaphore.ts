@@ -18,9 +18,7 @@ export class BoundedSemaphore {
   private readonly concurrency: number;
   private readonly queueLimit: number;
 
-  constructor(
-    concurrency: number,
-    queueLimit: number) {
+  constructor(concurrency: number, queueLimit: number) {
     this.concurrency = concurrency;
     this.queueLimit = queueLimit;
   }

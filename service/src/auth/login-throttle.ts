@@ -35,7 +35,10 @@ export function clientBucket(ip: string): string {
 /** The eight groups of an IPv6 address, lower-case hex without leading zeros. */
 function expandIPv6(address: string): string[] {
   const hex = (n: number) => n.toString(16);
-  const withoutV4 = address.replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/, (_m, a: string, b: string, c: string, d: string) => `${hex((+a << 8) | +b)}:${hex((+c << 8) | +d)}`);
+  const withoutV4 = address.replace(
+    /(\d+)\.(\d+)\.(\d+)\.(\d+)$/,
+    (_m, a: string, b: string, c: string, d: string) => `${hex((+a << 8) | +b)}:${hex((+c << 8) | +d)}`,
+  );
   const [head = '', tail] = withoutV4.split('::');
   const headGroups = head ? head.split(':') : [];
   const tailGroups = tail ? tail.split(':') : [];

@@ -22,10 +22,7 @@ export class PasswordHasher {
   private readonly params: Argon2Params;
   private readonly metrics: Metrics;
 
-  constructor(
-    params: Argon2Params,
-    limits: { concurrency: number; queueLimit: number },
-    metrics: Metrics) {
+  constructor(params: Argon2Params, limits: { concurrency: number; queueLimit: number }, metrics: Metrics) {
     this.params = params;
     this.metrics = metrics;
     this.semaphore = new BoundedSemaphore(limits.concurrency, limits.queueLimit);

@@ -95,7 +95,12 @@ async function main(argv: string[]): Promise<number> {
   if (extra.length > 0) throw new Error('too many arguments: passwords are read from stdin or a prompt, never from argv');
   const config = loadConfig(process.env);
   // Audit events go to stderr as JSON, like the service's; results go to stdout.
-  const runtime = await bootstrap({ config, logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel, logDestination: process.stderr, defaultMetrics: false });
+  const runtime = await bootstrap({
+    config,
+    logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel,
+    logDestination: process.stderr,
+    defaultMetrics: false,
+  });
   try {
     process.stdout.write(`${await run(command, username, runtime.domain)}\n`);
     return 0;

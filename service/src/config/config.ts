@@ -43,8 +43,7 @@ const duration = (fallback: string) =>
       return ms;
     });
 
-const integer = (fallback: number, min: number, max: number) =>
-  z.coerce.number().int().min(min).max(max).default(fallback);
+const integer = (fallback: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(fallback);
 
 const boolean = (fallback: boolean) =>
   z
@@ -59,118 +58,131 @@ const optionalSecret = z
 
 /** Every setting the service reads, with its type, default and a one-line doc. */
 const settings = {
-    /** TCP port the service listens on. */
-    PORT: integer(3000, 1, 65535),
-    /** Interface to bind; 0.0.0.0 in containers, 127.0.0.1 behind a local nginx. */
-    HOST: z.string().min(1).default('0.0.0.0'),
-    /** Redis connection URL (redis:// or rediss://). */
-    REDIS_URL: z
-      .string()
-      .default('redis://127.0.0.1:6379')
-      .refine((v) => /^rediss?:\/\/[^\s]+$/.test(v), 'expected redis://host:port or rediss://host:port'),
-    /** Redis password (requirepass); overrides one in REDIS_URL. */
-    REDIS_PASSWORD: optionalSecret,
-    /** Prefix of every Redis key this service writes, so it can share a Redis safely. */
-    REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]{1,32}$/, 'expected 1-32 of A-Z a-z 0-9 : _ -').default('authstack:'),
-    /** Milliseconds a Redis command may take before the request fails with 503. */
-    REDIS_COMMAND_TIMEOUT_MS: integer(1500, 50, 60_000),
-    /** Comma-separated session secrets, newest first: the first signs, all verify. */
-    SESSION_SECRETS: z
-      .string({ message: 'is required (comma-separated, newest first, each at least 32 characters)' })
-      .transform((raw, ctx) => {
-        const secrets = raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-        if (secrets.length === 0) {
-          ctx.addIssue({ code: 'custom', message: 'must list at least one secret' });
-          return z.NEVER;
-        }
-        secrets.forEach((secret, index) => {
-          if (secret.length < 32) {
-            ctx.addIssue({ code: 'custom', message: `secret #${index + 1} is ${secret.length} characters; each must be at least 32` });
-          }
+  /** TCP port the service listens on. */
+  PORT: integer(3000, 1, 65535),
+  /** Interface to bind; 0.0.0.0 in containers, 127.0.0.1 behind a local nginx. */
+  HOST: z.string().min(1).default('0.0.0.0'),
+  /** Redis connection URL (redis:// or rediss://). */
+  REDIS_URL: z
+    .string()
+    .default('redis://127.0.0.1:6379')
+    .refine((v) => /^rediss?:\/\/[^\s]+$/.test(v), 'expected redis://host:port or rediss://host:port'),
+  /** Redis password (requirepass); overrides one in REDIS_URL. */
+  REDIS_PASSWORD: optionalSecret,
+  /** Prefix of every Redis key this service writes, so it can share a Redis safely. */
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:_-]{1,32}$/, 'expected 1-32 of A-Z a-z 0-9 : _ -')
+    .default('authstack:'),
+  /** Milliseconds a Redis command may take before the request fails with 503. */
+  REDIS_COMMAND_TIMEOUT_MS: integer(1500, 50, 60_000),
+  /** Comma-separated session secrets, newest first: the first signs, all verify. */
+  SESSION_SECRETS: z.string({ message: 'is required (comma-separated, newest first, each at least 32 characters)' }).transform((raw, ctx) => {
+    const secrets = raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0);
+    if (secrets.length === 0) {
+      ctx.addIssue({ code: 'custom', message: 'must list at least one secret' });
+      return z.NEVER;
+    }
+    secrets.forEach((secret, index) => {
+      if (secret.length < 32) {
+        ctx.addIssue({ code: 'custom', message: `secret #${index + 1} is ${secret.length} characters; each must be at least 32` });
+      }
+    });
+    if (new Set(secrets).size !== secrets.length) {
+      ctx.addIssue({ code: 'custom', message: 'lists the same secret twice' });
+    }
+    return secrets;
+  }),
+  /** Proxy hops to trust for X-Forwarded-*: a hop count or a subnet list. Never "true". */
+  TRUST_PROXY: z
+    .string()
+    .default('1')
+    .transform((raw, ctx): number | string[] => {
+      const value = raw.trim();
+      if (/^\d+$/.test(value)) return Number(value);
+      if (value === 'true' || value === 'false' || value === '') {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'must be a hop count (e.g. 1) or a comma-separated subnet list, never true/false: "true" lets clients spoof X-Forwarded-For',
         });
-        if (new Set(secrets).size !== secrets.length) {
-          ctx.addIssue({ code: 'custom', message: 'lists the same secret twice' });
-        }
-        return secrets;
-      }),
-    /** Proxy hops to trust for X-Forwarded-*: a hop count or a subnet list. Never "true". */
-    TRUST_PROXY: z
-      .string()
-      .default('1')
-      .transform((raw, ctx): number | string[] => {
-        const value = raw.trim();
-        if (/^\d+$/.test(value)) return Number(value);
-        if (value === 'true' || value === 'false' || value === '') {
-          ctx.addIssue({ code: 'custom', message: 'must be a hop count (e.g. 1) or a comma-separated subnet list, never true/false: "true" lets clients spoof X-Forwarded-For' });
-          return z.NEVER;
-        }
-        return value.split(',').map((s) => s.trim()).filter(Boolean);
-      }),
-    /** Secure cookies (named __Host-sid). false only for local plain-HTTP development. */
-    COOKIE_SECURE: boolean(true),
-    /** The origin browsers use, e.g. https://localhost; unsafe requests from others get 403. */
-    PUBLIC_ORIGIN: z
-      .string()
-      .default('https://localhost')
-      .transform((raw, ctx) => {
-        try {
-          const url = new URL(raw);
-          if ((url.protocol === 'https:' || url.protocol === 'http:') && url.origin === raw.replace(/\/$/, '')) return url.origin;
-        } catch {
-          /* reported below */
-        }
-        ctx.addIssue({ code: 'custom', message: `expected an origin like https://example.com (scheme, host, optional port), got "${raw}"` });
         return z.NEVER;
-      }),
-    /** Idle timeout: a session unused this long is ended. */
-    SESSION_IDLE_TIMEOUT: duration('30m'),
-    /** Absolute timeout: a session this old is ended however active it is. */
-    SESSION_ABSOLUTE_TIMEOUT: duration('12h'),
-    /** Bearer token for /metrics. Unset: /metrics is open (keep it off the public edge). */
-    METRICS_TOKEN: optionalSecret,
-    /** At start, create this user if it does not exist (with ADMIN_PASSWORD). */
-    ADMIN_USERNAME: z.string().optional().transform((v) => (v ? v : undefined)),
-    /** Password for ADMIN_USERNAME; only used when the user is created. */
-    ADMIN_PASSWORD: optionalSecret,
-    /** pino log level. */
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    /** argon2id memory cost in KiB (OWASP minimum 19456). */
-    ARGON2_MEMORY_KIB: integer(19456, 19456, 4_194_304),
-    /** argon2id iterations (OWASP minimum 2 at 19 MiB). */
-    ARGON2_TIME_COST: integer(2, 2, 100),
-    /** argon2id lanes. */
-    ARGON2_PARALLELISM: integer(1, 1, 16),
-    /** Password hashes computed at once; the rest wait in the queue. */
-    HASH_CONCURRENCY: integer(4, 1, 256),
-    /** Hashes allowed to wait; past that, 503 busy at once. */
-    HASH_QUEUE_LIMIT: integer(32, 0, 10_000),
-    /** Consecutive failures per (username, IP) before 429. */
-    LOGIN_MAX_CONSECUTIVE_FAILURES: integer(10, 1, 10_000),
-    /** Window of the per-(username, IP) counter; also how long the lockout lasts. */
-    LOGIN_FAILURE_WINDOW: duration('15m'),
-    /** Failures per IP per hour, across usernames. */
-    LOGIN_MAX_FAILURES_PER_IP_PER_HOUR: integer(100, 1, 1_000_000),
-    /** Failures per account per hour, across IPs. */
-    LOGIN_MAX_FAILURES_PER_ACCOUNT_PER_HOUR: integer(100, 1, 1_000_000),
-    /** Enables POST /api/register. */
-    SIGNUP_ENABLED: boolean(false),
-    /** Registrations allowed per IP per hour. */
-    SIGNUP_MAX_PER_IP_PER_HOUR: integer(10, 1, 1_000_000),
-    /** How long in-flight requests get to finish on SIGTERM. */
-    SHUTDOWN_TIMEOUT: duration('10s'),
+      }
+      return value
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+    }),
+  /** Secure cookies (named __Host-sid). false only for local plain-HTTP development. */
+  COOKIE_SECURE: boolean(true),
+  /** The origin browsers use, e.g. https://localhost; unsafe requests from others get 403. */
+  PUBLIC_ORIGIN: z
+    .string()
+    .default('https://localhost')
+    .transform((raw, ctx) => {
+      try {
+        const url = new URL(raw);
+        if ((url.protocol === 'https:' || url.protocol === 'http:') && url.origin === raw.replace(/\/$/, '')) return url.origin;
+      } catch {
+        /* reported below */
+      }
+      ctx.addIssue({ code: 'custom', message: `expected an origin like https://example.com (scheme, host, optional port), got "${raw}"` });
+      return z.NEVER;
+    }),
+  /** Idle timeout: a session unused this long is ended. */
+  SESSION_IDLE_TIMEOUT: duration('30m'),
+  /** Absolute timeout: a session this old is ended however active it is. */
+  SESSION_ABSOLUTE_TIMEOUT: duration('12h'),
+  /** Bearer token for /metrics. Unset: /metrics is open (keep it off the public edge). */
+  METRICS_TOKEN: optionalSecret,
+  /** At start, create this user if it does not exist (with ADMIN_PASSWORD). */
+  ADMIN_USERNAME: z
+    .string()
+    .optional()
+    .transform((v) => (v ? v : undefined)),
+  /** Password for ADMIN_USERNAME; only used when the user is created. */
+  ADMIN_PASSWORD: optionalSecret,
+  /** pino log level. */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** argon2id memory cost in KiB (OWASP minimum 19456). */
+  ARGON2_MEMORY_KIB: integer(19456, 19456, 4_194_304),
+  /** argon2id iterations (OWASP minimum 2 at 19 MiB). */
+  ARGON2_TIME_COST: integer(2, 2, 100),
+  /** argon2id lanes. */
+  ARGON2_PARALLELISM: integer(1, 1, 16),
+  /** Password hashes computed at once; the rest wait in the queue. */
+  HASH_CONCURRENCY: integer(4, 1, 256),
+  /** Hashes allowed to wait; past that, 503 busy at once. */
+  HASH_QUEUE_LIMIT: integer(32, 0, 10_000),
+  /** Consecutive failures per (username, IP) before 429. */
+  LOGIN_MAX_CONSECUTIVE_FAILURES: integer(10, 1, 10_000),
+  /** Window of the per-(username, IP) counter; also how long the lockout lasts. */
+  LOGIN_FAILURE_WINDOW: duration('15m'),
+  /** Failures per IP per hour, across usernames. */
+  LOGIN_MAX_FAILURES_PER_IP_PER_HOUR: integer(100, 1, 1_000_000),
+  /** Failures per account per hour, across IPs. */
+  LOGIN_MAX_FAILURES_PER_ACCOUNT_PER_HOUR: integer(100, 1, 1_000_000),
+  /** Enables POST /api/register. */
+  SIGNUP_ENABLED: boolean(false),
+  /** Registrations allowed per IP per hour. */
+  SIGNUP_MAX_PER_IP_PER_HOUR: integer(10, 1, 1_000_000),
+  /** How long in-flight requests get to finish on SIGTERM. */
+  SHUTDOWN_TIMEOUT: duration('10s'),
 };
 
 /** The names of every setting: the stack tooling passes exactly these from .env to the service. */
 export const CONFIG_KEYS = Object.keys(settings) as Array<keyof typeof settings>;
 
 const schema = z.object(settings).superRefine((cfg, ctx) => {
-    if (cfg.SESSION_ABSOLUTE_TIMEOUT < cfg.SESSION_IDLE_TIMEOUT) {
-      ctx.addIssue({ code: 'custom', path: ['SESSION_ABSOLUTE_TIMEOUT'], message: 'must not be shorter than SESSION_IDLE_TIMEOUT' });
-    }
-    if (cfg.ADMIN_USERNAME && !cfg.ADMIN_PASSWORD) {
-      ctx.addIssue({ code: 'custom', path: ['ADMIN_PASSWORD'], message: 'is required when ADMIN_USERNAME is set (or use ADMIN_PASSWORD_FILE)' });
-    }
-  });
+  if (cfg.SESSION_ABSOLUTE_TIMEOUT < cfg.SESSION_IDLE_TIMEOUT) {
+    ctx.addIssue({ code: 'custom', path: ['SESSION_ABSOLUTE_TIMEOUT'], message: 'must not be shorter than SESSION_IDLE_TIMEOUT' });
+  }
+  if (cfg.ADMIN_USERNAME && !cfg.ADMIN_PASSWORD) {
+    ctx.addIssue({ code: 'custom', path: ['ADMIN_PASSWORD'], message: 'is required when ADMIN_USERNAME is set (or use ADMIN_PASSWORD_FILE)' });
+  }
+});
 
 export type Env = z.input<typeof schema>;
 type Parsed = z.output<typeof schema>;

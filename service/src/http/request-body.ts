@@ -9,7 +9,10 @@ const USERNAME_INPUT_MAX = 256;
 const username = z.string({ message: 'username must be a string' }).min(1, 'username is required').max(USERNAME_INPUT_MAX, 'username is too long');
 // Bounded before hashing: argon2 on megabytes of input is a cheap DoS lever otherwise.
 const password = (field: string) =>
-  z.string({ message: `${field} must be a string` }).min(1, `${field} is required`).max(PASSWORD_MAX_LENGTH * 4, `${field} is too long`);
+  z
+    .string({ message: `${field} must be a string` })
+    .min(1, `${field} is required`)
+    .max(PASSWORD_MAX_LENGTH * 4, `${field} is too long`);
 
 export const credentialsSchema = z.object({ username, password: password('password') });
 export const passwordChangeSchema = z.object({ currentPassword: password('currentPassword'), newPassword: password('newPassword') });

@@ -58,7 +58,20 @@ export function isRedisUnavailable(error: unknown): boolean {
 }
 
 /** Lifecycle methods are not raced: connect() retries until Redis is up, by design. */
-const NOT_RACED = new Set<PropertyKey>(['connect', 'close', 'quit', 'disconnect', 'destroy', 'on', 'once', 'off', 'addListener', 'removeListener', 'emit', 'duplicate']);
+const NOT_RACED = new Set<PropertyKey>([
+  'connect',
+  'close',
+  'quit',
+  'disconnect',
+  'destroy',
+  'on',
+  'once',
+  'off',
+  'addListener',
+  'removeListener',
+  'emit',
+  'duplicate',
+]);
 
 /**
  * A node-redis client tuned to fail fast, so requests answer 503 instead of hanging:
@@ -121,22 +134,22 @@ function withDeadline<C extends object>(client: C, ms: number): C {
     new Proxy(chain, {
       get(target, prop, receiver) {
         // `this` stays the real object: node-redis uses private fields, which a proxy lacks.
-        const value = Reflect.get(target, prop);
+        const value: unknown = Reflect.get(target, prop);
         if (typeof value !== 'function') return value;
         return (...args: unknown[]) => {
-          const result = (value as (...a: unknown[]) => unknown).apply(target, args);
+          const result: unknown = (value as (...a: unknown[]) => unknown).apply(target, args);
           if (isThenable(result)) return race(result, ms);
           // Chained command builders return the chain itself: keep wrapping it.
-          return result === target ? receiver : result;
+          return result === target ? (receiver as unknown) : result;
         };
       },
     });
   return new Proxy(client, {
     get(target, prop) {
-      const value = Reflect.get(target, prop);
+      const value: unknown = Reflect.get(target, prop);
       if (typeof value !== 'function' || NOT_RACED.has(prop)) return value;
       return (...args: unknown[]) => {
-        const result = (value as (...a: unknown[]) => unknown).apply(target, args);
+        const result: unknown = (value as (...a: unknown[]) => unknown).apply(target, args);
         if (isThenable(result)) return race(result, ms);
         if (prop === 'multi' || prop === 'MULTI') return wrapChain(result as object);
         return result;

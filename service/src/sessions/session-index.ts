@@ -20,11 +20,7 @@ export class SessionIndex {
   private readonly absoluteTimeoutMs: number;
   private readonly clock: Clock;
 
-  constructor(
-    redis: RedisClient,
-    keys: RedisKeys,
-    absoluteTimeoutMs: number,
-    clock: Clock) {
+  constructor(redis: RedisClient, keys: RedisKeys, absoluteTimeoutMs: number, clock: Clock) {
     this.redis = redis;
     this.keys = keys;
     this.absoluteTimeoutMs = absoluteTimeoutMs;
@@ -71,7 +67,7 @@ export class SessionIndex {
     // A session is indexed just before its record is saved: a member younger than the grace
     // period may simply not be written yet, so only older members without a record are dead.
     const youngAfter = now + this.absoluteTimeoutMs - SAVE_GRACE_MS;
-    const exists = await Promise.all(members.map((m) => (m.score > youngAfter ? 1 : this.redis.exists(this.keys.session(m.value)))));
+    const exists = await Promise.all(members.map((m) => (m.score > youngAfter ? Promise.resolve(1) : this.redis.exists(this.keys.session(m.value)))));
     const dead = members.filter((_, i) => exists[i] === 0).map((m) => m.value);
     await this.remove(userId, dead);
     return members.filter((_, i) => exists[i] !== 0).map((m) => m.value);

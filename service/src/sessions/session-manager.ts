@@ -38,13 +38,7 @@ export class SessionManager {
   private readonly metrics: Metrics;
   private readonly logger: Logger;
 
-  constructor(
-    store: RedisStore,
-    index: SessionIndex,
-    config: Config['session'],
-    clock: Clock,
-    metrics: Metrics,
-    logger: Logger) {
+  constructor(store: RedisStore, index: SessionIndex, config: Config['session'], clock: Clock, metrics: Metrics, logger: Logger) {
     this.store = store;
     this.index = index;
     this.config = config;
@@ -60,7 +54,7 @@ export class SessionManager {
    */
   async establish(req: Request, user: Pick<User, 'id' | 'username' | 'passwordChangedAt'>): Promise<void> {
     if (req.session) {
-      await new Promise<void>((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
+      await new Promise<void>((resolve, reject) => req.session.regenerate((err?: unknown) => (err ? reject(asError(err)) : resolve())));
     } else {
       // The cookie's session was just ended in this request (expired, user removed): start a
       // fresh one with a new id instead of regenerating a session that no longer exists.
@@ -79,7 +73,7 @@ export class SessionManager {
     // Indexed before it is saved: a session that exists is always revocable (a member whose
     // record never got written is pruned later).
     await this.index.add(user.id, req.sessionID, now + this.config.absoluteTimeoutMs);
-    await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) => req.session.save((err?: unknown) => (err ? reject(asError(err)) : resolve())));
     this.metrics.sessionsCreated.inc();
   }
 
@@ -87,7 +81,7 @@ export class SessionManager {
   async end(req: Request, reason: RevokeReason): Promise<void> {
     const { userId } = req.session;
     const sessionId = req.sessionID;
-    await new Promise<void>((resolve, reject) => req.session.destroy((err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) => req.session.destroy((err?: unknown) => (err ? reject(asError(err)) : resolve())));
     if (userId) {
       await this.index.remove(userId, [sessionId]);
       this.metrics.sessionsRevoked.inc({ reason });
@@ -192,4 +186,9 @@ export class SessionManager {
     const data = (await this.store.get(sessionId)) as SessionData | null | undefined;
     return data ?? undefined;
   }
+}
+
+/** express-session hands callbacks whatever its store rejected with. */
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
 }

@@ -25,10 +25,7 @@ export class UserRepository {
   private readonly keys: RedisKeys;
   private readonly clock: Clock;
 
-  constructor(
-    redis: RedisClient,
-    keys: RedisKeys,
-    clock: Clock) {
+  constructor(redis: RedisClient, keys: RedisKeys, clock: Clock) {
     this.redis = redis;
     this.keys = keys;
     this.clock = clock;
@@ -60,11 +57,7 @@ export class UserRepository {
     const claimed = await this.redis.set(this.usernameKey(username), user.id, { condition: 'NX' });
     if (claimed === null) throw new UsernameTakenError(username);
     try {
-      await this.redis
-        .multi()
-        .hSet(this.userKey(user.id), toFields(user))
-        .sAdd(this.keys.users(), user.id)
-        .exec();
+      await this.redis.multi().hSet(this.userKey(user.id), toFields(user)).sAdd(this.keys.users(), user.id).exec();
     } catch (error) {
       // Give the name back, or it would stay claimed by a user that was never written
       // (best effort: if Redis is gone entirely, so is the chance to clean up).
@@ -86,12 +79,7 @@ export class UserRepository {
   }
 
   async remove(user: User): Promise<void> {
-    await this.redis
-      .multi()
-      .del(this.userKey(user.id))
-      .del(this.usernameKey(user.username))
-      .sRem(this.keys.users(), user.id)
-      .exec();
+    await this.redis.multi().del(this.userKey(user.id)).del(this.usernameKey(user.username)).sRem(this.keys.users(), user.id).exec();
   }
 
   async list(): Promise<User[]> {

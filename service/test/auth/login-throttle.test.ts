@@ -133,7 +133,9 @@ describe('no user enumeration', () => {
       expect(Object.keys(unknownUser.headers).sort()).toEqual(Object.keys(wrongPassword.headers).sort());
       // The decoy verify really ran argon2 (timing is compared by `make bench`, not here).
       const verifies = await t.metrics.registry.getSingleMetric('password_hash_duration_seconds')!.get();
-      const count = verifies.values.find((v) => (v as { metricName?: string }).metricName === 'password_hash_duration_seconds_count' && v.labels.operation === 'verify');
+      const count = verifies.values.find(
+        (v) => (v as { metricName?: string }).metricName === 'password_hash_duration_seconds_count' && v.labels.operation === 'verify',
+      );
       expect(count?.value).toBe(2);
     } finally {
       await t.close();
@@ -143,7 +145,13 @@ describe('no user enumeration', () => {
 
 describe('hashing under load', () => {
   it('when more logins arrive than the hash concurrency plus queue allow, then the excess gets 503 busy with Retry-After at once', async () => {
-    const t = await buildTestApp({ HASH_CONCURRENCY: '1', HASH_QUEUE_LIMIT: '1', ARGON2_MEMORY_KIB: '65536', ARGON2_TIME_COST: '4', LOGIN_MAX_FAILURES_PER_IP_PER_HOUR: '1000' });
+    const t = await buildTestApp({
+      HASH_CONCURRENCY: '1',
+      HASH_QUEUE_LIMIT: '1',
+      ARGON2_MEMORY_KIB: '65536',
+      ARGON2_TIME_COST: '4',
+      LOGIN_MAX_FAILURES_PER_IP_PER_HOUR: '1000',
+    });
     try {
       const { username } = await createUser(t);
 

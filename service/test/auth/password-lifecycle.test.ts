@@ -29,13 +29,17 @@ describe('POST /api/password', () => {
   it('when the current password is wrong, then 401, and repeated failures are throttled like a login', async () => {
     const { username, password } = await createUser(t);
     const cookie = await login(t, username, password);
-    const attempt = () => viaEdge(t.app).post('/api/password').set('Cookie', cookie).send({ currentPassword: 'wrong wrong wrong', newPassword: 'another long passphrase' });
+    const attempt = () =>
+      viaEdge(t.app).post('/api/password').set('Cookie', cookie).send({ currentPassword: 'wrong wrong wrong', newPassword: 'another long passphrase' });
 
     const statuses = [];
     for (let i = 0; i < 4; i += 1) statuses.push((await attempt()).status);
 
     expect(statuses).toEqual([401, 401, 401, 429]);
-    const blocked = await viaEdge(t.app).post('/api/password').set('Cookie', cookie).send({ currentPassword: password, newPassword: 'another long passphrase' });
+    const blocked = await viaEdge(t.app)
+      .post('/api/password')
+      .set('Cookie', cookie)
+      .send({ currentPassword: password, newPassword: 'another long passphrase' });
     expect(blocked.status).toBe(429);
     expect(blocked.body.error).toBe('too_many_attempts');
   });
@@ -110,7 +114,10 @@ describe('POST /api/register', () => {
     it('then a taken username, in any case, gets 409 username_taken', async () => {
       const { username } = await createUser(t, uniqueUsername('Taken'));
 
-      const res = await viaEdge(t.app).post('/api/register').set('X-Forwarded-For', '192.0.2.2').send({ username: username.toLowerCase(), password: 'a fine long passphrase' });
+      const res = await viaEdge(t.app)
+        .post('/api/register')
+        .set('X-Forwarded-For', '192.0.2.2')
+        .send({ username: username.toLowerCase(), password: 'a fine long passphrase' });
 
       expect(res.status).toBe(409);
       expect(res.body.error).toBe('username_taken');
@@ -126,7 +133,10 @@ describe('POST /api/register', () => {
     it('then registrations are throttled per IP with 429 and Retry-After', async () => {
       const statuses: number[] = [];
       for (let i = 0; i < 5; i += 1) {
-        const res = await viaEdge(t.app).post('/api/register').set('X-Forwarded-For', '192.0.2.50').send({ username: uniqueUsername(), password: 'a fine long passphrase' });
+        const res = await viaEdge(t.app)
+          .post('/api/register')
+          .set('X-Forwarded-For', '192.0.2.50')
+          .send({ username: uniqueUsername(), password: 'a fine long passphrase' });
         statuses.push(res.status);
         if (res.status === 429) expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
       }

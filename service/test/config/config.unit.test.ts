@@ -114,7 +114,10 @@ describe('config', () => {
     });
 
     it('when a _FILE cannot be read, then it fails naming the _FILE key', () => {
-      expect(problems({ SESSION_SECRETS_FILE: join(dir, 'missing') })).toEqual([expect.stringMatching(/^SESSION_SECRETS_FILE: cannot read .*ENOENT/), expect.stringMatching(/^SESSION_SECRETS: /)]);
+      expect(problems({ SESSION_SECRETS_FILE: join(dir, 'missing') })).toEqual([
+        expect.stringMatching(/^SESSION_SECRETS_FILE: cannot read .*ENOENT/),
+        expect.stringMatching(/^SESSION_SECRETS: /),
+      ]);
     });
 
     it('when both NAME and NAME_FILE are set, then it fails rather than guessing', () => {

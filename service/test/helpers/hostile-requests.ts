@@ -48,7 +48,10 @@ export function sendRaw(port: number, bytes: Buffer, options: SendOptions = {}):
     const tryParse = (closed: boolean) => {
       for (;;) {
         const end = buffer.indexOf('\r\n\r\n');
-        if (end < 0) return closed ? finish(new Error(`connection closed without a response (${buffer.length} bytes: ${JSON.stringify(buffer.toString('latin1').slice(0, 80))})`)) : undefined;
+        if (end < 0)
+          return closed
+            ? finish(new Error(`connection closed without a response (${buffer.length} bytes: ${JSON.stringify(buffer.toString('latin1').slice(0, 80))})`))
+            : undefined;
         const lines = buffer.subarray(0, end).toString('latin1').split('\r\n');
         const match = /^HTTP\/\d\.\d (\d{3})/.exec(lines[0] ?? '');
         if (!match) return finish(new Error(`unparseable status line: ${JSON.stringify(lines[0])}`));
@@ -187,7 +190,11 @@ export interface HostilePlan {
   framing: FramingAttack;
 }
 
-export type PathPlan = { kind: 'exact' } | { kind: 'variant'; variant: 'trailing-slash' | 'upper' | 'double-slash' | 'encoded' | 'dot-segment' } | { kind: 'id'; id: IdPlan } | { kind: 'raw'; path: string };
+export type PathPlan =
+  | { kind: 'exact' }
+  | { kind: 'variant'; variant: 'trailing-slash' | 'upper' | 'double-slash' | 'encoded' | 'dot-segment' }
+  | { kind: 'id'; id: IdPlan }
+  | { kind: 'raw'; path: string };
 
 export type IdPlan = { kind: 'text'; text: string } | { kind: 'own-handle' } | { kind: 'huge'; length: number };
 
@@ -227,6 +234,8 @@ export const anyText = (maxLength = 40) =>
     fc.string({ unit: 'binary', maxLength }),
     fc.string({ unit: fc.oneof(loneSurrogate, fc.constantFrom('\u0000', '\u001f', '\u202e', '\ufeff', '\u0130', 'Ａ', '😀')), maxLength }),
   );
+// Control characters are exactly what this strips, so the regex names them.
+// eslint-disable-next-line no-control-regex
 const printable = (maxLength = 40) => fc.string({ unit: 'binary-ascii', maxLength }).map((s) => s.replace(/[\x00-\x1f\x7f]/g, ''));
 
 /** Headers this service reads somewhere (or the edge relies on). */
@@ -265,16 +274,36 @@ const junkValues: Record<string, string[]> = {
   Expect: ['100-continue', 'foo'],
   Host: ['', 'evil.example', 'a:b:c', '[::1', 'x'.repeat(300)],
 };
-const junkHeader = fc.constantFrom(...Object.keys(junkValues)).chain((name) =>
-  fc.oneof(fc.constantFrom(...junkValues[name]!), printable(60)).map((value) => ({ kind: 'junk' as const, name, value })),
-);
+const junkHeader = fc
+  .constantFrom(...Object.keys(junkValues))
+  .chain((name) => fc.oneof(fc.constantFrom(...junkValues[name]!), printable(60)).map((value) => ({ kind: 'junk' as const, name, value })));
 
 export const headerAttack: fc.Arbitrary<HeaderAttack> = fc.oneof(
   // Invalid UTF-8 (high bytes) reaches the app; NUL and other CTLs are refused by Node's parser.
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('bytes' as const), name: headerName, value: fc.array(fc.integer({ min: 0x80, max: 0xff }), { minLength: 1, maxLength: 24 }) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('bytes' as const), name: headerName, value: fc.array(fc.oneof(hostileByte, byte), { minLength: 1, maxLength: 24 }) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('bytes' as const),
+      name: headerName,
+      value: fc.array(fc.integer({ min: 0x80, max: 0xff }), { minLength: 1, maxLength: 24 }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('bytes' as const),
+      name: headerName,
+      value: fc.array(fc.oneof(hostileByte, byte), { minLength: 1, maxLength: 24 }),
+    }),
+  },
   { weight: 4, arbitrary: junkHeader },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('bad-name' as const), name: fc.array(fc.oneof(hostileByte, fc.constantFrom(0x20, 0x22, 0x28, 0x3a, 0x40)), { minLength: 1, maxLength: 8 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('bad-name' as const),
+      name: fc.array(fc.oneof(hostileByte, fc.constantFrom(0x20, 0x22, 0x28, 0x3a, 0x40)), { minLength: 1, maxLength: 8 }),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('fold' as const), value: printable(20) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('huge' as const), name: headerName, size: fc.integer({ min: 4_000, max: 40_000 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('many' as const), count: fc.integer({ min: 50, max: 400 }) }) },
@@ -282,7 +311,17 @@ export const headerAttack: fc.Arbitrary<HeaderAttack> = fc.oneof(
     weight: 2,
     arbitrary: fc.record({
       kind: fc.constant('duplicate' as const),
-      name: fc.constantFrom('Host', 'Content-Type', 'X-Forwarded-For', 'X-Forwarded-Proto', 'Origin', 'Sec-Fetch-Site', 'Authorization', 'X-Request-Id', 'User-Agent'),
+      name: fc.constantFrom(
+        'Host',
+        'Content-Type',
+        'X-Forwarded-For',
+        'X-Forwarded-Proto',
+        'Origin',
+        'Sec-Fetch-Site',
+        'Authorization',
+        'X-Request-Id',
+        'User-Agent',
+      ),
       values: fc.array(printable(30), { minLength: 2, maxLength: 4 }),
     }),
   },
@@ -290,7 +329,13 @@ export const headerAttack: fc.Arbitrary<HeaderAttack> = fc.oneof(
 
 export const framingAttack: fc.Arbitrary<FramingAttack> = fc.oneof(
   { weight: 50, arbitrary: fc.constant({ kind: 'none' as const }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('version' as const), version: fc.constantFrom('HTTP/1.0', 'HTTP/0.9', 'HTTP/2.0', 'HTTP/9.9', 'HTTP/1.1x', 'http/1.1', '') }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('version' as const),
+      version: fc.constantFrom('HTTP/1.0', 'HTTP/0.9', 'HTTP/2.0', 'HTTP/9.9', 'HTTP/1.1x', 'http/1.1', ''),
+    }),
+  },
   { weight: 1, arbitrary: fc.constant({ kind: 'bare-lf' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'cl-and-te' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'bad-chunk' as const }) },
@@ -313,7 +358,11 @@ export const cookiePlan: fc.Arbitrary<CookiePlan> = fc.oneof(
     weight: 2,
     arbitrary: fc.record({
       kind: fc.constant('forged' as const),
-      value: fc.oneof(printable(80), printable(80).map((s) => `s:${s}`), fc.string({ unit: 'binary', maxLength: 30 }).map((s) => `s:${encodeURIComponent(s)}.${s.length}`)),
+      value: fc.oneof(
+        printable(80),
+        printable(80).map((s) => `s:${s}`),
+        fc.string({ unit: 'binary', maxLength: 30 }).map((s) => `s:${encodeURIComponent(s)}.${s.length}`),
+      ),
     }),
   },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('truncated' as const), keep: fc.double({ min: 0, max: 0.99, noNaN: true }) }) },
@@ -328,7 +377,17 @@ export const cookiePlan: fc.Arbitrary<CookiePlan> = fc.oneof(
     arbitrary: fc.record({
       kind: fc.constant('raw' as const),
       header: fc.oneof(
-        fc.constantFrom('__Host-sid', '__Host-sid=', '=__Host-sid', '__Host-sid=%', '__Host-sid=%E0%A4%A', '__host-sid=s%3Ax.y', ';;;', '__Host-sid="s:', 'sid=s%3Aabc.def'),
+        fc.constantFrom(
+          '__Host-sid',
+          '__Host-sid=',
+          '=__Host-sid',
+          '__Host-sid=%',
+          '__Host-sid=%E0%A4%A',
+          '__host-sid=s%3Ax.y',
+          ';;;',
+          '__Host-sid="s:',
+          'sid=s%3Aabc.def',
+        ),
         printable(200),
         fc.array(fc.tuple(printable(12), printable(40)), { maxLength: 60 }).map((pairs) => pairs.map(([k, v]) => `${k}=${v}`).join('; ')),
       ),
@@ -341,7 +400,17 @@ const jsonField = (good: fc.Arbitrary<string>) =>
   fc.oneof(
     { weight: 4, arbitrary: good },
     { weight: 3, arbitrary: anyText(40) },
-    { weight: 2, arbitrary: fc.oneof(fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(fc.string({ maxLength: 5 }), { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 5 }), fc.string({ maxLength: 5 }), { maxKeys: 3 })) },
+    {
+      weight: 2,
+      arbitrary: fc.oneof(
+        fc.integer(),
+        fc.double(),
+        fc.boolean(),
+        fc.constant(null),
+        fc.array(fc.string({ maxLength: 5 }), { maxLength: 3 }),
+        fc.dictionary(fc.string({ maxLength: 5 }), fc.string({ maxLength: 5 }), { maxKeys: 3 }),
+      ),
+    },
     { weight: 1, arbitrary: fc.integer({ min: 250, max: 6_000 }).map((n) => 'x'.repeat(n)) },
   );
 
@@ -349,12 +418,38 @@ const jsonField = (good: fc.Arbitrary<string>) =>
 export function jsonBodyPlan(fields: [string, string], good: [fc.Arbitrary<string>, fc.Arbitrary<string>]): fc.Arbitrary<BodyPlan> {
   const [a, b] = fields;
   const shaped = fc
-    .record({ [a]: jsonField(good[0]), [b]: jsonField(good[1]) } as Record<string, fc.Arbitrary<unknown>>, { requiredKeys: [] })
-    .chain((obj) => fc.dictionary(fc.constantFrom('__proto__', 'constructor', 'prototype', 'extra', 'toString'), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 2 }).map((extra) => ({ ...extra, ...obj })))
+    .record({ [a]: jsonField(good[0]), [b]: jsonField(good[1]) }, { requiredKeys: [] })
+    .chain((obj) =>
+      fc
+        .dictionary(fc.constantFrom('__proto__', 'constructor', 'prototype', 'extra', 'toString'), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 2 })
+        .map((extra) => ({ ...extra, ...obj })),
+    )
     .map((value) => ({ kind: 'json-value' as const, value }));
   const malformed = fc.oneof(
-    fc.constantFrom('{', '}', '{"', '{"username":}', '{"username":"a",}', '[1,]', 'NaN', '{"a":undefined}', "{'a':1}", '\ufeff{}', '/*x*/{}', 'null', '0', '"str"', 'true', '[]', '{}', '{"__proto__":{"polluted":1}}'),
-    fc.jsonValue().map((v) => JSON.stringify(v) ?? 'null').chain((json) => fc.nat({ max: Math.max(0, json.length - 1) }).map((cut) => json.slice(0, cut))),
+    fc.constantFrom(
+      '{',
+      '}',
+      '{"',
+      '{"username":}',
+      '{"username":"a",}',
+      '[1,]',
+      'NaN',
+      '{"a":undefined}',
+      "{'a':1}",
+      '\ufeff{}',
+      '/*x*/{}',
+      'null',
+      '0',
+      '"str"',
+      'true',
+      '[]',
+      '{}',
+      '{"__proto__":{"polluted":1}}',
+    ),
+    fc
+      .jsonValue()
+      .map((v) => JSON.stringify(v) ?? 'null')
+      .chain((json) => fc.nat({ max: Math.max(0, json.length - 1) }).map((cut) => json.slice(0, cut))),
     anyText(60),
   );
   return fc.oneof(
@@ -362,14 +457,29 @@ export function jsonBodyPlan(fields: [string, string], good: [fc.Arbitrary<strin
     { weight: 3, arbitrary: malformed.map((text) => ({ kind: 'text' as const, text })) },
     { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 4 }).map((value) => ({ kind: 'json-value' as const, value })) },
     { weight: 1, arbitrary: fc.array(fc.oneof(hostileByte, byte), { minLength: 1, maxLength: 64 }).map((bytes) => ({ kind: 'bytes' as const, bytes })) },
-    { weight: 2, arbitrary: fc.record({ kind: fc.constant('nested' as const), depth: fc.integer({ min: 50, max: 9_000 }), shape: fc.constantFrom('array' as const, 'object' as const, 'username' as const) }) },
     {
-      weight: 1,
-      arbitrary: fc.record({ kind: fc.constant('huge-field' as const), field: fc.constantFrom(a, b), char: fc.constantFrom('a', 'é', '\u0000', '😀', '\\'), length: fc.integer({ min: 1_000, max: 40_000 }) }),
+      weight: 2,
+      arbitrary: fc.record({
+        kind: fc.constant('nested' as const),
+        depth: fc.integer({ min: 50, max: 9_000 }),
+        shape: fc.constantFrom('array' as const, 'object' as const, 'username' as const),
+      }),
     },
     {
       weight: 1,
-      arbitrary: fc.tuple(printable(10), printable(10)).map(([x, y]) => ({ kind: 'duplicate-keys' as const, json: `{"${a}":${JSON.stringify(x)},"${a}":${JSON.stringify(y)},"${b}":"p","${b}":${JSON.stringify(y)}}` })),
+      arbitrary: fc.record({
+        kind: fc.constant('huge-field' as const),
+        field: fc.constantFrom(a, b),
+        char: fc.constantFrom('a', 'é', '\u0000', '😀', '\\'),
+        length: fc.integer({ min: 1_000, max: 40_000 }),
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.tuple(printable(10), printable(10)).map(([x, y]) => ({
+        kind: 'duplicate-keys' as const,
+        json: `{"${a}":${JSON.stringify(x)},"${a}":${JSON.stringify(y)},"${b}":"p","${b}":${JSON.stringify(y)}}`,
+      })),
     },
     { weight: 1, arbitrary: fc.constant({ kind: 'empty' as const }) },
   );
@@ -378,7 +488,11 @@ export function jsonBodyPlan(fields: [string, string], good: [fc.Arbitrary<strin
 /** An urlencoded form body: duplicate and missing fields, bad escapes, too many or too big. */
 export function formBodyPlan(good: [fc.Arbitrary<string>, fc.Arbitrary<string>]): fc.Arbitrary<BodyPlan> {
   const value = (g: fc.Arbitrary<string>) =>
-    fc.oneof({ weight: 3, arbitrary: g.map(encodeURIComponent) }, { weight: 1, arbitrary: fc.constantFrom('%', '%zz', '%E0%A4%A', '%C0%AF', '%00', '%FF%FE', '+', '') }, { weight: 1, arbitrary: printable(30) });
+    fc.oneof(
+      { weight: 3, arbitrary: g.map(encodeURIComponent) },
+      { weight: 1, arbitrary: fc.constantFrom('%', '%zz', '%E0%A4%A', '%C0%AF', '%00', '%FF%FE', '+', '') },
+      { weight: 1, arbitrary: printable(30) },
+    );
   const pair = fc.oneof(
     value(good[0]).map((v) => `username=${v}`),
     value(good[1]).map((v) => `password=${v}`),
@@ -443,7 +557,15 @@ export function hostilePlan(endpoint: EndpointSpec): fc.Arbitrary<HostilePlan> {
   const good = { username: goodUsername, password: goodPassword };
   const hasId = endpoint.path.includes(':id');
   const idPlan: fc.Arbitrary<IdPlan> = fc.oneof(
-    { weight: 4, arbitrary: fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom('%', '%zz', '%E0%A4%A', '%C0%AF', '%00', '%FF', '..', '%2e%2e', '%2F', 'a%2Fb', '*', '-', '__proto__')).map((text) => ({ kind: 'text' as const, text })) },
+    {
+      weight: 4,
+      arbitrary: fc
+        .oneof(
+          fc.string({ maxLength: 30 }),
+          fc.constantFrom('%', '%zz', '%E0%A4%A', '%C0%AF', '%00', '%FF', '..', '%2e%2e', '%2F', 'a%2Fb', '*', '-', '__proto__'),
+        )
+        .map((text) => ({ kind: 'text' as const, text })),
+    },
     { weight: 2, arbitrary: anyText(40).map((text) => ({ kind: 'text' as const, text: encodeURIComponentLoose(text) })) },
     { weight: 1, arbitrary: fc.integer({ min: 1_000, max: 9_000 }).map((length) => ({ kind: 'huge' as const, length })) },
     { weight: 2, arbitrary: fc.constant({ kind: 'own-handle' as const }) },
@@ -451,8 +573,8 @@ export function hostilePlan(endpoint: EndpointSpec): fc.Arbitrary<HostilePlan> {
   const pathPlan: fc.Arbitrary<PathPlan> = endpoint.unknown
     ? unknownPath.map((path) => ({ kind: 'raw' as const, path }))
     : hasId
-    ? fc.oneof({ weight: 6, arbitrary: idPlan.map((id) => ({ kind: 'id' as const, id })) }, { weight: 1, arbitrary: pathVariant })
-    : fc.oneof({ weight: 6, arbitrary: fc.constant({ kind: 'exact' as const }) }, { weight: 1, arbitrary: pathVariant });
+      ? fc.oneof({ weight: 6, arbitrary: idPlan.map((id) => ({ kind: 'id' as const, id })) }, { weight: 1, arbitrary: pathVariant })
+      : fc.oneof({ weight: 6, arbitrary: fc.constant({ kind: 'exact' as const }) }, { weight: 1, arbitrary: pathVariant });
   const bodyPlan: fc.Arbitrary<BodyPlan> =
     endpoint.body === 'credentials'
       ? jsonBodyPlan(['username', 'password'], [good.username, good.password])
@@ -460,12 +582,20 @@ export function hostilePlan(endpoint: EndpointSpec): fc.Arbitrary<HostilePlan> {
         ? jsonBodyPlan(['currentPassword', 'newPassword'], [good.password, good.password])
         : endpoint.body === 'form'
           ? formBodyPlan([good.username, good.password])
-          : fc.oneof({ weight: 6, arbitrary: fc.constant({ kind: 'empty' as const }) }, { weight: 1, arbitrary: jsonBodyPlan(['username', 'password'], [good.username, good.password]) });
+          : fc.oneof(
+              { weight: 6, arbitrary: fc.constant({ kind: 'empty' as const }) },
+              { weight: 1, arbitrary: jsonBodyPlan(['username', 'password'], [good.username, good.password]) },
+            );
   const types = endpoint.body === 'form' ? FORM_TYPES : JSON_TYPES;
   const contentType =
     endpoint.body === 'none'
       ? fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom(...JSON_TYPES, ...FORM_TYPES) })
-      : fc.oneof({ weight: 8, arbitrary: fc.constant(types[0]) }, { weight: 3, arbitrary: fc.constantFrom(...types) }, { weight: 1, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: printable(40) });
+      : fc.oneof(
+          { weight: 8, arbitrary: fc.constant(types[0]) },
+          { weight: 3, arbitrary: fc.constantFrom(...types) },
+          { weight: 1, arbitrary: fc.constant(undefined) },
+          { weight: 1, arbitrary: printable(40) },
+        );
   return fc.record({
     method: endpoint.unknown
       ? fc.constantFrom(...OTHER_METHODS)
@@ -473,7 +603,10 @@ export function hostilePlan(endpoint: EndpointSpec): fc.Arbitrary<HostilePlan> {
     path: pathPlan,
     query: queryString,
     cookie: cookiePlan,
-    headers: fc.oneof({ weight: 3, arbitrary: fc.constant<HeaderAttack[]>([]) }, { weight: 2, arbitrary: fc.array(headerAttack, { minLength: 1, maxLength: 2 }) }),
+    headers: fc.oneof(
+      { weight: 3, arbitrary: fc.constant<HeaderAttack[]>([]) },
+      { weight: 2, arbitrary: fc.array(headerAttack, { minLength: 1, maxLength: 2 }) },
+    ),
     contentType,
     contentEncoding,
     body: bodyPlan,
@@ -522,7 +655,10 @@ export const unknownPath: fc.Arbitrary<string> = fc.oneof(
 );
 
 const pathVariant: fc.Arbitrary<PathPlan> = fc.oneof(
-  fc.record({ kind: fc.constant('variant' as const), variant: fc.constantFrom('trailing-slash' as const, 'upper' as const, 'double-slash' as const, 'encoded' as const, 'dot-segment' as const) }),
+  fc.record({
+    kind: fc.constant('variant' as const),
+    variant: fc.constantFrom('trailing-slash' as const, 'upper' as const, 'double-slash' as const, 'encoded' as const, 'dot-segment' as const),
+  }),
   unknownPath.map((path) => ({ kind: 'raw' as const, path })),
 );
 
@@ -534,7 +670,23 @@ export const queryString: fc.Arbitrary<string> = fc.oneof(
     arbitrary: fc
       .array(
         fc.oneof(
-          fc.constantFrom('id=1', 'id=2', 'id[]=1', 'id[0]=1', '__proto__=x', '__proto__[a]=1', 'constructor[prototype][x]=1', 'a', '=', '&', '%', '%zz', 'a=%E0%A4%A', 'username=a', 'username=b'),
+          fc.constantFrom(
+            'id=1',
+            'id=2',
+            'id[]=1',
+            'id[0]=1',
+            '__proto__=x',
+            '__proto__[a]=1',
+            'constructor[prototype][x]=1',
+            'a',
+            '=',
+            '&',
+            '%',
+            '%zz',
+            'a=%E0%A4%A',
+            'username=a',
+            'username=b',
+          ),
           fc.tuple(printable(8), printable(16)).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`),
         ),
         { minLength: 1, maxLength: 12 },
@@ -785,7 +937,12 @@ export function buildRequest(endpoint: EndpointSpec, plan: HostilePlan, facts: R
 
   const parts: Buffer[] = [Buffer.from(`${plan.method} ${target}${version ? ` ${version}` : ''}${eol}`, 'utf8')];
   for (const [name, value] of headers) {
-    parts.push(typeof name === 'string' ? Buffer.from(name, 'latin1') : name, Buffer.from(': '), typeof value === 'string' ? Buffer.from(value, 'utf8') : value, Buffer.from(eol));
+    parts.push(
+      typeof name === 'string' ? Buffer.from(name, 'latin1') : name,
+      Buffer.from(': '),
+      typeof value === 'string' ? Buffer.from(value, 'utf8') : value,
+      Buffer.from(eol),
+    );
     if (foldLine && name === 'X-Folded') parts.push(Buffer.from(`${foldLine}${eol}`, 'latin1'));
   }
   parts.push(Buffer.from(eol), body, tail);

@@ -31,7 +31,19 @@ export async function freePort(): Promise<number> {
 export async function startRedisServer(options: { password?: string; persistent?: boolean } = {}): Promise<RedisServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'authstack-redis-'));
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', ...(options.persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']), '--maxmemory-policy', 'volatile-lru'];
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    ...(options.persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
+    '--maxmemory-policy',
+    'volatile-lru',
+  ];
   if (options.password) args.push('--requirepass', options.password);
   const url = `redis://127.0.0.1:${port}`;
 
@@ -72,7 +84,7 @@ async function waitForRedis(url: string, password?: string): Promise<void> {
       return;
     } catch (error) {
       client.destroy();
-      if (Date.now() > deadline) throw new Error(`redis-server at ${url} did not start: ${String(error)}`);
+      if (Date.now() > deadline) throw new Error(`redis-server at ${url} did not start: ${String(error)}`, { cause: error });
       await new Promise((r) => setTimeout(r, 50));
     }
   }

@@ -75,7 +75,10 @@ export function testEnv(overrides: Record<string, string | undefined> = {}): Nod
 }
 
 /** Builds the real app on the real test Redis, with a test clock and captured logs. */
-export async function buildTestApp(overrides: Record<string, string | undefined> = {}, options: { clock?: TestClock; redis?: RedisClient } = {}): Promise<TestApp> {
+export async function buildTestApp(
+  overrides: Record<string, string | undefined> = {},
+  options: { clock?: TestClock; redis?: RedisClient } = {},
+): Promise<TestApp> {
   const logs = new LogCapture();
   const clock = options.clock ?? new TestClock(Date.now());
   // The same start-up chain as the server, with a test clock, captured logs and no

@@ -42,7 +42,15 @@ describe('bad input gets a clear 4xx JSON error, never a 5xx', () => {
   it('when fields have the wrong types or are deeply nested, then 400', async () => {
     let nested = '"x"';
     for (let i = 0; i < 2000; i += 1) nested = `{"a":${nested}}`;
-    for (const body of ['{"username":null,"password":"x"}', '{"username":{"$gt":""},"password":"x"}', '{"username":"a","password":true}', `{"username":${nested},"password":"x"}`, '[1,2,3]', '"str"', '42']) {
+    for (const body of [
+      '{"username":null,"password":"x"}',
+      '{"username":{"$gt":""},"password":"x"}',
+      '{"username":"a","password":true}',
+      `{"username":${nested},"password":"x"}`,
+      '[1,2,3]',
+      '"str"',
+      '42',
+    ]) {
       const res = await post('/api/login', body);
       expect({ body: body.slice(0, 40), status: res.status }).toEqual({ body: body.slice(0, 40), status: 400 });
     }

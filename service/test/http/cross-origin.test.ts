@@ -25,7 +25,9 @@ describe('cross-origin protection on unsafe methods', () => {
   ];
 
   it.each(unsafe)('when %s %s comes with Sec-Fetch-Site: cross-site, then 403 cross_origin', async (method, path) => {
-    const res = await (viaEdge(t.app) as unknown as Record<string, (p: string) => import('supertest').Test>)[method]!(path).set('Cookie', cookie).set('Sec-Fetch-Site', 'cross-site');
+    const res = await (viaEdge(t.app) as unknown as Record<string, (p: string) => import('supertest').Test>)[method]!(path)
+      .set('Cookie', cookie)
+      .set('Sec-Fetch-Site', 'cross-site');
 
     expect(res.status).toBe(403);
     expect(res.body).toEqual({ error: 'cross_origin', message: expect.any(String) });

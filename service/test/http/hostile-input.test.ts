@@ -172,7 +172,7 @@ describe('hostile input', () => {
   let port: number;
   let gc: () => void;
   let heapBefore = 0;
-  let loggedOutCookies: string[] = [];
+  const loggedOutCookies: string[] = [];
   let removedUserCookie = '';
   const tallies = new Map<string, Tally>();
 
@@ -213,47 +213,52 @@ describe('hostile input', () => {
   });
 
   describe('when 2,000+ hostile requests hit every endpoint', () => {
-    it.each(ENDPOINTS.map((e, index) => [e.name, e, SEED + index] as const))('%s: then no 5xx, /api 4xx answers are JSON {error, message}, forged cookies never authenticate', async (_name, endpoint, seed) => {
-      // Arrange
-      const supply = await SessionSupply.create(t);
-      const tally: Tally = { requests: 0, byClass: {} };
-      tallies.set(endpoint.name, tally);
+    it.each(ENDPOINTS.map((e, index) => [e.name, e, SEED + index] as const))(
+      '%s: then no 5xx, /api 4xx answers are JSON {error, message}, forged cookies never authenticate',
+      async (_name, endpoint, seed) => {
+        // Arrange
+        const supply = await SessionSupply.create(t);
+        const tally: Tally = { requests: 0, byClass: {} };
+        tallies.set(endpoint.name, tally);
 
-      // Act + assert, per generated request
-      await fc.assert(
-        fc.asyncProperty(hostilePlan(endpoint), async (plan) => {
-          const liveCookie = await supply.live();
-          const facts: RunFacts = {
-            cookieName: t.config.session.cookieName,
-            ...supply.credentials,
-            liveCookie,
-            loggedOutCookies,
-            removedUserCookie,
-            ownHandle: sessionHandle(sessionIdOf(liveCookie) ?? ''),
-            sign,
-            secret: SECRET_A,
-          };
-          const built = buildRequest(endpoint, plan, facts);
-          tally.requests += 1;
-          let response: RawResponse;
-          try {
-            response = await sendRaw(port, built.bytes, { head: built.head, halfClose: built.halfClose });
-          } catch (error) {
-            throw new Error(describeFailure(endpoint, built, undefined, `no answer: ${(error as Error).message}`));
-          }
-          const cls = response.headers['x-request-id'] === undefined ? `node-${response.status}` : `${Math.floor(response.status / 100)}xx`;
-          tally.byClass[cls] = (tally.byClass[cls] ?? 0) + 1;
-          checkResponse(endpoint, built, response);
-          if (endpoint.name === 'POST /api/password' && response.status === 204) supply.passwordChanged(built.bodyText);
-        }),
-        { seed, numRuns: RUNS_PER_ENDPOINT, endOnFailure: true },
-      );
-    });
+        // Act + assert, per generated request
+        await fc.assert(
+          fc.asyncProperty(hostilePlan(endpoint), async (plan) => {
+            const liveCookie = await supply.live();
+            const facts: RunFacts = {
+              cookieName: t.config.session.cookieName,
+              ...supply.credentials,
+              liveCookie,
+              loggedOutCookies,
+              removedUserCookie,
+              ownHandle: sessionHandle(sessionIdOf(liveCookie) ?? ''),
+              sign,
+              secret: SECRET_A,
+            };
+            const built = buildRequest(endpoint, plan, facts);
+            tally.requests += 1;
+            let response: RawResponse;
+            try {
+              response = await sendRaw(port, built.bytes, { head: built.head, halfClose: built.halfClose });
+            } catch (error) {
+              throw new Error(describeFailure(endpoint, built, undefined, `no answer: ${(error as Error).message}`), { cause: error });
+            }
+            const cls = response.headers['x-request-id'] === undefined ? `node-${response.status}` : `${Math.floor(response.status / 100)}xx`;
+            tally.byClass[cls] = (tally.byClass[cls] ?? 0) + 1;
+            checkResponse(endpoint, built, response);
+            if (endpoint.name === 'POST /api/password' && response.status === 204) supply.passwordChanged(built.bodyText);
+          }),
+          { seed, numRuns: RUNS_PER_ENDPOINT, endOnFailure: true },
+        );
+      },
+    );
 
     it('then the process still serves, logged no request errors, and the heap settles back', async () => {
       // Arrange
       const total = [...tallies.values()].reduce((sum, tally) => sum + tally.requests, 0);
-      const summary = [...tallies.entries()].map(([name, tally]) => `  ${name.padEnd(30)} ${String(tally.requests).padStart(4)}  ${JSON.stringify(tally.byClass)}`);
+      const summary = [...tallies.entries()].map(
+        ([name, tally]) => `  ${name.padEnd(30)} ${String(tally.requests).padStart(4)}  ${JSON.stringify(tally.byClass)}`,
+      );
 
       // Act
       const health = await viaEdge(t.app).get('/healthz');

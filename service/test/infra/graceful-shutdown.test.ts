@@ -21,7 +21,13 @@ describe('graceful shutdown', () => {
   /** Starts a login whose body is only half sent: the request is in flight until finish(). */
   function inFlightLogin(body: string) {
     const chunks: Buffer[] = [];
-    const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/api/login', headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'X-Forwarded-Proto': 'https' } });
+    const req = httpRequest({
+      host: '127.0.0.1',
+      port,
+      method: 'POST',
+      path: '/api/login',
+      headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'X-Forwarded-Proto': 'https' },
+    });
     const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
       req.on('response', (res) => {
         res.on('data', (c: Buffer) => chunks.push(c));

@@ -29,7 +29,9 @@ describe('structured logs', () => {
     await viaEdge(t.app).post('/api/login').set('X-Forwarded-For', '198.51.100.77').send({ username, password: 'definitely wrong' });
     const cookie = await login(t, username, password, { 'X-Forwarded-For': '198.51.100.77' });
     await viaEdge(t.app).post('/api/logout').set('Cookie', cookie).set('Authorization', 'Bearer some-token').set('X-Forwarded-For', '198.51.100.77');
-    await viaEdge(t.app).post('/api/register').send({ username: `${username}-2`, password: 'registration passphrase' });
+    await viaEdge(t.app)
+      .post('/api/register')
+      .send({ username: `${username}-2`, password: 'registration passphrase' });
 
     for (const event of ['login.failure', 'login.success', 'logout']) {
       const line = t.logs.events(event).find((l) => l.userId === user.id);

@@ -11,7 +11,14 @@ describe('isRedisUnavailable', () => {
   });
 
   it('when Redis replies OOM, READONLY, MISCONF, LOADING, BUSY or NOAUTH, then true', () => {
-    for (const reply of ['OOM command not allowed', 'READONLY You can\'t write against a read only replica.', 'MISCONF Redis is configured to save RDB snapshots', 'LOADING Redis is loading', 'BUSY Redis is busy', 'NOAUTH Authentication required.']) {
+    for (const reply of [
+      'OOM command not allowed',
+      "READONLY You can't write against a read only replica.",
+      'MISCONF Redis is configured to save RDB snapshots',
+      'LOADING Redis is loading',
+      'BUSY Redis is busy',
+      'NOAUTH Authentication required.',
+    ]) {
       expect({ reply, unavailable: isRedisUnavailable(new ErrorReply(reply)) }).toEqual({ reply, unavailable: true });
     }
   });

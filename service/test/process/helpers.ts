@@ -28,7 +28,10 @@ export function runNode(script: string, args: string[], env: NodeJS.ProcessEnv, 
   });
 }
 
-export function startNode(script: string, env: NodeJS.ProcessEnv): { child: ChildProcessWithoutNullStreams; output: () => string; exited: Promise<number | null> } {
+export function startNode(
+  script: string,
+  env: NodeJS.ProcessEnv,
+): { child: ChildProcessWithoutNullStreams; output: () => string; exited: Promise<number | null> } {
   const child = spawn(process.execPath, [join(DIST, script)], { env: { PATH: process.env.PATH, ...env } });
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));

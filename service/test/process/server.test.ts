@@ -31,7 +31,13 @@ describe('the service process (npm start = node dist/server.js)', () => {
 
   it('when started, then it creates the admin, serves logins as JSON logs on stdout, and on SIGTERM finishes the in-flight request and exits 0', async () => {
     const port = await freePort();
-    const env = testEnv({ PORT: String(port), HOST: '127.0.0.1', ADMIN_USERNAME: 'process-admin', ADMIN_PASSWORD: 'process admin passphrase', REDIS_URL: redisUrl() });
+    const env = testEnv({
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      ADMIN_USERNAME: 'process-admin',
+      ADMIN_PASSWORD: 'process admin passphrase',
+      REDIS_URL: redisUrl(),
+    });
     const service = startNode('server.js', env);
     try {
       await waitForReady(port);
@@ -39,7 +45,13 @@ describe('the service process (npm start = node dist/server.js)', () => {
       // A login whose body is still being sent when SIGTERM arrives.
       const body = JSON.stringify({ username: 'process-admin', password: 'process admin passphrase' });
       const response = new Promise<number>((resolve, reject) => {
-        const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/api/login', headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'X-Forwarded-Proto': 'https' } });
+        const req = httpRequest({
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: '/api/login',
+          headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'X-Forwarded-Proto': 'https' },
+        });
         req.on('response', (res) => {
           res.resume();
           res.on('end', () => resolve(res.statusCode ?? 0));

@@ -1,6 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sign } from 'cookie-signature';
-import { SECRET_A, SECRET_B, TestClock, buildTestApp, createUser, login, metricValue, sessionCookie, viaEdge, type TestApp, sessionIdOf } from '../helpers/test-app.ts';
+import {
+  SECRET_A,
+  SECRET_B,
+  TestClock,
+  buildTestApp,
+  createUser,
+  login,
+  metricValue,
+  sessionCookie,
+  viaEdge,
+  type TestApp,
+  sessionIdOf,
+} from '../helpers/test-app.ts';
 
 const MINUTE = 60_000;
 

@@ -46,7 +46,8 @@ export function pagesRouter({ sessions, signInFlow, revocation }: PagesDeps): Ro
   });
 
   router.post('/login', form, async (req, res) => {
-    const typed = typeof req.body?.username === 'string' ? (req.body.username as string).slice(0, 64) : '';
+    const body = req.body as { username?: unknown } | undefined;
+    const typed = typeof body?.username === 'string' ? body.username.slice(0, 64) : '';
     try {
       await signInFlow.signIn(req);
       res.redirect(303, '/');
@@ -82,9 +83,15 @@ export function pagesRouter({ sessions, signInFlow, revocation }: PagesDeps): Ro
 function renderLoginError(res: Response, error: AppError, username: string) {
   res.set(error.headers);
   if (error.status === 401 || error.status === 400) {
-    res.status(error.status).type('html').send(loginPage({ error: 'Wrong username or password.', username }));
+    res
+      .status(error.status)
+      .type('html')
+      .send(loginPage({ error: 'Wrong username or password.', username }));
   } else if (error.status === 429) {
-    res.status(429).type('html').send(loginPage({ error: 'Too many attempts. Try again later.', username }));
+    res
+      .status(429)
+      .type('html')
+      .send(loginPage({ error: 'Too many attempts. Try again later.', username }));
   } else {
     res.status(error.status).type('html').send(messagePage('Cannot sign in', error.message));
   }

@@ -20,7 +20,11 @@ export class Html {
 export function html(strings: TemplateStringsArray, ...values: unknown[]): Html {
   let out = strings[0] ?? '';
   values.forEach((value, i) => {
-    const rendered = Array.isArray(value) ? value.map((v) => (v instanceof Html ? v.value : escapeHtml(v))).join('') : value instanceof Html ? value.value : escapeHtml(value ?? '');
+    const rendered = Array.isArray(value)
+      ? value.map((v) => (v instanceof Html ? v.value : escapeHtml(v))).join('')
+      : value instanceof Html
+        ? value.value
+        : escapeHtml(value ?? '');
     out += rendered + (strings[i + 1] ?? '');
   });
   return new Html(out);
@@ -29,18 +33,15 @@ export function html(strings: TemplateStringsArray, ...values: unknown[]): Html 
 /** The page shell. No inline script or style: the CSP allows only /static stylesheets. */
 export function layout(title: string, body: Html): string {
   return html`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title} · authstack</title>
-<link rel="stylesheet" href="/static/app.css">
-</head>
-<body>
-<main class="card">
-${body}
-</main>
-</body>
-</html>
-`.value;
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <title>${title} · authstack</title>
+        <link rel="stylesheet" href="/static/app.css" />
+      </head>
+      <body>
+        <main class="card">${body}</main>
+      </body>
+    </html> `.value;
 }
