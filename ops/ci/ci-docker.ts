@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { readEnvFile } from '../lib/env-file.ts';
+import { readEnvFile, updateEnvFile } from '../lib/env-file.ts';
 import { httpsClient } from '../lib/https-client.ts';
 import { CliError, say } from '../lib/log.ts';
 import type { Phases } from '../lib/phases.ts';
@@ -56,7 +56,13 @@ export async function ciDocker(phases: Phases): Promise<void> {
     await phases.run('docker: base images', () => stack.ensureBaseImages());
     await phases.run('docker: make up STACK=docker', () => make(['up']));
     await phases.run('docker: make smoke', () => make(['smoke']));
-    await phases.run('docker: persistence, rotation, backup, users', () => persistenceChecks(envFile, make));
+    await phases.run('docker: persistence, rotation, backup, users', async () => {
+      // Sessions must outlive restarts that take longer than the smoke tests' 12 s idle
+      // timeout: a changed setting reaches the running service through `make up` again.
+      updateEnvFile(envFile, { SESSION_IDLE_TIMEOUT: '30m' });
+      await make(['up']);
+      await persistenceChecks(envFile, make);
+    });
   } finally {
     await phases.run('docker: teardown', async () => {
       await stack.down(['--volumes']).catch((error: unknown) => log(`down: ${String(error)}`));

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import type { TestProject } from 'vitest/node';
-import { startRedisServer } from './redis-server.ts';
+import { startRedisServer } from '../../../ops/lib/redis-server.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {

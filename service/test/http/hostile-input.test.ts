@@ -6,7 +6,9 @@ import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { sign, unsign } from 'cookie-signature';
 import { sessionHandle } from '../../src/sessions/session-index.ts';
-import { buildRequest, hostilePlan, sendRaw, type BuiltRequest, type EndpointSpec, type RawResponse, type RunFacts } from '../helpers/hostile-requests.ts';
+import { hostilePlan, type EndpointSpec } from '../helpers/hostile/generators.ts';
+import { sendRaw, type RawResponse } from '../helpers/hostile/raw-http.ts';
+import { buildRequest, type BuiltRequest, type RunFacts } from '../helpers/hostile/request-builder.ts';
 import { GOOD_PASSWORD, SECRET_A, buildTestApp, createUser, login, uniqueUsername, viaEdge, type TestApp } from '../helpers/test-app.ts';
 
 /**
@@ -15,7 +17,7 @@ import { GOOD_PASSWORD, SECRET_A, buildTestApp, createUser, login, uniqueUsernam
  * Pass condition: no 5xx, no crash, every /api 4xx a JSON {error, message}, no forged
  * cookie ever authenticates, and the heap settles back afterwards.
  *
- * Reproduce or explore: HOSTILE_SEED=<n> HOSTILE_RUNS=<per endpoint> npx jest service/test/http/hostile-input.test.ts
+ * Reproduce or explore: HOSTILE_SEED=<n> HOSTILE_RUNS=<per endpoint> npx vitest run service/test/http/hostile-input.test.ts
  */
 
 const SEED = Number(process.env.HOSTILE_SEED ?? 20_260_101);
@@ -45,7 +47,7 @@ const ENDPOINTS: EndpointSpec[] = [
   { name: 'unknown paths', method: 'GET', path: '/', body: 'none', unknown: true },
 ];
 
-/** A gc() handle without --expose-gc on the jest command line. */
+/** A gc() handle without --expose-gc on the test runner command line. */
 function gcFunction(): () => void {
   setFlagsFromString('--expose-gc');
   return runInNewContext('gc') as () => void;

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { request as httpRequest } from 'node:http';
-import { freePort } from '../helpers/redis-server.ts';
+import { freePorts } from '../../../ops/lib/ports.ts';
 import { redisUrl, testEnv } from '../helpers/test-app.ts';
 import { requireBuild, runNode, startNode } from './helpers.ts';
 
@@ -30,7 +30,7 @@ describe('the service process (npm start = node dist/server.js)', () => {
   });
 
   it('when started, then it creates the admin, serves logins as JSON logs on stdout, and on SIGTERM finishes the in-flight request and exits 0', async () => {
-    const port = await freePort();
+    const port = (await freePorts(1))[0]!;
     const env = testEnv({
       PORT: String(port),
       HOST: '127.0.0.1',

@@ -6,11 +6,11 @@
 // only when the service answers a 5xx other than the designed 503 busy, or cannot run.
 import { existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { hashUnderLoad } from './hash-under-load.mjs';
-import { unexpected5xx } from './lib/http.mjs';
-import { startRedis } from './lib/redis.mjs';
-import { loginTiming } from './login-timing.mjs';
-import { memory } from './memory.mjs';
+import { hashUnderLoad } from './hash-under-load.ts';
+import { unexpected5xx } from './lib/http.ts';
+import { startRedisServer } from '../ops/lib/redis-server.ts';
+import { loginTiming } from './login-timing.ts';
+import { memory } from './memory.ts';
 
 /** Soft targets: outside them the verdict is WARN, never a failure. */
 const TARGETS = {
@@ -20,16 +20,16 @@ const TARGETS = {
   heapRatio: { max: 1.25 },
 };
 
-const ms = (v) => (Number.isFinite(v) ? `${v.toFixed(1)} ms` : '-');
-const mb = (v) => `${(v / 2 ** 20).toFixed(1)} MB`;
-const ratio = (v) => (Number.isFinite(v) ? v.toFixed(2) : '-');
-const verdict = (ok) => (ok ? 'PASS' : 'WARN');
+const ms = (v: number) => (Number.isFinite(v) ? `${v.toFixed(1)} ms` : '-');
+const mb = (v: number) => `${(v / 2 ** 20).toFixed(1)} MB`;
+const ratio = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '-');
+const verdict = (ok: boolean) => (ok ? 'PASS' : 'WARN');
 
-function table(rows) {
+function table(rows: Array<Array<string | number | undefined>>) {
   const header = ['case', 'median', 'p90', 'n', 'ratio', 'target', 'verdict'];
   const all = [header, ...rows.map((r) => header.map((_, i) => String(r[i] ?? '')))];
-  const widths = header.map((_, i) => Math.max(...all.map((r) => r[i].length)));
-  return all.map((r) => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ')).join('\n');
+  const widths = header.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
+  return all.map((r) => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ')).join('\n');
 }
 
 async function main() {
@@ -37,7 +37,7 @@ async function main() {
     throw new Error('dist/app.js is missing: run `npm run build` first (make bench does)');
   }
   const started = Date.now();
-  const redis = await startRedis();
+  const redis = await startRedisServer();
   try {
     process.stdout.write('running: login timing');
     const a = await loginTiming(redis.url);
@@ -49,7 +49,7 @@ async function main() {
     const loginOk = a.ratio >= TARGETS.loginRatio.min && a.ratio <= TARGETS.loginRatio.max;
     const floodOk = b.ratioToCheap <= TARGETS.hashFloodVsCheapFlood.max;
     const heapOk = c.heapRatio <= TARGETS.heapRatio.max;
-    const load = loadavg()[0];
+    const load = loadavg()[0] ?? 0;
     console.log(
       `authstack bench: node ${process.version}, ${cpus().length} CPUs, load ${load.toFixed(1)}, argon2id defaults (m=19456 KiB, t=2, p=1), loopback HTTP/1.1 keep-alive`,
     );

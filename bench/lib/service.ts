@@ -1,12 +1,11 @@
-// Starts bench/lib/service-process.mjs as a child and talks to it over IPC.
+// Starts bench/lib/service-process.ts as a child and talks to it over IPC.
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 
-const CHILD = fileURLToPath(new URL('./service-process.mjs', import.meta.url));
+const CHILD = new URL('./service-process.ts', import.meta.url);
 
 /** The environment every bench service shares; each bench overrides what it measures. */
-export function benchEnv(redisUrl, overrides = {}) {
+export function benchEnv(redisUrl: string, overrides: Record<string, string> = {}): Record<string, string> {
   return {
     REDIS_URL: redisUrl,
     REDIS_KEY_PREFIX: `bench${randomBytes(4).toString('hex')}:`,
@@ -21,28 +20,41 @@ export function benchEnv(redisUrl, overrides = {}) {
   };
 }
 
-export async function startService(env) {
+export interface MemoryReading {
+  rss: number;
+  heapUsed: number;
+  gc: boolean;
+}
+
+export interface BenchService {
+  port: number;
+  createUser(username: string, password: string): Promise<{ id: string }>;
+  memory(): Promise<MemoryReading>;
+  stop(): Promise<void>;
+}
+
+export async function startService(env: Record<string, string>): Promise<BenchService> {
   const child = fork(CHILD, [], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const pending = new Map();
+  const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
   let nextId = 0;
-  child.on('message', ({ id, result, error }) => {
-    const entry = pending.get(id);
+  child.on('message', (message: { id: number; result?: unknown; error?: string }) => {
+    const entry = pending.get(message.id);
     if (!entry) return;
-    pending.delete(id);
-    if (error) entry.reject(new Error(`service process: ${error}`));
-    else entry.resolve(result);
+    pending.delete(message.id);
+    if (message.error) entry.reject(new Error(`service process: ${message.error}`));
+    else entry.resolve(message.result);
   });
   child.on('exit', (code) => {
     for (const entry of pending.values()) entry.reject(new Error(`service process exited (${code})`));
     pending.clear();
   });
-  const call = (command, args) =>
-    new Promise((resolve, reject) => {
+  const call = <T>(command: string, args?: Record<string, unknown>) =>
+    new Promise<T>((resolve, reject) => {
       const id = nextId++;
-      pending.set(id, { resolve, reject });
+      pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
       child.send({ id, command, args });
     });
-  const { port } = await call('start', { env });
+  const { port } = await call<{ port: number }>('start', { env });
   return {
     port,
     createUser: (username, password) => call('createUser', { username, password }),

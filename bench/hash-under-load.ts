@@ -7,13 +7,16 @@
 // The baseline flood of malformed logins measures exactly that; the login flood's ratio to
 // it is what argon2 adds on top. (The flood client shares this process: on 2 cores, both
 // floods also pay for the client's own work.)
-import { benchEnv, startService } from './lib/service.mjs';
-import { clientIp, createClient, median, percentile, sessionCookie } from './lib/http.mjs';
+import { benchEnv, startService } from './lib/service.ts';
+import { clientIp, createClient, median, percentile, sessionCookie } from './lib/http.ts';
 
 const USERNAME = 'bench-user';
 const PASSWORD = 'correct horse battery staple, bench edition';
 
-export async function hashUnderLoad(redisUrl, { inFlight = 200, floodMs = 3_000, idleSamples = 200, samplers = 4, concurrency = 2, queueLimit = 8 } = {}) {
+export async function hashUnderLoad(
+  redisUrl: string,
+  { inFlight = 200, floodMs = 3_000, idleSamples = 200, samplers = 4, concurrency = 2, queueLimit = 8 } = {},
+) {
   const service = await startService(benchEnv(redisUrl, { HASH_CONCURRENCY: String(concurrency), HASH_QUEUE_LIMIT: String(queueLimit) }));
   const me = createClient(service.port, { maxSockets: samplers });
   const flood = createClient(service.port, { maxSockets: inFlight });
@@ -36,8 +39,8 @@ export async function hashUnderLoad(redisUrl, { inFlight = 200, floodMs = 3_000,
     // First a baseline flood of malformed logins (400 before any hashing): what 200
     // concurrent requests cost the event loop by themselves. Then the real thing: login
     // attempts that each want an argon2 verify.
-    const floodWhileSampling = async (bodyFor) => {
-      const outcome = { byStatus: {}, hashedMs: [], busyMs: [], busy503: 0, hashed401: 0 };
+    const floodWhileSampling = async (bodyFor: (i: number) => string | object) => {
+      const outcome = { byStatus: {} as Record<number, number>, hashedMs: [] as number[], busyMs: [] as number[] };
       let stop = false;
       let ip = 0;
       const worker = async () => {
@@ -53,7 +56,7 @@ export async function hashUnderLoad(redisUrl, { inFlight = 200, floodMs = 3_000,
       const workers = Array.from({ length: inFlight }, worker);
       await new Promise((resolve) => setTimeout(resolve, 200)); // let the queue fill
       // A few signed-in users at once, so even a slow loop yields a usable number of samples.
-      const samples = [];
+      const samples: number[] = [];
       const sampler = async () => {
         while (Date.now() - started < floodMs) samples.push(await getMe());
       };
@@ -63,8 +66,8 @@ export async function hashUnderLoad(redisUrl, { inFlight = 200, floodMs = 3_000,
       return { samples, outcome };
     };
     const cheap = await floodWhileSampling(() => '{"username":');
-    const hashing = await floodWhileSampling((i) => ({ username: i % 2 ? `ghost-${i}` : USERNAME, password: `flood guess ${i}` }));
-    const stats = (samples) => ({ n: samples.length, median: median(samples), p90: percentile(samples, 90) });
+    const hashing = await floodWhileSampling((i: number) => ({ username: i % 2 ? `ghost-${i}` : USERNAME, password: `flood guess ${i}` }));
+    const stats = (samples: number[]) => ({ n: samples.length, median: median(samples), p90: percentile(samples, 90) });
     const byStatus = hashing.outcome.byStatus;
 
     return {

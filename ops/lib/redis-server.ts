@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'redis';
+import { freePorts } from './ports.ts';
 
-/** A real redis-server on a free loopback port, with its own data dir. */
+/** A real redis-server on a free loopback port, with its own data dir (tests and the bench). */
 export interface RedisServer {
   url: string;
   port: number;
@@ -15,21 +15,9 @@ export interface RedisServer {
   start(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
 /** `persistent`: append-only file with fsync on every write, so a restart keeps all data. */
 export async function startRedisServer(options: { password?: string; persistent?: boolean } = {}): Promise<RedisServer> {
-  const port = await freePort();
+  const [port] = (await freePorts(1)) as [number];
   const dir = mkdtempSync(join(tmpdir(), 'authstack-redis-'));
   const args = [
     '--port',

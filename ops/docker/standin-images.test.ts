@@ -1,0 +1,14 @@
+import { describe, expect, it } from 'vitest';
+import { pinnedNodeVersion } from '../lib/node-pin.ts';
+import { neededImages } from './standin-images.ts';
+
+describe('neededImages', () => {
+  it('when read from the Dockerfile and the compose file, then it names the pinned Node base and every external image, not our own', () => {
+    const images = neededImages();
+
+    expect(images).toContain(`node:${pinnedNodeVersion()}-bookworm-slim`);
+    expect(images).toEqual(expect.arrayContaining(['nginx:1.27-bookworm', 'redis:7.2-bookworm']));
+    expect(images.some((image) => image.startsWith('authstack/'))).toBe(false);
+    expect(images.some((image) => /\$|AS /i.test(image))).toBe(false);
+  });
+});
