@@ -47,14 +47,10 @@ export function run(command: string, args: readonly string[], options: RunOption
     });
     child.on('close', (code, signal) => {
       const result = { code: code ?? (signal ? 128 : 1), stdout, stderr };
-      if (result.code === 0 || options.allowFailure) resolve(result);
-      else
-        reject(
-          new CliError(
-            `${[command, ...args].join(' ')} failed (exit ${signal ?? result.code})${stderr.trim() ? `:\n${stderr.trim().split('\n').slice(-15).join('\n')}` : ''}`,
-            result.code || 1,
-          ),
-        );
+      if (result.code === 0 || options.allowFailure) return resolve(result);
+      // Some tools report on stdout (yamllint, promtool): show whichever said something.
+      const said = (stderr.trim() || stdout.trim()).split('\n').slice(-15).join('\n');
+      reject(new CliError(`${[command, ...args].join(' ')} failed (exit ${signal ?? result.code})${said ? `:\n${said}` : ''}`, result.code || 1));
     });
     // A child that exits without reading its stdin closes the pipe: that is not our failure.
     child.stdin?.on('error', () => undefined);
