@@ -76,7 +76,10 @@ describe('a real browser', () => {
     expect(dashboardText).toContain(username);
     expect(violations).toEqual([]);
     expect(consoleErrors.filter((text) => /content security policy/i.test(text))).toEqual([]);
-    expect(cookies.map((c) => [c.name, c.secure, c.httpOnly, c.sameSite])).toEqual([['__Host-sid', true, true, 'Lax']]);
+    expect(cookies.map((c) => [c.name, c.secure, c.httpOnly, c.sameSite]).sort()).toEqual([
+      ['__Host-device', true, true, 'Strict'],
+      ['__Host-sid', true, true, 'Lax'],
+    ]);
     // Signed out: the dashboard sends the browser back to the login form.
     expect(new URL(afterLogout!.url()).pathname).toBe('/login');
   });

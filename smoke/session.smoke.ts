@@ -17,19 +17,19 @@ async function currentSessionIp(cookie: string): Promise<string> {
 }
 
 describe('login over HTTPS', () => {
-  it('when the admin logs in, then exactly one cookie, __Host-sid, is set with Secure; HttpOnly; SameSite=Lax; Path=/', async () => {
+  it('when the admin logs in, then two cookies: __Host-sid (Secure; HttpOnly; SameSite=Lax; Path=/) and the device cookie __Host-device (Secure; HttpOnly; SameSite=Strict)', async () => {
     const { response, cookie } = await loginAsAdmin();
 
     try {
-      const setCookies = response.all('set-cookie');
-      expect(setCookies).toHaveLength(1);
-      const parsed = parseSetCookie(setCookies[0]!);
-      const attributes = parsed.attributes.map((a) => a.toLowerCase());
-      expect(parsed.name).toBe('__Host-sid');
-      expect(parsed.value).not.toBe('');
-      expect(attributes).toEqual(expect.arrayContaining(['secure', 'httponly', 'samesite=lax', 'path=/']));
-      // __Host- cookies must not name a Domain.
-      expect(attributes.some((a) => a.startsWith('domain='))).toBe(false);
+      const cookies = response.all('set-cookie').map(parseSetCookie);
+      expect(cookies.map((c) => c.name).sort()).toEqual(['__Host-device', '__Host-sid']);
+      for (const parsed of cookies) {
+        const attributes = parsed.attributes.map((a) => a.toLowerCase());
+        expect(parsed.value).not.toBe('');
+        expect(attributes).toEqual(expect.arrayContaining(['secure', 'httponly', 'path=/', parsed.name === '__Host-sid' ? 'samesite=lax' : 'samesite=strict']));
+        // __Host- cookies must not name a Domain.
+        expect(attributes.some((a) => a.startsWith('domain='))).toBe(false);
+      }
       expect(response.json()).toMatchObject({ user: { username: secret('ADMIN_USERNAME') } });
     } finally {
       await logout(cookie);

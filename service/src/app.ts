@@ -7,7 +7,7 @@ import { Lifecycle } from './lifecycle.ts';
 import { crossOriginGuard } from './http/middleware/cross-origin-guard.ts';
 import { errorHandler, notFoundHandler } from './http/middleware/error-handler.ts';
 import { noStore } from './http/middleware/no-store.ts';
-import { rememberMountPath, requestMetrics } from './http/middleware/request-metrics.ts';
+import { mountedAt, requestMetrics } from './http/middleware/request-metrics.ts';
 import { loadSessionUser } from './http/middleware/session-guard.ts';
 import { tolerateSessionOutage } from './http/middleware/session-outage.ts';
 import { authApiRouter } from './http/routes/auth-api.ts';
@@ -16,7 +16,7 @@ import { pagesRouter, stylesheetHandler } from './http/routes/pages.ts';
 import { sessionsApiRouter } from './http/routes/sessions-api.ts';
 import { createRevocationFlow } from './http/flows/revocation.ts';
 import { createSignInFlow } from './http/flows/sign-in.ts';
-import { sessionCookieOptions } from './sessions/session-cookie.ts';
+import { deviceCookieOptions, sessionCookieOptions } from './sessions/session-cookie.ts';
 import { createSessionMiddleware } from './sessions/session-middleware.ts';
 
 /** What the app is fed: the opened dependencies (bootstrap.ts) and, optionally, a lifecycle. */
@@ -107,26 +107,28 @@ export function createApp(deps: AppDeps): { app: Express; lifecycle: Lifecycle }
   const [countSecretFallback, sessionMiddleware] = createSessionMiddleware(domain.sessionStore, config, metrics);
   app.use(countSecretFallback);
   app.use(tolerateSessionOutage(sessionMiddleware, (req) => req.method === 'GET' && req.path === '/login'));
-  app.use(loadSessionUser(domain.sessions, domain.users));
+  app.use(loadSessionUser(domain.sessions));
 
   const cookieOptions = sessionCookieOptions(config.session);
   const clearSessionCookie = (res: Response) => res.clearCookie(config.session.cookieName, cookieOptions);
-  const signInFlow = createSignInFlow({ authenticator: domain.authenticator, sessions: domain.sessions, metrics, clearSessionCookie });
+  const deviceCookie = { name: config.device.cookieName, options: deviceCookieOptions(config) };
+  const signInFlow = createSignInFlow({ authenticator: domain.authenticator, sessions: domain.sessions, metrics, clearSessionCookie, deviceCookie });
   const revocation = createRevocationFlow({ sessions: domain.sessions, clearSessionCookie });
 
   app.use(
     '/api',
-    rememberMountPath(),
+    mountedAt('/api'),
     authApiRouter({
       authenticator: domain.authenticator,
       accounts: domain.accounts,
       sessions: domain.sessions,
       signInFlow,
+      deviceCookieName: config.device.cookieName,
       signup: { enabled: config.signupEnabled, limit: domain.signupLimit },
     }),
   );
-  app.use('/api/sessions', rememberMountPath(), sessionsApiRouter(domain.sessions, revocation));
-  app.use(rememberMountPath(), pagesRouter({ sessions: domain.sessions, signInFlow, revocation }));
+  app.use('/api/sessions', mountedAt('/api/sessions'), sessionsApiRouter(domain.sessions, revocation));
+  app.use(mountedAt(''), pagesRouter({ sessions: domain.sessions, signInFlow, revocation }));
 
   app.use(notFoundHandler());
   app.use(errorHandler(logger));

@@ -3,7 +3,7 @@ import { loadConfig, type Config } from './config/config.ts';
 import { createDomain, type Domain } from './domain.ts';
 import { systemClock, type Clock } from './infra/clock.ts';
 import { createLogger, type Logger } from './infra/logger.ts';
-import { createMetrics, type Metrics } from './infra/metrics.ts';
+import { createMetrics, observeRedis, type Metrics } from './infra/metrics.ts';
 import { createRedisClient, type RedisClient } from './infra/redis-client.ts';
 
 /** Everything a process of this service runs on: what createApp and the CLI are fed. */
@@ -47,6 +47,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Runtime
   const metrics = createMetrics({ collectDefaults: options.defaultMetrics ?? true });
   const clock = options.clock ?? systemClock;
   const redis = options.redis ?? createRedisClient({ ...config.redis, logger });
+  observeRedis(metrics, redis, config.redis.commandTimeoutMs);
   const domain = createDomain({ config, redis, logger, metrics, clock });
   if (options.warmUpHasher) await domain.hasher.warmUp();
   if (!redis.isOpen) {

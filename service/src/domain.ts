@@ -3,14 +3,15 @@ import type { Clock } from './infra/clock.ts';
 import type { Logger } from './infra/logger.ts';
 import type { Metrics } from './infra/metrics.ts';
 import type { RedisClient } from './infra/redis-client.ts';
+import { RedisKeys } from './infra/redis-keys.ts';
 import { Accounts } from './auth/accounts.ts';
 import { Authenticator } from './auth/authenticator.ts';
-import { IpRateLimit, LoginThrottle } from './auth/login-throttle.ts';
+import { DeviceTrust } from './auth/device-trust.ts';
+import { FailureCounters } from './auth/failure-counters.ts';
+import { LoginThrottle, SignupLimit } from './auth/login-throttle.ts';
 import { PasswordHasher } from './auth/password-hasher.ts';
-import { SessionIndex } from './sessions/session-index.ts';
 import { SessionManager } from './sessions/session-manager.ts';
-import { createSessionStore } from './sessions/session-middleware.ts';
-import { RedisKeys } from './infra/redis-keys.ts';
+import { SessionStore } from './sessions/session-store.ts';
 import { UserRepository } from './users/user-repository.ts';
 
 export interface DomainDeps {
@@ -28,12 +29,13 @@ export function createDomain({ config, redis, logger, metrics, clock }: DomainDe
   const keys = new RedisKeys(config.redis.keyPrefix);
   const users = new UserRepository(redis, keys, clock);
   const hasher = new PasswordHasher(config.argon2, config.hashing, metrics);
-  const throttle = new LoginThrottle(redis, keys, config.throttle);
-  const signupLimit = new IpRateLimit(redis, keys.throttle('signup', 'ip'), config.throttle.maxSignupsPerIpPerHour, 3600);
-  const sessionStore = createSessionStore(redis, keys, config, clock);
-  const sessionIndex = new SessionIndex(redis, keys, config.session.absoluteTimeoutMs, clock);
-  const sessions = new SessionManager(sessionStore, sessionIndex, config.session, clock, metrics, logger);
-  const authenticator = new Authenticator(users, hasher, throttle, metrics, logger);
+  const counters = new FailureCounters(redis);
+  const throttle = new LoginThrottle(counters, keys, config.throttle);
+  const signupLimit = new SignupLimit(counters, keys, config.throttle.maxSignupsPerIpPerHour);
+  const devices = new DeviceTrust(config.session.secrets, config.device.maxAgeMs, clock);
+  const sessionStore = new SessionStore({ redis, keys, session: config.session, clock, logger });
+  const sessions = new SessionManager({ store: sessionStore, config: config.session, clock, metrics, logger });
+  const authenticator = new Authenticator({ users, hasher, throttle, devices, metrics, logger });
   const accounts = new Accounts(users, hasher, sessions, logger);
-  return { keys, users, hasher, throttle, signupLimit, sessionStore, sessionIndex, sessions, authenticator, accounts };
+  return { keys, users, hasher, throttle, signupLimit, devices, sessionStore, sessions, authenticator, accounts };
 }

@@ -28,8 +28,12 @@ export interface Login {
 export async function loginAsAdmin(options: RequestOptions = {}): Promise<Login> {
   const response = await postJson('/api/login', { username: secret('ADMIN_USERNAME'), password: secret('ADMIN_PASSWORD') }, options);
   if (response.status !== 200) throw new Error(`admin login failed: ${response.status} ${response.body}`);
-  const { name, value } = parseSetCookie(response.one('set-cookie'));
-  return { response, cookie: `${name}=${value}` };
+  const session = response
+    .all('set-cookie')
+    .map(parseSetCookie)
+    .find((c) => c.name === '__Host-sid');
+  if (!session) throw new Error(`admin login set no __Host-sid cookie: ${JSON.stringify(response.all('set-cookie'))}`);
+  return { response, cookie: `${session.name}=${session.value}` };
 }
 
 /** Ends the session through POST /api/logout. */

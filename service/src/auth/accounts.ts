@@ -39,20 +39,28 @@ export class Accounts {
   /**
    * Sets a new password and ends the user's sessions except `keepSessionId` (the caller's
    * own, which the route re-establishes with the returned user). Sessions begun with the old
-   * password stop working even if they were missed here (see SessionManager.matchesCredentials).
+   * password can no longer be written even if one was missed here (SessionStore).
    */
-  async changePassword(user: User, newPassword: string, keepSessionId?: string): Promise<{ user: User; revoked: number }> {
+  async changePassword(
+    user: Pick<User, 'id' | 'username'>,
+    newPassword: string,
+    keepSessionId?: string,
+  ): Promise<{ user: Pick<User, 'id' | 'username' | 'passwordChangedAt'>; revoked: number }> {
     this.assertPasswordAcceptable(newPassword, user.username);
     const hash = await this.hasher.hash(newPassword);
-    const changedAt = await this.users.updatePasswordHash(user.id, hash, { passwordChanged: true });
+    // The new credential version first: from then on no session begun with the old password
+    // can be written (SessionStore), so revoking the others cannot race a login in flight.
+    const changedAt = await this.users.changePasswordHash(user.id, hash);
     const revoked = await this.sessions.revokeAll(user.id, 'password_change', keepSessionId);
     this.logger.info({ event: 'user.password_changed', userId: user.id, revokedSessions: revoked }, 'password changed');
-    return { user: { ...user, passwordHash: hash, passwordChangedAt: changedAt ?? user.passwordChangedAt }, revoked };
+    return { user: { id: user.id, username: user.username, passwordChangedAt: changedAt }, revoked };
   }
 
   async remove(user: User): Promise<number> {
-    const revoked = await this.sessions.revokeAll(user.id, 'user_removed');
+    // The user first: from then on no session can be created or written for them, so the
+    // revocation below cannot race a login in flight.
     await this.users.remove(user);
+    const revoked = await this.sessions.revokeAll(user.id, 'user_removed');
     this.logger.info({ event: 'user.removed', userId: user.id, revokedSessions: revoked }, 'user removed');
     return revoked;
   }

@@ -1,8 +1,8 @@
 import { isIPv6 } from 'node:net';
-import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import type { RedisClient } from '../infra/redis-client.ts';
 import type { RedisKeys } from '../infra/redis-keys.ts';
 import { normalizeUsername } from '../users/username.ts';
+import type { TrustedDevice } from './device-trust.ts';
+import type { Counter, FailureCounters } from './failure-counters.ts';
 
 export interface ThrottleLimits {
   maxConsecutiveFailures: number;
@@ -11,13 +11,19 @@ export interface ThrottleLimits {
   maxFailuresPerAccountPerHour: number;
 }
 
+/** Which limit refused an attempt (metrics label and audit field). */
+export type ThrottleLimit = 'user_ip' | 'ip' | 'account' | 'device';
+
 export interface ThrottleVerdict {
   allowed: boolean;
-  /** When blocked: how long until the earliest blocking counter lets the attempt through. */
+  /** When refused: the limit that did, and how long until it lets an attempt through. */
+  limit?: ThrottleLimit;
   retryAfterMs: number;
+  /** What this attempt reserved: settled by recordSuccess or release. */
+  counters: Array<Counter<ThrottleLimit>>;
 }
 
-const HOUR_SECONDS = 3600;
+const HOUR_MS = 3_600_000;
 
 /**
  * The throttle key of a client address. An IPv6 client usually holds a whole /64 and can
@@ -47,101 +53,94 @@ function expandIPv6(address: string): string[] {
 }
 
 /**
- * Brute-force throttling (OWASP ASVS 2.2.1) with three Redis counters, all counting failures:
- *   - (username, IP): consecutive failures; a success resets it. Stops guessing one account
- *     from one place, and keeps locking out a real user from elsewhere impossible.
- *   - IP: failures per hour across usernames (password spraying from one address).
- *   - account: failures per hour across IPs (a distributed attack on one account).
- * The account counter is keyed by the normalised username whether or not the user exists,
- * so throttling behaves the same for real and unknown accounts (no enumeration).
+ * Brute-force throttling (OWASP ASVS 2.2.1) with failure counters on Redis.
+ *
+ * An anonymous client (no device cookie for the account) is judged by three counters:
+ *   - user_ip: consecutive failures per (account, client); a success resets it;
+ *   - ip: failures per client per hour, across accounts (password spraying);
+ *   - account: failures per account per hour, across clients (a distributed attack).
+ * A trusted device (a valid device cookie for the account, DeviceTrust) is judged only by its
+ * own consecutive-failure counter, so the account lockout anonymous clients trigger never
+ * locks the user out of browsers they already signed in from.
+ *
+ * Every attempt is counted before its password is checked (so parallel guesses cannot slip past
+ * a limit), on all its counters or, when one refuses, on none: only attempts whose password was
+ * actually checked count, and a refused attempt writes nothing. A success gives the hourly
+ * counts back; an attempt never judged (busy, Redis away) gives everything back.
+ * Unknown and existing accounts are counted alike (no enumeration). Every key is a digest of
+ * what the client sent, so its size is fixed whatever the input (infra/redis-keys.ts).
  */
 export class LoginThrottle {
-  private readonly byUserAndIp: RateLimiterRedis;
-  private readonly byIp: RateLimiterRedis;
-  private readonly byAccount: RateLimiterRedis;
+  private readonly counters: FailureCounters;
+  private readonly keys: RedisKeys;
+  private readonly limits: ThrottleLimits;
+  private readonly scope: string;
 
-  constructor(redis: RedisClient, keys: RedisKeys, limits: ThrottleLimits, scope = 'login') {
-    const common = { storeClient: redis, useRedisPackage: true, inMemoryBlockOnConsumed: 0 };
-    this.byUserAndIp = new RateLimiterRedis({
-      ...common,
-      keyPrefix: keys.throttle(scope, 'user-ip'),
-      points: limits.maxConsecutiveFailures,
-      duration: Math.max(1, Math.ceil(limits.failureWindowMs / 1000)),
-    });
-    this.byIp = new RateLimiterRedis({ ...common, keyPrefix: keys.throttle(scope, 'ip'), points: limits.maxFailuresPerIpPerHour, duration: HOUR_SECONDS });
-    this.byAccount = new RateLimiterRedis({
-      ...common,
-      keyPrefix: keys.throttle(scope, 'account'),
-      points: limits.maxFailuresPerAccountPerHour,
-      duration: HOUR_SECONDS,
-    });
+  constructor(counters: FailureCounters, keys: RedisKeys, limits: ThrottleLimits, scope = 'login') {
+    this.counters = counters;
+    this.keys = keys;
+    this.limits = limits;
+    this.scope = scope;
   }
 
-  /**
-   * Counts this attempt as a failure on every counter BEFORE the password is checked, so
-   * parallel guesses cannot all pass a check that the first failure has not updated yet.
-   * Blocked once any counter is past its limit; the caller refunds the reservation when the
-   * attempt turns out to succeed (recordSuccess) or is never judged (release).
-   */
-  async reserve(username: string, ip: string): Promise<ThrottleVerdict> {
-    const keys = this.keys(username, ip);
-    const results = await Promise.all([
-      consumeOrRejection(this.byUserAndIp, keys.userIp),
-      consumeOrRejection(this.byIp, keys.ip),
-      consumeOrRejection(this.byAccount, keys.account),
-    ]);
-    const blocking = results.filter((r): r is RateLimiterRes => r !== undefined);
-    if (blocking.length === 0) return { allowed: true, retryAfterMs: 0 };
-    return { allowed: false, retryAfterMs: Math.max(...blocking.map((r) => r.msBeforeNext)) };
-  }
-
-  /** A success ends the run of consecutive failures and returns the reserved hourly points. */
-  async recordSuccess(username: string, ip: string): Promise<void> {
-    const keys = this.keys(username, ip);
-    await Promise.all([this.byUserAndIp.delete(keys.userIp), this.byIp.reward(keys.ip), this.byAccount.reward(keys.account)]);
-  }
-
-  /** Returns a reservation whose attempt was never judged (e.g. refused as busy). */
-  async release(username: string, ip: string): Promise<void> {
-    const keys = this.keys(username, ip);
-    await Promise.all([this.byUserAndIp.reward(keys.userIp), this.byIp.reward(keys.ip), this.byAccount.reward(keys.account)]);
-  }
-
-  private keys(username: string, ip: string) {
+  private countersFor(username: string, ip: string, device: TrustedDevice | undefined): Array<Counter<ThrottleLimit>> {
     const account = normalizeUsername(username);
     const client = clientBucket(ip);
-    // JSON-encode the pair so no username can collide with another (username, ip) pair.
-    return { userIp: JSON.stringify([account, client]), ip: client, account };
+    const counter = (name: ThrottleLimit, subject: string, limit: number, windowMs: number): Counter<ThrottleLimit> => ({
+      name,
+      key: this.keys.throttle(this.scope, name, subject),
+      limit,
+      windowMs,
+    });
+    const { maxConsecutiveFailures, failureWindowMs } = this.limits;
+    if (device) return [counter('device', device.id, maxConsecutiveFailures, failureWindowMs)];
+    return [
+      // JSON-encode the pair so no username can collide with another (username, client) pair.
+      counter('user_ip', JSON.stringify([account, client]), maxConsecutiveFailures, failureWindowMs),
+      counter('ip', client, this.limits.maxFailuresPerIpPerHour, HOUR_MS),
+      counter('account', account, this.limits.maxFailuresPerAccountPerHour, HOUR_MS),
+    ];
+  }
+
+  /** Reserves one failure on every counter of this attempt, unless one of them refuses it. */
+  async reserve(username: string, ip: string, device?: TrustedDevice): Promise<ThrottleVerdict> {
+    const counters = this.countersFor(username, ip, device);
+    const { refusedBy, retryAfterMs } = await this.counters.reserve(counters);
+    if (refusedBy) return { allowed: false, limit: refusedBy.name, retryAfterMs, counters: [] };
+    return { allowed: true, retryAfterMs: 0, counters };
+  }
+
+  /** A success ends the run of consecutive failures and gives the hourly counts back. */
+  async recordSuccess(verdict: ThrottleVerdict): Promise<void> {
+    await this.counters.settle(
+      verdict.counters.map((counter) => ({ counter, action: counter.name === 'user_ip' || counter.name === 'device' ? 'reset' : 'refund' })),
+    );
+  }
+
+  /** Gives a reservation back whose attempt was never judged (e.g. refused as busy). */
+  async release(verdict: ThrottleVerdict): Promise<void> {
+    await this.counters.settle(verdict.counters.map((counter) => ({ counter, action: 'refund' as const })));
   }
 }
 
-/** Consumes one point; the RateLimiterRes when that went past the limit, else undefined. */
-async function consumeOrRejection(limiter: RateLimiterRedis, key: string): Promise<RateLimiterRes | undefined> {
-  try {
-    await limiter.consume(key);
-    return undefined;
-  } catch (rejection) {
-    if (rejection instanceof RateLimiterRes) return rejection; // over the limit (still counted)
-    throw rejection;
-  }
-}
+/** Sign-ups per client address and hour (the endpoint necessarily tells which names are taken). */
+export class SignupLimit {
+  private readonly counters: FailureCounters;
+  private readonly keys: RedisKeys;
+  private readonly perHour: number;
 
-/** A plain per-key limiter for registrations per IP. */
-export class IpRateLimit {
-  private readonly limiter: RateLimiterRedis;
-
-  constructor(redis: RedisClient, keyPrefix: string, points: number, durationSeconds: number) {
-    this.limiter = new RateLimiterRedis({ storeClient: redis, useRedisPackage: true, keyPrefix, points, duration: durationSeconds });
+  constructor(counters: FailureCounters, keys: RedisKeys, perHour: number) {
+    this.counters = counters;
+    this.keys = keys;
+    this.perHour = perHour;
   }
 
-  /** Consumes one point; returns the wait in ms when the limit is exceeded, else undefined. */
+  /** Counts one sign-up; returns the wait in ms when the limit is reached, else undefined. */
   async take(ip: string): Promise<number | undefined> {
-    try {
-      await this.limiter.consume(clientBucket(ip));
-      return undefined;
-    } catch (rejection) {
-      if (rejection instanceof RateLimiterRes) return rejection.msBeforeNext;
-      throw rejection;
-    }
+    const bucket = clientBucket(ip);
+    const { refusedBy, retryAfterMs } = await this.counters.reserve([
+      { name: 'ip', key: this.keys.throttle('signup', 'ip', bucket), limit: this.perHour, windowMs: HOUR_MS },
+    ]);
+    return refusedBy ? retryAfterMs : undefined;
   }
 }

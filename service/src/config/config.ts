@@ -96,17 +96,21 @@ const settings = {
     }
     return secrets;
   }),
-  /** Proxy hops to trust for X-Forwarded-*: a hop count or a subnet list. Never "true". */
+  /**
+   * Who may say who the client is (X-Forwarded-For): the edge's addresses, as a subnet list
+   * (names like loopback work), so a request from any other peer keeps its socket address.
+   * A hop count trusts whichever peer connects; only for a port nothing else can reach. Never "true".
+   */
   TRUST_PROXY: z
     .string()
-    .default('1')
+    .default('loopback')
     .transform((raw, ctx): number | string[] => {
       const value = raw.trim();
       if (/^\d+$/.test(value)) return Number(value);
       if (value === 'true' || value === 'false' || value === '') {
         ctx.addIssue({
           code: 'custom',
-          message: 'must be a hop count (e.g. 1) or a comma-separated subnet list, never true/false: "true" lets clients spoof X-Forwarded-For',
+          message: 'must be a subnet list (e.g. loopback, 172.30.97.0/24) or a hop count, never true/false: "true" lets clients spoof X-Forwarded-For',
         });
         return z.NEVER;
       }
@@ -135,6 +139,10 @@ const settings = {
   SESSION_IDLE_TIMEOUT: duration('30m'),
   /** Absolute timeout: a session this old is ended however active it is. */
   SESSION_ABSOLUTE_TIMEOUT: duration('12h'),
+  /** Sessions a user may hold at once; a new login beyond it ends the oldest. */
+  MAX_SESSIONS_PER_USER: integer(20, 1, 1000),
+  /** How long a browser that signed in stays a trusted device for that user (login throttling). */
+  DEVICE_COOKIE_MAX_AGE: duration('90d'),
   /** Bearer token for /metrics. Unset: /metrics is open (keep it off the public edge). */
   METRICS_TOKEN: optionalSecret,
   /** At start, create this user if it does not exist (with ADMIN_PASSWORD). */
@@ -197,7 +205,9 @@ export interface Config {
     cookieName: string;
     idleTimeoutMs: number;
     absoluteTimeoutMs: number;
+    maxSessionsPerUser: number;
   };
+  device: { cookieName: string; maxAgeMs: number };
   trustProxy: number | string[];
   publicOrigin: string;
   metricsToken?: string;
@@ -258,7 +268,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       cookieName: c.COOKIE_SECURE ? '__Host-sid' : 'sid',
       idleTimeoutMs: c.SESSION_IDLE_TIMEOUT,
       absoluteTimeoutMs: c.SESSION_ABSOLUTE_TIMEOUT,
+      maxSessionsPerUser: c.MAX_SESSIONS_PER_USER,
     },
+    device: { cookieName: c.COOKIE_SECURE ? '__Host-device' : 'device', maxAgeMs: c.DEVICE_COOKIE_MAX_AGE },
     trustProxy: c.TRUST_PROXY,
     publicOrigin: c.PUBLIC_ORIGIN,
     metricsToken: c.METRICS_TOKEN,

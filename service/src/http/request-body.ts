@@ -2,11 +2,20 @@ import type { Request } from 'express';
 import { z } from 'zod';
 import { invalidRequest, unsupportedMediaType } from '../errors.ts';
 import { PASSWORD_MAX_LENGTH } from '../auth/password-policy.ts';
+import { usernameProblem } from '../users/username.ts';
 
-/** Longest username we even look up; longer ones cannot exist (see usernameProblem). */
-const USERNAME_INPUT_MAX = 256;
-
-const username = z.string({ message: 'username must be a string' }).min(1, 'username is required').max(USERNAME_INPUT_MAX, 'username is too long');
+/**
+ * A username that cannot exist (too long before or after normalization, characters no username
+ * has) is refused here with 400, before it is normalized, looked up, hashed or counted: what a
+ * client sends can never make the service do (or store) more than a real username would.
+ */
+const username = z
+  .string({ message: 'username must be a string' })
+  .min(1, 'username is required')
+  .superRefine((value, ctx) => {
+    const problem = usernameProblem(value);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 // Bounded before hashing: argon2 on megabytes of input is a cheap DoS lever otherwise.
 const password = (field: string) =>
   z

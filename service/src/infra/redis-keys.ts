@@ -1,13 +1,26 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * A fixed-size, one-way name for something that came from a client or is a secret: SHA-256,
+ * base64url (43 characters). Keys built from client input stay small whatever the input was,
+ * and session tokens never rest in Redis or in a backup.
+ */
+export function digest(value: string): string {
+  return createHash('sha256').update(value).digest('base64url');
+}
+
 /**
  * The Redis key layout, in one place. Every key starts with REDIS_KEY_PREFIX, so the service
- * can share a Redis with others. Users never carry a TTL; everything else does.
+ * can share a Redis safely. Users never carry a TTL; everything else does, and everything an
+ * anonymous request can create has a fixed, small size.
  *
  *   user:<id>                 hash {id, username, passwordHash, createdAt, passwordChangedAt}
- *   username:<normalized>     string -> user id (the uniqueness claim, SET NX)
+ *   username:<normalized>     string -> user id (the uniqueness claim, SET NX; written only
+ *                             when a user is created)
  *   users                     set of user ids (for `users ls`)
- *   sess:<session id>         a session record (connect-redis), TTL = its own deadline
- *   user-sessions:<user id>   sorted set of the user's session ids, scored by absolute deadline
- *   throttle:<scope>:<name>:* rate-limiter counters (login, password change, sign-up)
+ *   sess:<digest(sid)>        a session record (JSON), TTL = its own idle/absolute deadline
+ *   user-sessions:<user id>   sorted set of the user's session digests, scored by absolute deadline
+ *   throttle:<scope>:<counter>:<digest(subject)>   failure counters (login, sign-up)
  */
 export class RedisKeys {
   readonly prefix: string;
@@ -29,21 +42,26 @@ export class RedisKeys {
     return `${this.prefix}users`;
   }
 
-  /** What connect-redis puts before a session id. */
+  /** Where session records live; the scripts that scan a user's index build keys from it. */
   sessionPrefix(): string {
     return `${this.prefix}sess:`;
   }
 
-  session(sessionId: string): string {
-    return `${this.sessionPrefix()}${sessionId}`;
+  /** The index member and key suffix of a session: the digest of its id, never the id. */
+  sessionMember(sessionId: string): string {
+    return digest(sessionId);
+  }
+
+  session(member: string): string {
+    return `${this.sessionPrefix()}${member}`;
   }
 
   userSessions(userId: string): string {
     return `${this.prefix}user-sessions:${userId}`;
   }
 
-  /** Key prefix of one rate-limiter counter family, e.g. throttle('login', 'ip'). */
-  throttle(scope: string, counter: string): string {
-    return `${this.prefix}throttle:${scope}:${counter}`;
+  /** One failure counter; the subject (a username, an address, a device) is digested. */
+  throttle(scope: string, counter: string, subject: string): string {
+    return `${this.prefix}throttle:${scope}:${counter}:${digest(subject)}`;
   }
 }

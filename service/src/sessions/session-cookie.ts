@@ -10,3 +10,11 @@ import type { Config } from '../config/config.ts';
 export function sessionCookieOptions(session: Config['session']): CookieOptions & { maxAge: number } {
   return { httpOnly: true, secure: session.cookieSecure, sameSite: 'lax', path: '/', maxAge: session.idleTimeoutMs };
 }
+
+/**
+ * The device cookie (auth/device-trust.ts): the same pinning as the session cookie, and
+ * SameSite=Strict, because only our own login form and API ever need it.
+ */
+export function deviceCookieOptions(config: { session: Config['session']; device: Config['device'] }): CookieOptions & { maxAge: number } {
+  return { ...sessionCookieOptions(config.session), sameSite: 'strict', maxAge: config.device.maxAgeMs };
+}

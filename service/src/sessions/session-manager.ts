@@ -1,15 +1,22 @@
 import type { Request } from 'express';
-import type { RedisStore } from 'connect-redis';
 import type { SessionData } from 'express-session';
 import type { Config } from '../config/config.ts';
+import { invalidCredentials } from '../errors.ts';
 import type { Clock } from '../infra/clock.ts';
 import type { Logger } from '../infra/logger.ts';
 import type { Metrics } from '../infra/metrics.ts';
+import { digest } from '../infra/redis-keys.ts';
 import type { User } from '../users/user-repository.ts';
-import { SessionIndex, sessionHandle } from './session-index.ts';
+import { SessionRefusedError, type SessionStore } from './session-store.ts';
 import './session-types.ts';
 
-export type RevokeReason = 'logout' | 'idle_timeout' | 'absolute_timeout' | 'revoked' | 'password_change' | 'user_removed';
+export type RevokeReason = 'logout' | 'idle_timeout' | 'absolute_timeout' | 'revoked' | 'password_change' | 'user_removed' | 'session_limit';
+
+/** Who a valid session belongs to: all a signed-in request needs, read from the session record. */
+export interface SessionUser {
+  id: string;
+  username: string;
+}
 
 export interface SessionSummary {
   id: string;
@@ -27,37 +34,64 @@ export interface SessionTimes {
 }
 
 /**
- * The session lifecycle: establish on login (regenerate, fill, save, index), end on logout,
- * enforce idle/absolute deadlines, list and revoke a user's sessions. Route code stays thin.
+ * How often a session that is only read moves its idle clock (one write, and a re-signed cookie).
+ * Once a minute, or a quarter of a short idle timeout: the idle timeout is precise to this.
+ */
+export function touchIntervalMs(idleTimeoutMs: number): number {
+  return Math.min(60_000, Math.floor(idleTimeoutMs / 4));
+}
+
+/** The public handle of a session: opaque, and no way back to the token or the Redis key. */
+export function sessionHandle(member: string): string {
+  return digest(`handle:${member}`).slice(0, 22);
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+/**
+ * The session lifecycle: establish on login (regenerate, fill, create under the per-user cap),
+ * end on logout, enforce the idle and absolute deadlines, list and revoke a user's sessions.
+ * Every write goes through SessionStore's scripts, so a session record exists only while the
+ * session is valid and a signed-in read is one GET. Route code stays thin.
  */
 export class SessionManager {
-  private readonly store: RedisStore;
-  private readonly index: SessionIndex;
+  private readonly store: SessionStore;
   private readonly config: Config['session'];
   private readonly clock: Clock;
   private readonly metrics: Metrics;
   private readonly logger: Logger;
+  private readonly touchMs: number;
 
-  constructor(store: RedisStore, index: SessionIndex, config: Config['session'], clock: Clock, metrics: Metrics, logger: Logger) {
-    this.store = store;
-    this.index = index;
-    this.config = config;
-    this.clock = clock;
-    this.metrics = metrics;
-    this.logger = logger;
+  constructor(deps: { store: SessionStore; config: Config['session']; clock: Clock; metrics: Metrics; logger: Logger }) {
+    this.store = deps.store;
+    this.config = deps.config;
+    this.clock = deps.clock;
+    this.metrics = deps.metrics;
+    this.logger = deps.logger;
+    this.touchMs = touchIntervalMs(deps.config.idleTimeoutMs);
+  }
+
+  private member(sessionId: string): string {
+    return this.store.keysFor().sessionMember(sessionId);
   }
 
   /**
    * Starts a signed-in session. regenerate() gives a new id (defeats fixation: an id planted
-   * before login is worthless after), and save() completes before the response so the next
-   * request finds the session.
+   * before login is worthless after); the record is created before the response, so the next
+   * request finds it. Beyond MAX_SESSIONS_PER_USER the user's oldest sessions end.
+   * Throws 401 when the user was removed or changed their password since it was checked.
    */
   async establish(req: Request, user: Pick<User, 'id' | 'username' | 'passwordChangedAt'>): Promise<void> {
+    if (req.session?.userId) {
+      // The browser's previous session (re-login, password change) ends with this one's start.
+      await this.store.revoke(req.session.userId, [this.member(req.sessionID)]);
+    }
     if (req.session) {
       await new Promise<void>((resolve, reject) => req.session.regenerate((err?: unknown) => (err ? reject(asError(err)) : resolve())));
     } else {
-      // The cookie's session was just ended in this request (expired, user removed): start a
-      // fresh one with a new id instead of regenerating a session that no longer exists.
+      // The cookie's session was just ended in this request (expired): start a fresh one.
       req.sessionStore.generate(req);
     }
     const now = this.clock.now();
@@ -70,27 +104,38 @@ export class SessionManager {
       userAgent: (req.get('user-agent') ?? '').slice(0, 256),
       credentialVersion: user.passwordChangedAt,
     } satisfies Partial<SessionData>);
-    // Indexed before it is saved: a session that exists is always revocable (a member whose
-    // record never got written is pruned later).
-    await this.index.add(user.id, req.sessionID, now + this.config.absoluteTimeoutMs);
-    await new Promise<void>((resolve, reject) => req.session.save((err?: unknown) => (err ? reject(asError(err)) : resolve())));
+    const created = this.store.expectCreate(req.session, this.config.maxSessionsPerUser);
+    const saved = new Promise<void>((resolve, reject) => req.session.save((err?: unknown) => (err ? reject(asError(err)) : resolve())));
+    let evicted: string[];
+    try {
+      [{ evicted }] = await Promise.all([created, saved]);
+    } catch (error) {
+      if (error instanceof SessionRefusedError) throw invalidCredentials();
+      throw error;
+    }
     this.metrics.sessionsCreated.inc();
+    if (evicted.length > 0) {
+      this.metrics.sessionsRevoked.inc({ reason: 'session_limit' }, evicted.length);
+      (req.log ?? this.logger).info(
+        { event: 'session.revoked', reason: 'session_limit', userId: user.id, count: evicted.length },
+        'oldest sessions ended: session limit reached',
+      );
+    }
   }
 
-  /** Destroys the current session (logout, a deadline passed, revoked) in Redis and on req. */
+  /** Ends the current session (logout, a deadline passed, revoked) in Redis and on req. */
   async end(req: Request, reason: RevokeReason): Promise<void> {
     const { userId } = req.session;
-    const sessionId = req.sessionID;
+    if (userId && (await this.store.revoke(userId, [this.member(req.sessionID)])) > 0) this.metrics.sessionsRevoked.inc({ reason });
+    // No record is left; this only detaches the session from the request.
     await new Promise<void>((resolve, reject) => req.session.destroy((err?: unknown) => (err ? reject(asError(err)) : resolve())));
-    if (userId) {
-      await this.index.remove(userId, [sessionId]);
-      this.metrics.sessionsRevoked.inc({ reason });
-    }
   }
 
   /**
    * Enforces the idle and absolute deadlines server-side (the cookie's own expiry is only a
-   * hint to the browser). Returns the reason when the session just ended.
+   * hint to the browser), and moves the idle clock when it is older than the touch interval
+   * (express-session then saves the record once and re-signs the cookie). Returns the reason
+   * when the session just ended.
    */
   async enforceDeadlines(req: Request): Promise<RevokeReason | undefined> {
     const { userId, createdAt, lastSeenAt } = req.session;
@@ -100,24 +145,17 @@ export class SessionManager {
       now - createdAt >= this.config.absoluteTimeoutMs ? 'absolute_timeout' : now - lastSeenAt >= this.config.idleTimeoutMs ? 'idle_timeout' : undefined;
     if (reason) {
       await this.end(req, reason);
-      this.logger.info({ event: 'session.expired', reason, userId }, 'session expired');
+      (req.log ?? this.logger).info({ event: 'session.expired', reason, userId }, 'session expired');
       return reason;
     }
-    req.session.lastSeenAt = now;
+    if (now - lastSeenAt >= this.touchMs) req.session.lastSeenAt = now;
     return undefined;
   }
 
-  /**
-   * A session record is still one the user holds only when it is listed in the user's index
-   * (revocation removes it there first, so a racing request that writes the record back
-   * cannot resurrect it) and it began with the user's current password.
-   */
-  isIndexed(req: Request): Promise<boolean> {
-    return req.session.userId ? this.index.contains(req.session.userId, req.sessionID) : Promise.resolve(false);
-  }
-
-  matchesCredentials(req: Request, user: Pick<User, 'passwordChangedAt'>): boolean {
-    return req.session.credentialVersion === user.passwordChangedAt;
+  /** The signed-in user of a valid session (enforceDeadlines ran first). */
+  userOf(req: Request): SessionUser | undefined {
+    const { userId, username } = req.session ?? {};
+    return userId && username !== undefined ? { id: userId, username } : undefined;
   }
 
   times(req: Request): SessionTimes {
@@ -131,64 +169,55 @@ export class SessionManager {
     };
   }
 
+  /** The user's live sessions, most recently seen first (at most MAX_SESSIONS_PER_USER). */
   async list(userId: string, currentSessionId: string): Promise<SessionSummary[]> {
-    const ids = await this.index.sessionIds(userId);
-    const records = await Promise.all(ids.map((id) => this.load(id)));
+    const members = await this.store.members(userId);
+    const records = await this.store.records(members);
+    const current = this.member(currentSessionId);
     const summaries: SessionSummary[] = [];
-    ids.forEach((id, i) => {
+    members.forEach((member, i) => {
       const data = records[i];
       if (!data || data.userId !== userId) return;
       summaries.push({
-        id: sessionHandle(id),
+        id: sessionHandle(member),
         createdAt: new Date(data.createdAt).toISOString(),
         lastSeenAt: new Date(data.lastSeenAt).toISOString(),
         ip: data.ip,
         userAgent: data.userAgent,
-        current: id === currentSessionId,
+        current: member === current,
       });
     });
     return summaries.sort((a, b) => b.lastSeenAt.localeCompare(a.lastSeenAt));
   }
 
   /**
-   * Revokes the caller's session with this public handle: 'none' when the caller has no
-   * such session, 'current' when it was the caller's own (which is ended like a logout).
+   * Revokes the caller's session with this public handle: 'none' when the user has no such
+   * session, 'current' when it was the caller's own (which is ended like a logout).
    */
   async revokeByHandle(req: Request, userId: string, handle: string, reason: RevokeReason): Promise<'none' | 'other' | 'current'> {
-    if (sessionHandle(req.sessionID) === handle && req.session.userId === userId) {
+    if (sessionHandle(this.member(req.sessionID)) === handle && req.session.userId === userId) {
       await this.end(req, reason);
       return 'current';
     }
-    const ids = await this.index.sessionIds(userId);
-    const target = ids.find((id) => sessionHandle(id) === handle);
+    const target = (await this.store.members(userId)).find((member) => sessionHandle(member) === handle);
     if (!target) return 'none';
-    await this.revoke(userId, [target], reason);
+    await this.revokeMembers(userId, [target], reason);
     return 'other';
   }
 
   /** Revokes every session of the user except `keepSessionId` (if given). Returns how many. */
   async revokeAll(userId: string, reason: RevokeReason, keepSessionId?: string): Promise<number> {
-    const ids = (await this.index.sessionIds(userId)).filter((id) => id !== keepSessionId);
-    await this.revoke(userId, ids, reason);
-    return ids.length;
+    const keep = keepSessionId === undefined ? undefined : this.member(keepSessionId);
+    return this.revokeMembers(
+      userId,
+      (await this.store.members(userId)).filter((member) => member !== keep),
+      reason,
+    );
   }
 
-  private async revoke(userId: string, sessionIds: string[], reason: RevokeReason): Promise<void> {
-    if (sessionIds.length === 0) return;
-    // Index first: from this moment isIndexed() refuses them, even if a request in flight
-    // writes a record back after the destroy below.
-    await this.index.remove(userId, sessionIds);
-    await Promise.all(sessionIds.map((id) => this.store.destroy(id)));
-    this.metrics.sessionsRevoked.inc({ reason }, sessionIds.length);
+  private async revokeMembers(userId: string, members: string[], reason: RevokeReason): Promise<number> {
+    const removed = await this.store.revoke(userId, members);
+    if (removed > 0) this.metrics.sessionsRevoked.inc({ reason }, removed);
+    return removed;
   }
-
-  private async load(sessionId: string): Promise<SessionData | undefined> {
-    const data = (await this.store.get(sessionId)) as SessionData | null | undefined;
-    return data ?? undefined;
-  }
-}
-
-/** express-session hands callbacks whatever its store rejected with. */
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
 }

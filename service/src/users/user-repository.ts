@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { RedisClient } from '../infra/redis-client.ts';
 import type { Clock } from '../infra/clock.ts';
 import type { RedisKeys } from '../infra/redis-keys.ts';
+import { LuaScript } from '../infra/lua-script.ts';
 import { normalizeUsername } from './username.ts';
 
 export interface User {
@@ -61,21 +62,30 @@ export class UserRepository {
     } catch (error) {
       // Give the name back, or it would stay claimed by a user that was never written
       // (best effort: if Redis is gone entirely, so is the chance to clean up).
-      await this.redis.eval(DEL_IF_EQUALS, { keys: [this.usernameKey(username)], arguments: [user.id] }).catch(() => undefined);
+      await DEL_IF_EQUALS.run(this.redis, [this.usernameKey(username)], [user.id]).catch(() => undefined);
       throw error;
     }
     return user;
   }
 
-  /** Replaces the hash; `changedAt` is set only for real password changes, not re-hashes. */
-  async updatePasswordHash(id: string, passwordHash: string, options: { passwordChanged: boolean }): Promise<number | undefined> {
-    const changedAt = options.passwordChanged ? this.clock.now() : undefined;
-    const fields = ['passwordHash', passwordHash];
-    if (changedAt !== undefined) fields.push('passwordChangedAt', String(changedAt));
-    // Atomic "update only if the user still exists": a plain HSET racing a removal would
-    // resurrect a half user.
-    await this.redis.eval(HSET_IF_EXISTS, { keys: [this.userKey(id)], arguments: fields });
+  /**
+   * A password change: the new hash and a new passwordChangedAt (the credential version every
+   * session carries; sessions begun before it can no longer be written). Only while the user
+   * still exists: a plain HSET racing a removal would resurrect a half user.
+   */
+  async changePasswordHash(id: string, passwordHash: string): Promise<number> {
+    const changedAt = this.clock.now();
+    await HSET_IF_EXISTS.run(this.redis, [this.userKey(id)], ['passwordHash', passwordHash, 'passwordChangedAt', String(changedAt)]);
     return changedAt;
+  }
+
+  /**
+   * A re-hash of the same password with stronger parameters: written only when the stored hash
+   * is still the one that was verified, so it never undoes a password change that landed in
+   * between. Returns whether it was written.
+   */
+  async replaceHashIfUnchanged(id: string, verifiedHash: string, passwordHash: string): Promise<boolean> {
+    return (await REPLACE_HASH_IF_UNCHANGED.run(this.redis, [this.userKey(id)], [verifiedHash, passwordHash])) === 1;
   }
 
   async remove(user: User): Promise<void> {
@@ -89,8 +99,12 @@ export class UserRepository {
   }
 }
 
-const DEL_IF_EQUALS = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
-const HSET_IF_EXISTS = `if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HSET', KEYS[1], unpack(ARGV)) end return -1`;
+const DEL_IF_EQUALS = new LuaScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`);
+const HSET_IF_EXISTS = new LuaScript(`if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HSET', KEYS[1], unpack(ARGV)) end return -1`);
+const REPLACE_HASH_IF_UNCHANGED = new LuaScript(`
+if redis.call('HGET', KEYS[1], 'passwordHash') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'passwordHash', ARGV[2])
+return 1`);
 
 function toFields(user: User): Record<string, string> {
   return {

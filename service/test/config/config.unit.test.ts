@@ -25,12 +25,20 @@ describe('config', () => {
     expect(config).toMatchObject({
       port: 3000,
       host: '0.0.0.0',
-      trustProxy: 1,
+      trustProxy: ['loopback'],
       publicOrigin: 'https://localhost',
       logLevel: 'info',
       signupEnabled: false,
       redis: { url: 'redis://127.0.0.1:6379', keyPrefix: 'authstack:' },
-      session: { cookieSecure: true, cookieName: '__Host-sid', idleTimeoutMs: 30 * 60_000, absoluteTimeoutMs: 12 * 3_600_000, secrets: [SECRET] },
+      session: {
+        cookieSecure: true,
+        cookieName: '__Host-sid',
+        idleTimeoutMs: 30 * 60_000,
+        absoluteTimeoutMs: 12 * 3_600_000,
+        secrets: [SECRET],
+        maxSessionsPerUser: 20,
+      },
+      device: { cookieName: '__Host-device', maxAgeMs: 90 * 86_400_000 },
       argon2: { memoryCost: 19456, timeCost: 2, parallelism: 1 },
       throttle: { maxConsecutiveFailures: 10, maxFailuresPerIpPerHour: 100, maxFailuresPerAccountPerHour: 100 },
     });

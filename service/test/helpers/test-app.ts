@@ -146,3 +146,8 @@ export async function metricValue(metrics: Metrics, name: string, labels: Record
     .filter((v) => Object.entries(labels).every(([k, val]) => (v.labels as Record<string, unknown>)[k] === val))
     .reduce((sum, v) => sum + v.value, 0);
 }
+
+/** The Redis key of the session with this id (Redis only ever holds the id's digest). */
+export function sessionKey(t: TestApp, sessionId: string): string {
+  return t.domain.keys.session(t.domain.keys.sessionMember(sessionId));
+}

@@ -5,11 +5,11 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { sign, unsign } from 'cookie-signature';
-import { sessionHandle } from '../../src/sessions/session-index.ts';
+import { sessionHandle } from '../../src/sessions/session-manager.ts';
 import { hostilePlan, type EndpointSpec } from '../helpers/hostile/generators.ts';
 import { sendRaw, type RawResponse } from '../helpers/hostile/raw-http.ts';
 import { buildRequest, type BuiltRequest, type RunFacts } from '../helpers/hostile/request-builder.ts';
-import { GOOD_PASSWORD, SECRET_A, buildTestApp, createUser, login, uniqueUsername, viaEdge, type TestApp } from '../helpers/test-app.ts';
+import { GOOD_PASSWORD, SECRET_A, buildTestApp, createUser, login, uniqueUsername, viaEdge, type TestApp, sessionKey } from '../helpers/test-app.ts';
 
 /**
  * The hostile-input suite: thousands of generated malformed, oversized and forged requests
@@ -99,7 +99,7 @@ class SessionSupply {
   /** A cookie value for a session that exists right now. */
   async live(): Promise<string> {
     const id = this.cookieValue ? sessionIdOf(this.cookieValue) : undefined;
-    if (id !== undefined && (await this.t.redis.exists(`${this.t.prefix}sess:${id}`)) === 1) return this.cookieValue;
+    if (id !== undefined && (await this.t.redis.exists(sessionKey(this.t, id))) === 1) return this.cookieValue;
     try {
       this.cookieValue = cookieValueOf(await login(this.t, this.username, this.password));
     } catch {
@@ -233,7 +233,7 @@ describe('hostile input', () => {
               liveCookie,
               loggedOutCookies,
               removedUserCookie,
-              ownHandle: sessionHandle(sessionIdOf(liveCookie) ?? ''),
+              ownHandle: sessionHandle(t.domain.keys.sessionMember(sessionIdOf(liveCookie) ?? '')),
               sign,
               secret: SECRET_A,
             };

@@ -12,6 +12,7 @@ import {
   viaEdge,
   type TestApp,
   sessionIdOf,
+  sessionKey,
 } from '../helpers/test-app.ts';
 
 const MINUTE = 60_000;
@@ -33,7 +34,7 @@ describe('session timeouts (server-side, with an injected clock)', () => {
     const res = await viaEdge(t.app).get('/api/me').set('Cookie', cookie);
 
     expect(res.status).toBe(401);
-    expect(await t.redis.exists(`${t.prefix}sess:${sid}`)).toBe(0);
+    expect(await t.redis.exists(sessionKey(t, sid))).toBe(0);
     expect(await metricValue(t.metrics, 'auth_sessions_revoked_total', { reason: 'idle_timeout' })).toBe(1);
   });
 
@@ -84,7 +85,7 @@ describe('session timeouts (server-side, with an injected clock)', () => {
     const cookie = await login(t, username, password);
     const sid = sessionIdOf(cookie);
 
-    const ttl = await t.redis.ttl(`${t.prefix}sess:${sid}`);
+    const ttl = await t.redis.ttl(sessionKey(t, sid));
 
     expect(ttl).toBeGreaterThan(29 * 60);
     expect(ttl).toBeLessThanOrEqual(30 * 60);
@@ -129,27 +130,33 @@ describe('cookies that are tampered with or signed with an unknown secret', () =
 });
 
 describe('session secret rotation', () => {
-  it('when SESSION_SECRETS goes from A to B,A, then an A cookie still works, is re-signed with B and counted as a fallback; once A is dropped, an A cookie gives 401', async () => {
+  it('when SESSION_SECRETS goes from A to B,A, then an A cookie still works, is counted as a fallback and re-signed with B at its next touch; once A is dropped, an A cookie gives 401', async () => {
     // Three apps over one Redis and key prefix = three deploys of the service.
     const onlyA = await buildTestApp({ SESSION_SECRETS: SECRET_A });
     const env = { REDIS_KEY_PREFIX: onlyA.prefix };
-    const rotated = await buildTestApp({ ...env, SESSION_SECRETS: `${SECRET_B},${SECRET_A}` });
+    const rotatedClock = new TestClock();
+    const rotated = await buildTestApp({ ...env, SESSION_SECRETS: `${SECRET_B},${SECRET_A}` }, { clock: rotatedClock });
     const onlyB = await buildTestApp({ ...env, SESSION_SECRETS: SECRET_B });
     try {
       const { username, password } = await createUser(onlyA);
       const cookieA = await login(onlyA, username, password);
       const cookieA2 = await login(onlyA, username, password);
 
+      // A read within the touch interval writes nothing and re-signs nothing.
+      const early = await viaEdge(rotated.app).get('/api/me').set('Cookie', cookieA);
+      rotatedClock.advance(61_000);
       const res = await viaEdge(rotated.app).get('/api/me').set('Cookie', cookieA);
       const resigned = sessionCookie(res)!;
 
+      expect(early.status).toBe(200);
+      expect(sessionCookie(early)).toBeUndefined();
       expect(res.status).toBe(200);
       expect(resigned).not.toBe(cookieA);
       expect(resigned.split('.')[0]).toBe(cookieA.split('.')[0]); // same session, new signature
-      expect(await metricValue(rotated.metrics, 'session_secret_fallback_total')).toBe(1);
+      expect(await metricValue(rotated.metrics, 'session_secret_fallback_total')).toBe(2);
       // The re-signed cookie verifies with the newest secret: no further fallback.
       expect((await viaEdge(rotated.app).get('/api/me').set('Cookie', resigned)).status).toBe(200);
-      expect(await metricValue(rotated.metrics, 'session_secret_fallback_total')).toBe(1);
+      expect(await metricValue(rotated.metrics, 'session_secret_fallback_total')).toBe(2);
       // After A is dropped: the re-signed cookie still works, a never-refreshed A cookie does not.
       expect((await viaEdge(onlyB.app).get('/api/me').set('Cookie', resigned)).status).toBe(200);
       expect((await viaEdge(onlyB.app).get('/api/me').set('Cookie', cookieA2)).status).toBe(401);

@@ -1,15 +1,14 @@
 import type { Request, Response } from 'express';
-import type { SessionManager } from '../../sessions/session-manager.ts';
-import type { User } from '../../users/user-repository.ts';
+import type { SessionManager, SessionUser } from '../../sessions/session-manager.ts';
 
 export interface RevocationFlow {
   /** Ends every other session of the signed-in user ("sign out everywhere else"). */
-  revokeOthers(req: Request, user: User): Promise<number>;
+  revokeOthers(req: Request, user: SessionUser): Promise<number>;
   /**
    * Ends the user's session with this public handle: 'none' when the user has no such session,
    * 'current' when it was the caller's own (then the cookie is cleared too, like a logout).
    */
-  revokeByHandle(req: Request, res: Response, user: User, handle: string): Promise<'none' | 'other' | 'current'>;
+  revokeByHandle(req: Request, res: Response, user: SessionUser, handle: string): Promise<'none' | 'other' | 'current'>;
 }
 
 /**

@@ -4,31 +4,34 @@ import type { Metrics } from '../../infra/metrics.ts';
 export const UNMATCHED_ROUTE = '<unmatched>';
 
 /**
- * The `route` label is the matched route template (/api/sessions/:id), never the raw path,
- * so label cardinality is bounded by the routes we define. Anything that matched no route
- * (scanners, typos) shares one label.
+ * The `route` label is the declared route template (/api/sessions/:id), never anything taken
+ * from the request: Express matches paths case-insensitively and with trailing slashes, so
+ * /aPi/SeSSions/x would otherwise mint a new series per spelling. The set of labels is bounded
+ * by the route table; anything that matched no route shares one label.
  */
 export function routeLabel(req: Request): string {
   const routePath = (req.route as { path?: unknown } | undefined)?.path;
-  // Express restores req.baseUrl when a router is left (e.g. an error travels to the error
-  // handler), so the mount path is remembered on the way in by rememberMountPath().
-  const mount = (req.res?.locals.mountPath as string | undefined) ?? req.baseUrl;
-  if (typeof routePath === 'string') return `${mount}${routePath}`.replace(/(.)\/$/, '$1') || '/';
-  // Mounted middleware that answered without a route (express.static under /static).
-  if (req.baseUrl && (req.res?.statusCode ?? 404) < 400) return req.baseUrl;
-  return UNMATCHED_ROUTE;
+  const mount = req.res?.locals.mountPath as string | undefined;
+  if (typeof routePath !== 'string' || mount === undefined) return UNMATCHED_ROUTE;
+  return `${mount}${routePath}`.replace(/(.)\/$/, '$1') || '/';
 }
 
-/** Put in front of a mounted router: records its mount path for routeLabel(). */
-export function rememberMountPath(): RequestHandler {
-  return (req, res, next) => {
-    res.locals.mountPath = req.baseUrl;
+/**
+ * Put in front of a mounted router, with the path it is mounted at as written in app.ts (not
+ * req.baseUrl, which carries the client's spelling). Express restores req.baseUrl when a
+ * router is left, so the mount is remembered on the way in.
+ */
+export function mountedAt(path: string): RequestHandler {
+  return (_req, res, next) => {
+    res.locals.mountPath = path;
     next();
   };
 }
 
 export function requestMetrics(metrics: Metrics): RequestHandler {
   return (req, res, next) => {
+    // Routes declared on the app itself (ops, the stylesheet) are mounted at the root.
+    res.locals.mountPath = '';
     const end = metrics.httpRequestDuration.startTimer();
     res.on('finish', () => {
       end({ method: normalizeMethod(req.method), route: routeLabel(req), status_code: String(res.statusCode) });

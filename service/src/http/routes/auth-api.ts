@@ -1,28 +1,29 @@
 import { Router } from 'express';
 import type { Accounts } from '../../auth/accounts.ts';
 import type { Authenticator } from '../../auth/authenticator.ts';
-import type { IpRateLimit } from '../../auth/login-throttle.ts';
+import type { SignupLimit } from '../../auth/login-throttle.ts';
 import type { SessionManager } from '../../sessions/session-manager.ts';
 import { notFound, tooManyAttempts } from '../../errors.ts';
 import { credentialsSchema, parseBody, passwordChangeSchema, requireJson } from '../request-body.ts';
 import { requireSession, requireUser } from '../middleware/session-guard.ts';
-import type { SignInFlow } from '../flows/sign-in.ts';
+import { presentedDeviceToken, type SignInFlow } from '../flows/sign-in.ts';
 
 export interface AuthApiDeps {
   authenticator: Authenticator;
   accounts: Accounts;
   sessions: SessionManager;
   signInFlow: SignInFlow;
-  signup: { enabled: boolean; limit: IpRateLimit };
+  deviceCookieName: string;
+  signup: { enabled: boolean; limit: SignupLimit };
 }
 
 /** JSON auth API: login, logout, me, password change, registration. */
-export function authApiRouter({ authenticator, accounts, sessions, signInFlow, signup }: AuthApiDeps): Router {
+export function authApiRouter({ authenticator, accounts, sessions, signInFlow, deviceCookieName, signup }: AuthApiDeps): Router {
   const router = Router();
 
   router.post('/login', async (req, res) => {
     requireJson(req);
-    const user = await signInFlow.signIn(req);
+    const user = await signInFlow.signIn(req, res);
     res.json({ user: { id: user.id, username: user.username } });
   });
 
@@ -42,11 +43,15 @@ export function authApiRouter({ authenticator, accounts, sessions, signInFlow, s
     const { currentPassword, newPassword } = parseBody(passwordChangeSchema, req.body);
     // The current password is checked under the login throttle: a stolen session must not
     // become an unlimited password-guessing oracle.
-    await authenticator.authenticate(user.username, currentPassword, req.ip ?? '', req.log, 'password_change');
+    await authenticator.authenticate(user.username, currentPassword, {
+      ip: req.ip ?? '',
+      deviceToken: presentedDeviceToken(req, deviceCookieName),
+      log: req.log,
+      purpose: 'password_change',
+    });
     const changed = await accounts.changePassword(user, newPassword, req.sessionID);
-    // A fresh id for the session that made the change (regenerate destroys the old record
-    // and the index prunes it), carrying the new credential version; every other session is
-    // already gone.
+    // A fresh id for the session that made the change (its old record ends with it), carrying
+    // the new credential version; every other session is already gone.
     await sessions.establish(req, changed.user);
     res.status(204).end();
   });

@@ -49,7 +49,7 @@ export function pagesRouter({ sessions, signInFlow, revocation }: PagesDeps): Ro
     const body = req.body as { username?: unknown } | undefined;
     const typed = typeof body?.username === 'string' ? body.username.slice(0, 64) : '';
     try {
-      await signInFlow.signIn(req);
+      await signInFlow.signIn(req, res);
       res.redirect(303, '/');
     } catch (error) {
       // People get a page, not JSON, also when Redis is away or the hashing queue is full.
