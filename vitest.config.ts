@@ -22,13 +22,14 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['service/test/**/*.unit.test.ts', 'ops/**/*.test.ts'] },
+        test: { name: 'unit', include: ['service/test/**/*.unit.test.ts', 'ops/**/*.test.ts'], exclude: ['ops/**/*.integration.test.ts'] },
       },
       {
         extends: true,
         test: {
           name: 'integration',
-          include: ['service/test/**/*.test.ts'],
+          // Real redis-server, real nginx, real processes.
+          include: ['service/test/**/*.test.ts', 'ops/**/*.integration.test.ts'],
           exclude: ['service/test/**/*.unit.test.ts'],
           globalSetup: ['service/test/helpers/global-setup.ts'],
           testTimeout: 30_000,

@@ -1,9 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'redis';
 import { freePorts } from './ports.ts';
+import { repoRoot } from './repo.ts';
+
+/** The eviction policy production runs with (deploy/redis.conf): tests and bench run it too. */
+export function shippedMaxmemoryPolicy(): string {
+  const policy = /^maxmemory-policy\s+(\S+)/m.exec(readFileSync(join(repoRoot, 'deploy/redis.conf'), 'utf8'))?.[1];
+  if (!policy) throw new Error('deploy/redis.conf sets no maxmemory-policy');
+  return policy;
+}
 
 /** A real redis-server on a free loopback port, with its own data dir (tests and the bench). */
 export interface RedisServer {
@@ -15,8 +23,11 @@ export interface RedisServer {
   start(): Promise<void>;
 }
 
-/** `persistent`: append-only file with fsync on every write, so a restart keeps all data. */
-export async function startRedisServer(options: { password?: string; persistent?: boolean } = {}): Promise<RedisServer> {
+/**
+ * `persistent`: append-only file with fsync on every write, so a restart keeps all data.
+ * `maxmemory`: a memory limit (the policy is always the shipped one, deploy/redis.conf).
+ */
+export async function startRedisServer(options: { password?: string; persistent?: boolean; maxmemory?: string } = {}): Promise<RedisServer> {
   const [port] = (await freePorts(1)) as [number];
   const dir = mkdtempSync(join(tmpdir(), 'authstack-redis-'));
   const args = [
@@ -30,7 +41,8 @@ export async function startRedisServer(options: { password?: string; persistent?
     '',
     ...(options.persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
     '--maxmemory-policy',
-    'volatile-lru',
+    shippedMaxmemoryPolicy(),
+    ...(options.maxmemory ? ['--maxmemory', options.maxmemory] : []),
   ];
   if (options.password) args.push('--requirepass', options.password);
   const url = `redis://127.0.0.1:${port}`;

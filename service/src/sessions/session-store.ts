@@ -28,12 +28,15 @@ for _, m in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
 end
 local result = {1}
 local excess = #live - tonumber(ARGV[7])
-for i = 1, excess do
+local i = 1
+while excess > 0 and i <= #live do
   if live[i] ~= ARGV[1] then
     redis.call('ZREM', KEYS[2], live[i])
     redis.call('DEL', ARGV[8] .. live[i])
     table.insert(result, live[i])
+    excess = excess - 1
   end
+  i = i + 1
 end
 local latest = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
 if latest[2] then redis.call('PEXPIREAT', KEYS[2], latest[2]) end

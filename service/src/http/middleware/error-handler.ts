@@ -36,6 +36,8 @@ export function toAppError(error: unknown): AppError {
 
 export function notFoundHandler(): RequestHandler {
   return (_req, res) => {
+    // For the route label (request-metrics.ts): no route answered this.
+    res.locals.unmatched = true;
     res.status(404).json({ error: 'not_found', message: 'No such route.' });
   };
 }

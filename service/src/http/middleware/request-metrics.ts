@@ -10,6 +10,9 @@ export const UNMATCHED_ROUTE = '<unmatched>';
  * by the route table; anything that matched no route shares one label.
  */
 export function routeLabel(req: Request): string {
+  // req.route can outlive a route that matched the path but not the method (HEAD on a
+  // DELETE-only route falls through): what reached the 404 handler matched nothing.
+  if (req.res?.locals.unmatched) return UNMATCHED_ROUTE;
   const routePath = (req.route as { path?: unknown } | undefined)?.path;
   const mount = req.res?.locals.mountPath as string | undefined;
   if (typeof routePath !== 'string' || mount === undefined) return UNMATCHED_ROUTE;
