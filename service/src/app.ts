@@ -1,10 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import express, { type Express, type Response } from 'express';
 import helmet from 'helmet';
-import { pinoHttp } from 'pino-http';
 import type { Runtime } from './bootstrap.ts';
 import { Lifecycle } from './lifecycle.ts';
 import { crossOriginGuard } from './http/middleware/cross-origin-guard.ts';
+import { requestLog } from './http/middleware/request-log.ts';
 import { errorHandler, notFoundHandler } from './http/middleware/error-handler.ts';
 import { noStore } from './http/middleware/no-store.ts';
 import { mountedAt, requestMetrics } from './http/middleware/request-metrics.ts';
@@ -17,13 +16,10 @@ import { sessionsApiRouter } from './http/routes/sessions-api.ts';
 import { createRevocationFlow } from './http/flows/revocation.ts';
 import { createSignInFlow } from './http/flows/sign-in.ts';
 import { deviceCookieOptions, sessionCookieOptions } from './sessions/session-cookie.ts';
-import { createSessionMiddleware } from './sessions/session-middleware.ts';
+import { createSessionLayer } from './sessions/session-middleware.ts';
 
 /** What the app is fed: the opened dependencies (bootstrap.ts) and, optionally, a lifecycle. */
 export type AppDeps = Omit<Runtime, 'close'> & { lifecycle?: Lifecycle };
-
-/** Request ids we accept from the edge: nginx's $request_id is 32 hex characters. */
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
  * Builds the Express app. Never listens: server.ts owns the process, tests drive the app
@@ -41,31 +37,8 @@ export function createApp(deps: AppDeps): { app: Express; lifecycle: Lifecycle }
   app.set('etag', false);
   app.set('query parser', 'simple');
 
-  // 1. Request id + structured request log (pino-http child logger on req.log).
-  app.use(
-    pinoHttp({
-      logger,
-      genReqId: (req, res) => {
-        const incoming = req.headers['x-request-id'];
-        const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
-      // Probes and scrapes every few seconds would drown the audit trail.
-      autoLogging: { ignore: (req) => ['/healthz', '/readyz', '/metrics'].includes(req.url ?? '') },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
-      customAttributeKeys: { reqId: 'requestId' },
-      serializers: {
-        req: (req: { id: unknown; method: string; url: string; remoteAddress?: string; headers: Record<string, unknown> }) => ({
-          id: req.id,
-          method: req.method,
-          url: req.url,
-          userAgent: req.headers['user-agent'],
-        }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-    }),
-  );
+  // 1. Request id + one structured log line per request (req.log for audit events).
+  app.use(requestLog(app, logger));
 
   // 2. Metrics for everything, including rejected requests.
   app.use(requestMetrics(metrics));
@@ -104,10 +77,9 @@ export function createApp(deps: AppDeps): { app: Express; lifecycle: Lifecycle }
   // 6. Everything below may touch a session: never cacheable.
   app.use(noStore());
   app.use(express.json({ limit: '16kb', strict: true, type: 'application/json' }));
-  const [countSecretFallback, sessionMiddleware] = createSessionMiddleware(domain.sessionStore, config, metrics);
-  app.use(countSecretFallback);
-  app.use(tolerateSessionOutage(sessionMiddleware, (req) => req.method === 'GET' && req.path === '/login'));
-  app.use(loadSessionUser(domain.sessions));
+  const sessionLayer = createSessionLayer(domain.sessionStore, config, metrics);
+  for (const handler of sessionLayer.handlers) app.use(tolerateSessionOutage(handler, (req) => req.method === 'GET' && req.path === '/login'));
+  app.use(loadSessionUser(domain.sessions, sessionLayer));
 
   const cookieOptions = sessionCookieOptions(config.session);
   const clearSessionCookie = (res: Response) => res.clearCookie(config.session.cookieName, cookieOptions);

@@ -24,6 +24,8 @@ export function digest(value: string): string {
  */
 export class RedisKeys {
   readonly prefix: string;
+  /** Session id -> member: a signed-in browser sends the same id request after request. */
+  private readonly members = new Map<string, string>();
 
   constructor(prefix: string) {
     this.prefix = prefix;
@@ -49,7 +51,14 @@ export class RedisKeys {
 
   /** The index member and key suffix of a session: the digest of its id, never the id. */
   sessionMember(sessionId: string): string {
-    return digest(sessionId);
+    let member = this.members.get(sessionId);
+    if (member === undefined) {
+      member = digest(sessionId);
+      // Bounded: the oldest entry goes first (the digest is cheap to compute again).
+      if (this.members.size >= 10_000) this.members.delete(this.members.keys().next().value!);
+      this.members.set(sessionId, member);
+    }
+    return member;
   }
 
   session(member: string): string {

@@ -132,24 +132,30 @@ export class SessionManager {
   }
 
   /**
-   * Enforces the idle and absolute deadlines server-side (the cookie's own expiry is only a
-   * hint to the browser), and moves the idle clock when it is older than the touch interval
-   * (express-session then saves the record once and re-signs the cookie). Returns the reason
-   * when the session just ended.
+   * Where the session stands against its deadlines, enforced server-side (the cookie's own
+   * expiry is only a hint to the browser): ended by one of them, due a touch (its idle clock is
+   * older than the touch interval), or fresh. Synchronous: a fresh session, the common case,
+   * costs no promise and no Redis call.
    */
-  async enforceDeadlines(req: Request): Promise<RevokeReason | undefined> {
-    const { userId, createdAt, lastSeenAt } = req.session;
-    if (!userId || createdAt === undefined || lastSeenAt === undefined) return undefined;
+  deadlineOf(req: Request): RevokeReason | 'touch' | 'fresh' {
+    const { createdAt, lastSeenAt } = req.session;
+    if (createdAt === undefined || lastSeenAt === undefined) return 'fresh';
     const now = this.clock.now();
-    const reason: RevokeReason | undefined =
-      now - createdAt >= this.config.absoluteTimeoutMs ? 'absolute_timeout' : now - lastSeenAt >= this.config.idleTimeoutMs ? 'idle_timeout' : undefined;
-    if (reason) {
-      await this.end(req, reason);
-      (req.log ?? this.logger).info({ event: 'session.expired', reason, userId }, 'session expired');
-      return reason;
-    }
-    if (now - lastSeenAt >= this.touchMs) req.session.lastSeenAt = now;
-    return undefined;
+    if (now - createdAt >= this.config.absoluteTimeoutMs) return 'absolute_timeout';
+    if (now - lastSeenAt >= this.config.idleTimeoutMs) return 'idle_timeout';
+    return now - lastSeenAt >= this.touchMs ? 'touch' : 'fresh';
+  }
+
+  /** Moves the session's idle clock to now (saved by express-session or SessionLayer.persistTouch). */
+  touch(req: Request): void {
+    req.session.lastSeenAt = this.clock.now();
+  }
+
+  /** Ends a session whose deadline passed, and says so in the audit log. */
+  async expire(req: Request, reason: 'idle_timeout' | 'absolute_timeout'): Promise<void> {
+    const { userId } = req.session;
+    await this.end(req, reason);
+    (req.log ?? this.logger).info({ event: 'session.expired', reason, userId }, 'session expired');
   }
 
   /** The signed-in user of a valid session (enforceDeadlines ran first). */

@@ -1,0 +1,60 @@
+// wrk (Debian's package): the load generator for the throughput benchmarks.
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { run } from '../../ops/lib/run.ts';
+
+export interface WrkResult {
+  requests: number;
+  seconds: number;
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Socket errors plus non-2xx/3xx answers. */
+  errors: number;
+}
+
+function ms(text: string): number {
+  const match = /^([\d.]+)(us|ms|s|m)$/.exec(text.trim());
+  if (!match) return Number.NaN;
+  const value = Number(match[1]);
+  return { us: value / 1000, ms: value, s: value * 1000, m: value * 60_000 }[match[2] as 'us' | 'ms' | 's' | 'm'];
+}
+
+/** Parses wrk --latency output. */
+export function parseWrk(output: string): WrkResult {
+  const requests = Number(/(\d+) requests in ([\d.]+)(\w+)/.exec(output)?.[1]);
+  const seconds = ms(/\d+ requests in ([\d.]+\w+)/.exec(output)?.[1] ?? '') / 1000;
+  const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(output);
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(output)?.[1] ?? 0);
+  return {
+    requests,
+    seconds,
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(output)?.[1]),
+    p50Ms: ms(/^\s+50%\s+(\S+)/m.exec(output)?.[1] ?? ''),
+    p99Ms: ms(/^\s+99%\s+(\S+)/m.exec(output)?.[1] ?? ''),
+    errors: non2xx + (socketErrors ? socketErrors.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0),
+  };
+}
+
+export interface WrkOptions {
+  url: string;
+  connections: number;
+  seconds: number;
+  threads?: number;
+  headers?: Record<string, string>;
+  /** A POST body (JSON): wrk sends it with every request. */
+  postJson?: string;
+}
+
+export async function wrk(options: WrkOptions): Promise<WrkResult> {
+  const args = ['-t', String(options.threads ?? 2), '-c', String(options.connections), '-d', `${options.seconds}s`, '--latency', '--timeout', '10s'];
+  for (const [name, value] of Object.entries(options.headers ?? {})) args.push('-H', `${name}: ${value}`);
+  if (options.postJson !== undefined) {
+    const script = join(tmpdir(), `authstack-wrk-${process.pid}.lua`);
+    writeFileSync(script, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(options.postJson)}\nwrk.headers["Content-Type"] = "application/json"\n`);
+    args.push('-s', script);
+  }
+  const { stdout } = await run('wrk', [...args, options.url], { timeoutMs: (options.seconds + 30) * 1000 });
+  return parseWrk(stdout);
+}
