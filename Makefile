@@ -8,7 +8,7 @@ NODE_BIN := $(shell scripts/ensure-node.sh)
 export PATH := $(NODE_BIN):$(PATH)
 OPS := node ops/cli.ts
 
-.PHONY: help install build test smoke bench lint up down logs ps restart rotate-secret backup users certs env images
+.PHONY: help install build test smoke bench bench-check bench-profile soak lint up down logs ps restart rotate-secret backup users certs env images
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -30,9 +30,23 @@ test: install ## everything CI runs before Docker: lint, vitest (real redis-serv
 smoke: install ## HTTPS smoke tests against the running stack (BASE_URL to override)
 	$(OPS) smoke
 
-bench: build ## benchmarks: login timing (enumeration), hashing under load; prints ratios
-	$(OPS) ensure-tools redis-server
+bench/node_modules/.package-lock.json: bench/package-lock.json
+	npm ci --prefix bench --no-audit --no-fund
+
+bench: build bench/node_modules/.package-lock.json ## benchmarks vs bare Express and a tutorial session app, logins, timing, memory; prints ratios (BENCH_QUICK=1: short)
+	$(OPS) ensure-tools redis-server nginx openssl wrk
 	npm run bench
+
+bench-check: build bench/node_modules/.package-lock.json ## make bench, then exit 1 when a target is missed (for humans, never CI)
+	$(OPS) ensure-tools redis-server nginx openssl wrk
+	BENCH_CHECK=1 npm run bench
+
+bench-profile: build ## CPU profile (node --cpu-prof) of GET /api/me under load, summed by package and function
+	$(OPS) ensure-tools redis-server nginx openssl wrk
+	node bench/profile.ts
+
+soak: install ## 5-minute mixed soak against the running stack: RSS curve, errors, restarts (SOAK_SECONDS)
+	$(OPS) soak
 
 lint: install ## typecheck, shellcheck, nginx -t, promtool, yamllint, Node pin
 	npm run lint

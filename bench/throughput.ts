@@ -2,7 +2,7 @@
 // Express "ok" route and a tutorial-style express-session + connect-redis GET /me, each behind
 // the project's own nginx configuration, on one machine in one run, with wrk. Reports req/s,
 // p50, p99, Node CPU per request and, for authstack, Redis commands per request.
-import { createClient } from 'redis';
+import { spawn } from 'node:child_process';
 import { httpsClient } from '../ops/lib/https-client.ts';
 import { median } from './lib/http.ts';
 import { cpuMs, startEdge, startNode, type Running } from './lib/processes.ts';
@@ -15,7 +15,6 @@ export interface ThroughputRow {
   p50Ms: number;
   p99Ms: number;
   cpuUsPerRequest: number;
-  redisCommandsPerRequest?: number;
   errors: number;
   /** Every pass's req/s, for the range. */
   passes: number[];
@@ -32,17 +31,6 @@ export interface ThroughputOptions {
 
 const PASSWORD = 'correct horse battery staple, bench edition';
 
-async function commandsRun(redisUrl: string): Promise<number> {
-  const client = createClient({ url: redisUrl });
-  await client.connect();
-  try {
-    const stats = await client.info('commandstats');
-    return [...stats.matchAll(/^cmdstat_(\w+):calls=(\d+)/gm)].filter((m) => m[1] !== 'info' && m[1] !== 'ping').reduce((sum, m) => sum + Number(m[2]), 0);
-  } finally {
-    await client.close();
-  }
-}
-
 interface Target {
   app: ThroughputRow['app'];
   process: Running;
@@ -50,14 +38,13 @@ interface Target {
   headers: Record<string, string>;
 }
 
-async function measure(target: Target, connections: number, options: ThroughputOptions, redisUrl: string): Promise<ThroughputRow> {
+async function measure(target: Target, connections: number, options: ThroughputOptions): Promise<ThroughputRow> {
   const runs = [];
   for (let pass = 0; pass < options.passes; pass += 1) {
     await wrk({ url: target.url, connections, seconds: options.warmupSeconds, headers: target.headers });
-    const [cpuBefore, commandsBefore] = [cpuMs(target.process.pid), target.app === 'authstack' ? await commandsRun(redisUrl) : 0];
+    const cpuBefore = cpuMs(target.process.pid);
     const result = await wrk({ url: target.url, connections, seconds: options.seconds, headers: target.headers });
-    const [cpuAfter, commandsAfter] = [cpuMs(target.process.pid), target.app === 'authstack' ? await commandsRun(redisUrl) : 0];
-    runs.push({ ...result, cpuUs: ((cpuAfter - cpuBefore) * 1000) / result.requests, commands: (commandsAfter - commandsBefore) / result.requests });
+    runs.push({ ...result, cpuUs: ((cpuMs(target.process.pid) - cpuBefore) * 1000) / result.requests });
   }
   return {
     app: target.app,
@@ -66,7 +53,6 @@ async function measure(target: Target, connections: number, options: ThroughputO
     p50Ms: median(runs.map((r) => r.p50Ms)),
     p99Ms: median(runs.map((r) => r.p99Ms)),
     cpuUsPerRequest: median(runs.map((r) => r.cpuUs)),
-    redisCommandsPerRequest: target.app === 'authstack' ? median(runs.map((r) => r.commands)) : undefined,
     errors: runs.reduce((sum, r) => sum + r.errors, 0),
     passes: runs.map((r) => r.rps),
   };
@@ -95,12 +81,12 @@ async function startTarget(app: Target['app'], redisUrl: string, serviceLog: str
   const headers: Record<string, string> = {};
   let path = '/';
   if (app === 'tutorial') {
-    headers.Cookie = (await send(`${edge.origin}/login`, { json: {} })).cookie()!;
+    headers.Cookie = (await send(`${edge.origin}/login`, { json: {} })).cookie('connect.sid')!;
     path = '/me';
   } else if (app === 'authstack') {
     const login = await send(`${edge.origin}/api/login`, { json: { username: 'bench-admin', password: PASSWORD } });
     if (login.status !== 200) throw new Error(`bench login failed: ${login.status} ${login.body}`);
-    headers.Cookie = (login.headers['set-cookie'] as string[]).find((c) => c.startsWith('__Host-sid='))!.split(';')[0]!;
+    headers.Cookie = login.cookie()!;
     path = '/api/me';
   }
   const check = await send(`${edge.origin}${path}`, { headers });
@@ -114,15 +100,72 @@ async function startTarget(app: Target['app'], redisUrl: string, serviceLog: str
   };
 }
 
-export async function throughput(redisUrl: string, options: ThroughputOptions): Promise<ThroughputRow[]> {
+/** What one signed-in read costs Redis: client round trips and writes (script-internal ones too). */
+export interface RedisWork {
+  app: Target['app'];
+  roundTripsPerRequest: number;
+  writesPerRequest: number;
+}
+
+const WRITE_COMMANDS = new Set([
+  'set',
+  'setex',
+  'psetex',
+  'expire',
+  'pexpire',
+  'pexpireat',
+  'expireat',
+  'del',
+  'hset',
+  'zadd',
+  'zrem',
+  'incr',
+  'decr',
+  'incrby',
+]);
+
+/**
+ * Watches Redis with MONITOR while wrk sends reads: a command from a client connection is a
+ * round trip; a command inside a script is marked "lua" and counts only when it writes.
+ */
+async function redisWork(target: Target, redisUrl: string): Promise<RedisWork> {
+  const port = new URL(redisUrl).port;
+  const monitor = spawn('redis-cli', ['-p', port, 'monitor'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let roundTrips = 0;
+  let writes = 0;
+  let buffered = '';
+  monitor.stdout.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString();
+    const lines = buffered.split('\n');
+    buffered = lines.pop() ?? '';
+    for (const line of lines) {
+      const match = /^[\d.]+ \[\d+ ([^\]]+)\] "([^"]+)"/.exec(line);
+      if (!match) continue;
+      const [, source, command] = match as unknown as [string, string, string];
+      const name = command.toLowerCase();
+      if (name === 'ping' || name === 'info' || name === 'monitor') continue;
+      if (source !== 'lua') roundTrips += 1;
+      if (WRITE_COMMANDS.has(name)) writes += 1;
+    }
+  });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const result = await wrk({ url: target.url, connections: 4, seconds: 3, headers: target.headers });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  monitor.kill();
+  return { app: target.app, roundTripsPerRequest: roundTrips / result.requests, writesPerRequest: writes / result.requests };
+}
+
+export async function throughput(redisUrl: string, options: ThroughputOptions): Promise<{ rows: ThroughputRow[]; redis: RedisWork[] }> {
   const rows: ThroughputRow[] = [];
+  const redis: RedisWork[] = [];
   for (const app of ['bare', 'tutorial', 'authstack'] as const) {
     const { target, stop } = await startTarget(app, redisUrl, options.serviceLog);
     try {
-      for (const connections of options.connections) rows.push(await measure(target, connections, options, redisUrl));
+      for (const connections of options.connections) rows.push(await measure(target, connections, options));
+      if (app !== 'bare') redis.push(await redisWork(target, redisUrl));
     } finally {
       await stop();
     }
   }
-  return rows;
+  return { rows, redis };
 }

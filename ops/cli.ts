@@ -15,6 +15,7 @@ import { fromRepo, repoRoot } from './lib/repo.ts';
 import { run } from './lib/run.ts';
 import { ensureTools } from './lib/tools.ts';
 import { lint } from './lint.ts';
+import { soak, soakTargetFor } from './soak.ts';
 import { NativeStack } from './native/native-stack.ts';
 import { backupContainerRedis, backupNativeRedis, defaultBackupName } from './operations/backup.ts';
 import { rotateSessionSecret } from './operations/rotate-secret.ts';
@@ -30,6 +31,7 @@ The running stack (Docker when an engine answers, else native processes; STACK=d
   rotate-secret              new session secret first, previous kept (ROTATE_KEEP=2), service restarted
   backup [file]              consistent Redis snapshot into backups/
   users <args>               the user CLI inside the stack: add|passwd|rm <name>, ls
+  soak                       5-minute mixed load against the stack: RSS curve, errors, restarts
 
 Setup:  env [file] | certs [dir] | images (stand-in base images + the service image)
 Tests:  lint | smoke | test-stack [vitest args] | ci [docker]
@@ -114,12 +116,17 @@ async function stackCommand(command: string, args: string[], mode: Mode): Promis
     }
     case 'users':
       return mode === 'docker' ? docker.users(args) : native.users(args);
+    case 'soak': {
+      if (mode === 'docker') await docker.connect();
+      const target = await soakTargetFor(mode, () => docker.containerOf('service'), native.runDir);
+      return (await soak(target, { seconds: Number(process.env.SOAK_SECONDS ?? 300), users: Number(process.env.SOAK_USERS ?? 4) })) ? 0 : 1;
+    }
     default:
       throw new CliError(`unknown command '${command}'\n\n${USAGE}`, 2);
   }
 }
 
-const STACK_COMMANDS = new Set(['up', 'down', 'logs', 'ps', 'restart', 'rotate-secret', 'backup', 'users']);
+const STACK_COMMANDS = new Set(['up', 'down', 'logs', 'ps', 'restart', 'rotate-secret', 'backup', 'users', 'soak']);
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;

@@ -58,7 +58,10 @@ async function nginxTest(): Promise<void> {
     for (const variant of ['off', 'on'] as const) {
       const out = join(tmp, `nginx-${variant}`);
       renderNginx(out, {
-        UPSTREAM_ADDR: '127.0.0.1:3000',
+        UPSTREAM_ADDR: variant === 'off' ? '127.0.0.1:3000' : 'localhost:3000',
+        // Both ways nginx can find the service: a static upstream, and DNS re-resolution (swarm).
+        UPSTREAM_MODE: variant === 'off' ? 'static' : 'dns',
+        UPSTREAM_RESOLVER: '127.0.0.1',
         NGINX_HTTP_LISTEN: '127.0.0.1:8080',
         NGINX_HTTPS_LISTEN: '127.0.0.1:8443',
         PUBLIC_ORIGIN: 'https://localhost:8443',
@@ -77,7 +80,7 @@ async function nginxTest(): Promise<void> {
       const errors = result.stderr.split('\n').filter((line) => line.trim() && !line.includes('ssl_stapling'));
       if (result.code !== 0) throw new CliError(`nginx -t failed on the rendered config (variant ${variant}):\n${errors.join('\n')}`);
     }
-    log('nginx -t: the rendered config passes (OCSP and edge metrics off and on)');
+    log('nginx -t: the rendered config passes (OCSP, edge metrics and upstream modes, each way)');
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

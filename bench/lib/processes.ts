@@ -71,6 +71,8 @@ export async function startEdge(upstreamPort: number): Promise<Running & { origi
   mkdirSync(join(dir, 'acme'));
   renderNginx(out, {
     UPSTREAM_ADDR: `127.0.0.1:${upstreamPort}`,
+    UPSTREAM_MODE: 'static',
+    UPSTREAM_RESOLVER: '127.0.0.1',
     NGINX_HTTP_LISTEN: `127.0.0.1:${http}`,
     NGINX_HTTPS_LISTEN: `127.0.0.1:${https}`,
     PUBLIC_ORIGIN: `https://localhost:${https}`,

@@ -7,8 +7,8 @@ export interface HttpsResponse {
   body: string;
   headers: Record<string, string | string[] | undefined>;
   json<T = Record<string, unknown>>(): T;
-  /** `name=value` of the first Set-Cookie, or undefined. */
-  cookie(): string | undefined;
+  /** `name=value` of the Set-Cookie with this name (default: the session cookie), or undefined. */
+  cookie(name?: string): string | undefined;
 }
 
 /**
@@ -42,8 +42,8 @@ export function httpsClient(options: { caFile?: string; timeoutMs?: number } = {
               json<T>() {
                 return JSON.parse(text) as T;
               },
-              cookie() {
-                return res.headers['set-cookie']?.[0]?.split(';')[0];
+              cookie(name = '__Host-sid') {
+                return res.headers['set-cookie']?.find((c) => c.startsWith(`${name}=`))?.split(';')[0];
               },
             });
           });

@@ -388,6 +388,8 @@ export class NativeStack {
   nginxVars(state: StackState): NginxTemplateVars {
     return {
       UPSTREAM_ADDR: `127.0.0.1:${state.servicePort}`,
+      UPSTREAM_MODE: 'static',
+      UPSTREAM_RESOLVER: '127.0.0.1',
       NGINX_HTTP_LISTEN: `127.0.0.1:${state.httpPort}`,
       NGINX_HTTPS_LISTEN: `127.0.0.1:${state.httpsPort}`,
       PUBLIC_ORIGIN: state.publicOrigin,

@@ -6,6 +6,8 @@ import { NGINX_TEMPLATE_VARS, renderNginx, renderTemplate, type NginxTemplateVar
 
 const vars: NginxTemplateVars = {
   UPSTREAM_ADDR: '127.0.0.1:3000',
+  UPSTREAM_MODE: 'static',
+  UPSTREAM_RESOLVER: '127.0.0.1',
   NGINX_HTTP_LISTEN: '127.0.0.1:8080',
   NGINX_HTTPS_LISTEN: '127.0.0.1:8443',
   PUBLIC_ORIGIN: 'https://auth.example.test:8443',
@@ -39,11 +41,15 @@ describe('renderNginx (the real nginx/ directory)', () => {
     expect(site).toContain('return 301 https://auth.example.test:8443$request_uri;');
     expect(site).not.toContain('$host$');
     expect(site).toContain('include snippets/metrics-off.conf;');
+    expect(site).toContain('include conf.d/upstream/static.conf;');
+    expect(readFileSync(join(out, 'conf.d/upstream/static.conf'), 'utf8')).toContain('server 127.0.0.1:3000;');
     expect(site).not.toMatch(/\$\{/);
     expect(readFileSync(join(out, 'conf.d/00-native-paths.conf'), 'utf8')).toContain(`proxy_temp_path ${join(out, 'tmp/proxy')};`);
     // Every variable the template needs is in the list both runtimes substitute.
-    const template = readFileSync(join(import.meta.dirname, '../../nginx/templates/authstack.conf.template'), 'utf8');
-    const used = new Set([...template.matchAll(/\$\{([A-Z_]+)\}/g)].map((m) => m[1]));
+    const templates = ['authstack.conf.template', 'upstream/static.conf.template', 'upstream/dns.conf.template'].map((f) =>
+      readFileSync(join(import.meta.dirname, '../../nginx/templates', f), 'utf8'),
+    );
+    const used = new Set(templates.flatMap((template) => [...template.matchAll(/\$\{([A-Z_]+)\}/g)].map((m) => m[1])));
     expect([...used].sort()).toEqual([...NGINX_TEMPLATE_VARS].sort());
   });
 });

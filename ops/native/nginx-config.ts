@@ -1,5 +1,5 @@
 import { copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { repoRoot } from '../lib/repo.ts';
 
 /**
@@ -9,6 +9,8 @@ import { repoRoot } from '../lib/repo.ts';
  */
 export const NGINX_TEMPLATE_VARS = [
   'UPSTREAM_ADDR',
+  'UPSTREAM_MODE',
+  'UPSTREAM_RESOLVER',
   'NGINX_HTTP_LISTEN',
   'NGINX_HTTPS_LISTEN',
   'PUBLIC_ORIGIN',
@@ -51,8 +53,12 @@ export function renderNginx(out: string, vars: NginxTemplateVars): void {
   mkdirSync(join(out, 'tmp'), { recursive: true });
   copyFileSync(join(source, 'nginx.conf'), join(out, 'nginx.conf'));
   for (const file of readdirSync(join(source, 'snippets'))) copyFileSync(join(source, 'snippets', file), join(out, 'snippets', file));
-  for (const file of readdirSync(join(source, 'templates')).filter((f) => f.endsWith('.conf.template'))) {
+  // templates/**.conf.template -> conf.d/**.conf, subdirectories kept (as the image's entrypoint does).
+  for (const file of readdirSync(join(source, 'templates'), { recursive: true })
+    .map(String)
+    .filter((f) => f.endsWith('.conf.template'))) {
     const name = file.replace(/\.template$/, '');
+    mkdirSync(dirname(join(out, 'conf.d', name)), { recursive: true });
     writeFileSync(join(out, 'conf.d', name), renderTemplate(readFileSync(join(source, 'templates', file), 'utf8'), vars, name));
   }
   writeFileSync(

@@ -43,6 +43,8 @@ describe.each(['off', 'on'] as const)('the edge with METRICS_AT_EDGE=%s', (metri
     mkdirSync(join(dir, 'acme'), { recursive: true });
     renderNginx(out, {
       UPSTREAM_ADDR: `127.0.0.1:${service}`,
+      UPSTREAM_MODE: 'static',
+      UPSTREAM_RESOLVER: '127.0.0.1',
       NGINX_HTTP_LISTEN: `127.0.0.1:${http}`,
       NGINX_HTTPS_LISTEN: `127.0.0.1:${https}`,
       PUBLIC_ORIGIN: 'https://auth.example.test:8443',

@@ -2,7 +2,7 @@ import type { Config } from './config/config.ts';
 import type { Clock } from './infra/clock.ts';
 import type { Logger } from './infra/logger.ts';
 import type { Metrics } from './infra/metrics.ts';
-import type { RedisClient } from './infra/redis-client.ts';
+import { replicaAcknowledgement, type RedisClient } from './infra/redis-client.ts';
 import { RedisKeys } from './infra/redis-keys.ts';
 import { Accounts } from './auth/accounts.ts';
 import { Authenticator } from './auth/authenticator.ts';
@@ -27,13 +27,14 @@ export type Domain = ReturnType<typeof createDomain>;
 /** Wires the domain objects once (bootstrap.ts); shared by the HTTP app and the operator CLI. */
 export function createDomain({ config, redis, logger, metrics, clock }: DomainDeps) {
   const keys = new RedisKeys(config.redis.keyPrefix);
-  const users = new UserRepository(redis, keys, clock);
+  const replicated = replicaAcknowledgement(redis, config.redis.sentinel !== undefined);
+  const users = new UserRepository(redis, keys, clock, replicated);
   const hasher = new PasswordHasher(config.argon2, config.hashing, metrics);
   const counters = new FailureCounters(redis);
   const throttle = new LoginThrottle(counters, keys, config.throttle);
   const signupLimit = new SignupLimit(counters, keys, config.throttle.maxSignupsPerIpPerHour);
   const devices = new DeviceTrust(config.session.secrets, config.device.maxAgeMs, clock);
-  const sessionStore = new SessionStore({ redis, keys, session: config.session, clock, logger });
+  const sessionStore = new SessionStore({ redis, keys, session: config.session, clock, logger, replicated });
   const sessions = new SessionManager({ store: sessionStore, config: config.session, clock, metrics, logger });
   const authenticator = new Authenticator({ users, hasher, throttle, devices, metrics, logger });
   const accounts = new Accounts(users, hasher, sessions, logger);

@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import { createApp } from './app.ts';
 import { bootstrap } from './bootstrap.ts';
 import { ConfigError } from './config/config.ts';
+import { lowerThreadpoolPriority } from './infra/threadpool-priority.ts';
 import { Lifecycle } from './lifecycle.ts';
 
 /**
@@ -22,6 +23,8 @@ async function main(): Promise<void> {
     throw error;
   }
   const { config, logger, domain } = runtime;
+  // The warm-up hash created libuv's threadpool: from now on argon2 yields to the event loop.
+  lowerThreadpoolPriority(logger);
   const lifecycle = new Lifecycle();
   const { app } = createApp({ ...runtime, lifecycle });
 

@@ -52,6 +52,12 @@ export class Authenticator {
   async authenticate(username: string, password: string, context: AttemptContext): Promise<Authenticated> {
     const { ip, purpose = 'login' } = context;
     const log = context.log ?? this.logger;
+    try {
+      this.hasher.assertCapacity();
+    } catch (error) {
+      this.metrics.loginAttempts.inc({ result: 'busy' });
+      throw error;
+    }
     const device = this.devices.verify(context.deviceToken, username);
     const verdict = await this.throttle.reserve(username, ip, device);
     if (!verdict.allowed) {

@@ -31,6 +31,11 @@ export class BoundedSemaphore {
     return this.waiting.length;
   }
 
+  /** Whether run() would be refused right now (every slot and the whole queue taken). */
+  get full(): boolean {
+    return this.running >= this.concurrency && this.waiting.length >= this.queueLimit;
+  }
+
   async run<T>(task: () => Promise<T>): Promise<T> {
     if (this.running >= this.concurrency) {
       if (this.waiting.length >= this.queueLimit) throw new QueueFullError();

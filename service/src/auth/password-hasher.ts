@@ -43,6 +43,17 @@ export class PasswordHasher {
     });
   }
 
+  /**
+   * Refuses at once (503 busy) when a hash could not even be queued now: a login flood's excess
+   * is turned away before it costs a throttle round trip, a user lookup or a log line, so the
+   * hashing capacity goes to the logins that can be served.
+   */
+  assertCapacity(): void {
+    if (!this.semaphore.full) return;
+    this.metrics.hashRejected.inc();
+    throw busy();
+  }
+
   /** Computes the decoy hash up front, so the first unknown-user login is not slower. */
   async warmUp(): Promise<void> {
     this.decoyHash ??= argon2.hash(randomBytes(32).toString('base64'), { type: argon2.argon2id, ...this.params });

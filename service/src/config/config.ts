@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 /**
@@ -67,8 +68,32 @@ const settings = {
     .string()
     .default('redis://127.0.0.1:6379')
     .refine((v) => /^rediss?:\/\/[^\s]+$/.test(v), 'expected redis://host:port or rediss://host:port'),
-  /** Redis password (requirepass); overrides one in REDIS_URL. */
+  /** Redis password (requirepass); overrides one in REDIS_URL. With Sentinel, the Sentinels' too. */
   REDIS_PASSWORD: optionalSecret,
+  /**
+   * Redis through Sentinel (high availability): host:port of each Sentinel, comma-separated.
+   * Set, it replaces REDIS_URL: the service asks the Sentinels for the primary and follows a failover.
+   */
+  REDIS_SENTINELS: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (!raw?.trim()) return undefined;
+      const nodes = raw.split(',').map((entry) => {
+        const match = /^\s*([^\s:]+|\[[^\]]+\]):(\d{1,5})\s*$/.exec(entry);
+        if (!match) {
+          ctx.addIssue({ code: 'custom', message: `expected host:port, got "${entry.trim()}"` });
+          return undefined;
+        }
+        return { host: match[1]!.replace(/^\[|\]$/g, ''), port: Number(match[2]) };
+      });
+      return nodes.every((n) => n !== undefined) ? nodes : z.NEVER;
+    }),
+  /** The name the Sentinels monitor the primary under (sentinel monitor <name> ...). */
+  REDIS_SENTINEL_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, 'expected 1-64 of A-Z a-z 0-9 . _ -')
+    .default('authstack'),
   /** Prefix of every Redis key this service writes, so it can share a Redis safely. */
   REDIS_KEY_PREFIX: z
     .string()
@@ -160,8 +185,11 @@ const settings = {
   ARGON2_TIME_COST: integer(2, 2, 100),
   /** argon2id lanes. */
   ARGON2_PARALLELISM: integer(1, 1, 16),
-  /** Password hashes computed at once; the rest wait in the queue. */
-  HASH_CONCURRENCY: integer(4, 1, 256),
+  /**
+   * Password hashes computed at once; the rest wait in the queue. Default: the CPU cores (more
+   * only makes argon2 threads fight each other and the event loop for the same cores).
+   */
+  HASH_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(availableParallelism),
   /** Hashes allowed to wait; past that, 503 busy at once. */
   HASH_QUEUE_LIMIT: integer(32, 0, 10_000),
   /** Consecutive failures per (username, IP) before 429. */
@@ -198,7 +226,14 @@ type Parsed = z.output<typeof schema>;
 export interface Config {
   port: number;
   host: string;
-  redis: { url: string; password?: string; keyPrefix: string; commandTimeoutMs: number };
+  redis: {
+    url: string;
+    password?: string;
+    keyPrefix: string;
+    commandTimeoutMs: number;
+    /** Set: connect through these Sentinels instead of REDIS_URL. */
+    sentinel?: { nodes: Array<{ host: string; port: number }>; name: string };
+  };
   session: {
     secrets: string[];
     cookieSecure: boolean;
@@ -259,7 +294,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     port: c.PORT,
     host: c.HOST,
-    redis: { url: c.REDIS_URL, password: c.REDIS_PASSWORD, keyPrefix: c.REDIS_KEY_PREFIX, commandTimeoutMs: c.REDIS_COMMAND_TIMEOUT_MS },
+    redis: {
+      url: c.REDIS_URL,
+      password: c.REDIS_PASSWORD,
+      keyPrefix: c.REDIS_KEY_PREFIX,
+      commandTimeoutMs: c.REDIS_COMMAND_TIMEOUT_MS,
+      sentinel: c.REDIS_SENTINELS ? { nodes: c.REDIS_SENTINELS, name: c.REDIS_SENTINEL_NAME } : undefined,
+    },
     session: {
       secrets: c.SESSION_SECRETS,
       cookieSecure: c.COOKIE_SECURE,

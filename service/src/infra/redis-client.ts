@@ -10,14 +10,22 @@ import {
   SocketTimeoutError,
   TimeoutError,
   createClient,
+  createSentinel,
 } from 'redis';
 import type { Logger } from './logger.ts';
 
-/** The concrete client type (RESP3, default modules) that the rest of the code is written against. */
-export type RedisClient = ReturnType<typeof createRedisClient>;
+/**
+ * The client type the rest of the code is written against: node-redis's standalone client. The
+ * Sentinel client offers the same commands for what this service uses (get/set/del, eval and
+ * evalSha, hashes, sorted sets, multi, info, ping; connect-redis works on it unchanged) and is
+ * handed out under this type.
+ */
+export type RedisClient = ReturnType<typeof createStandaloneClient>;
 
 export interface RedisClientOptions {
   url: string;
+  /** Connect through Sentinel: the primary named `name`, found by asking these Sentinels. */
+  sentinel?: { nodes: Array<{ host: string; port: number }>; name: string };
   password?: string;
   commandTimeoutMs: number;
   logger: Logger;
@@ -43,6 +51,8 @@ const REDIS_ERROR_CLASSES = [
   SocketTimeoutDuringMaintenanceError,
   RedisDeadlineError,
 ];
+/** Plain errors node-redis's Sentinel client raises while no primary is reachable. */
+const SENTINEL_UNAVAILABLE = /^(no valid master node|None of the sentinels are available)/;
 /** Error replies that mean "Redis cannot serve right now", not "our command was wrong". */
 const UNAVAILABLE_REPLY = /^(OOM|READONLY|MISCONF|LOADING|BUSY|NOAUTH|WRONGPASS|MASTERDOWN|TRYAGAIN|CLUSTERDOWN)\b/;
 const NETWORK_CODES = /^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN)$/;
@@ -53,6 +63,7 @@ export function isRedisUnavailable(error: unknown): boolean {
   if (REDIS_ERROR_CLASSES.some((cls) => error instanceof cls)) return true;
   const { message = '', code = '' } = error as { message?: string; code?: string };
   if (error instanceof ErrorReply) return UNAVAILABLE_REPLY.test(message);
+  if (SENTINEL_UNAVAILABLE.test(message)) return true;
   // Socket errors come from Node core (possibly another realm): matched by their code.
   return NETWORK_CODES.test(String(code));
 }
@@ -84,7 +95,11 @@ const NOT_RACED = new Set<PropertyKey>([
  *    and re-established instead of waiting forever.
  * It keeps reconnecting in the background with capped backoff.
  */
-export function createRedisClient({ url, password, commandTimeoutMs, logger }: RedisClientOptions) {
+export function createRedisClient(options: RedisClientOptions): RedisClient {
+  return options.sentinel ? createSentinelClient(options, options.sentinel) : createStandaloneClient(options);
+}
+
+function createStandaloneClient({ url, password, commandTimeoutMs, logger }: RedisClientOptions) {
   const client = createClient({
     url,
     ...(password ? { password } : {}),
@@ -113,6 +128,42 @@ export function createRedisClient({ url, password, commandTimeoutMs, logger }: R
   });
   client.on('reconnecting', () => logger.debug({ event: 'redis.reconnecting' }, 'redis reconnecting'));
   return withDeadline(client, commandTimeoutMs);
+}
+
+/**
+ * node-redis's Sentinel client: it asks the Sentinels for the primary, and after a failover
+ * follows the promoted replica without being recreated (commands in flight are held and
+ * retried on the new primary; Deadlines turns a long hold into a 503). Reads stay on the
+ * primary (replicas lag: a session written a moment ago must be readable). Sentinels are
+ * authenticated with the same REDIS_PASSWORD as the data nodes.
+ */
+function createSentinelClient(
+  { password, commandTimeoutMs, logger }: RedisClientOptions,
+  sentinel: { nodes: Array<{ host: string; port: number }>; name: string },
+): RedisClient {
+  const auth = password ? { password } : {};
+  const client = createSentinel({
+    name: sentinel.name,
+    sentinelRootNodes: sentinel.nodes,
+    nodeClientOptions: {
+      ...auth,
+      disableOfflineQueue: true,
+      pingInterval: Math.max(1000, commandTimeoutMs),
+      socket: { connectTimeout: Math.max(1000, commandTimeoutMs), socketTimeout: Math.max(1000, commandTimeoutMs) * 3 },
+    },
+    sentinelClientOptions: { ...auth, socket: { connectTimeout: Math.max(1000, commandTimeoutMs) } },
+    // No per-command AbortSignal (Deadlines bounds every command), as for the standalone client.
+    commandOptions: { timeout: 0 },
+    masterPoolSize: 1,
+    replicaPoolSize: 0,
+    // Each rediscovery waits about a second: this bounds how long a command is held while no
+    // primary is known (Deadlines answers the request with 503 long before).
+    maxCommandRediscovers: 8,
+  });
+  // Without an 'error' listener a lost Sentinel connection would crash the process.
+  client.on('error', (error: unknown) => logger.warn({ err: error, event: 'redis.sentinel_error' }, 'redis sentinel error'));
+  client.on('topology-change', (event: { type?: string }) => logger.info({ event: 'redis.topology_change', change: event?.type }, 'redis topology changed'));
+  return withDeadline(client as unknown as RedisClient, commandTimeoutMs);
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -204,4 +255,21 @@ function withDeadline<C extends object>(client: C, ms: number): C {
       return wrapper;
     },
   });
+}
+
+/** How long a write that must survive a failover waits for a replica's acknowledgement. */
+export const REPLICA_ACK_TIMEOUT_MS = 100;
+
+/**
+ * For writes that must survive a failover (a new session at login, a password change, a new
+ * user): with Sentinel, wait until one replica acknowledged them (WAIT 1, at most
+ * REPLICA_ACK_TIMEOUT_MS); a standalone Redis has no replica, so nothing to wait for.
+ * Replication stays asynchronous: this narrows the loss window of those writes to the rare
+ * case where the replica did not answer in time; it never fails the request.
+ */
+export function replicaAcknowledgement(redis: RedisClient, sentinel: boolean): () => Promise<void> {
+  if (!sentinel) return async () => undefined;
+  return async () => {
+    await redis.wait(1, REPLICA_ACK_TIMEOUT_MS).catch(() => 0);
+  };
 }

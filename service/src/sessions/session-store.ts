@@ -122,15 +122,17 @@ export class SessionStore extends RedisStore {
   private readonly session: Config['session'];
   private readonly clock: Clock;
   private readonly logger: Logger;
+  private readonly replicated: () => Promise<void>;
   private readonly creating = new WeakMap<object, PendingCreate>();
 
-  constructor(deps: { redis: RedisClient; keys: RedisKeys; session: Config['session']; clock: Clock; logger: Logger }) {
+  constructor(deps: { redis: RedisClient; keys: RedisKeys; session: Config['session']; clock: Clock; logger: Logger; replicated?: () => Promise<void> }) {
     super({ client: deps.redis, prefix: deps.keys.sessionPrefix(), disableTouch: true });
     this.redis = deps.redis;
     this.keys = deps.keys;
     this.session = deps.session;
     this.clock = deps.clock;
     this.logger = deps.logger;
+    this.replicated = deps.replicated ?? (async () => undefined);
   }
 
   /** The key layout (the manager derives session members with it). */
@@ -198,6 +200,8 @@ export class SessionStore extends RedisStore {
           this.keys.sessionPrefix(),
         ])) as Array<number | string>;
         if (reply[0] !== 1) throw new SessionRefusedError();
+        // A login must survive a failover: wait for a replica (Sentinel only).
+        await this.replicated();
         pending.done({ evicted: reply.slice(1) as string[] });
       } else {
         // 0 = not written (revoked, expired or password changed): the next request finds no session.

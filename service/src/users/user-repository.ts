@@ -25,11 +25,14 @@ export class UserRepository {
   private readonly redis: RedisClient;
   private readonly keys: RedisKeys;
   private readonly clock: Clock;
+  private readonly replicated: () => Promise<void>;
 
-  constructor(redis: RedisClient, keys: RedisKeys, clock: Clock) {
+  /** `replicated`: waits for a replica after writes that must survive a failover (Sentinel). */
+  constructor(redis: RedisClient, keys: RedisKeys, clock: Clock, replicated: () => Promise<void> = async () => undefined) {
     this.redis = redis;
     this.keys = keys;
     this.clock = clock;
+    this.replicated = replicated;
   }
 
   private userKey(id: string) {
@@ -65,6 +68,7 @@ export class UserRepository {
       await DEL_IF_EQUALS.run(this.redis, [this.usernameKey(username)], [user.id]).catch(() => undefined);
       throw error;
     }
+    await this.replicated();
     return user;
   }
 
@@ -76,6 +80,7 @@ export class UserRepository {
   async changePasswordHash(id: string, passwordHash: string): Promise<number> {
     const changedAt = this.clock.now();
     await HSET_IF_EXISTS.run(this.redis, [this.userKey(id)], ['passwordHash', passwordHash, 'passwordChangedAt', String(changedAt)]);
+    await this.replicated();
     return changedAt;
   }
 
