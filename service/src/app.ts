@@ -1,7 +1,7 @@
 import express, { type Express, type Response } from 'express';
 import helmet from 'helmet';
 import type { Runtime } from './bootstrap.ts';
-import { Lifecycle } from './lifecycle.ts';
+import { Lifecycle, closeConnectionsWhileDraining } from './lifecycle.ts';
 import { crossOriginGuard } from './http/middleware/cross-origin-guard.ts';
 import { requestLog } from './http/middleware/request-log.ts';
 import { errorHandler, notFoundHandler } from './http/middleware/error-handler.ts';
@@ -36,6 +36,9 @@ export function createApp(deps: AppDeps): { app: Express; lifecycle: Lifecycle }
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
+
+  // 0. During a graceful shutdown's drain, connections end after each answer.
+  app.use(closeConnectionsWhileDraining(lifecycle));
 
   // 1. Request id + one structured log line per request (req.log for audit events).
   app.use(requestLog(app, logger));

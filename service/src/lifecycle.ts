@@ -1,19 +1,35 @@
+import type { RequestHandler } from 'express';
 import type { Server } from 'node:http';
 import type { Logger } from './infra/logger.ts';
 
 /**
- * Process lifecycle shared by the app (readiness) and the entry point (shutdown).
- * Graceful shutdown: readiness turns 503 so the proxy stops sending new work, the listener
- * closes, in-flight requests get until the deadline, then idle and remaining connections
- * are closed and the dependencies (Redis) are closed last.
+ * Process lifecycle shared by the app (readiness, connection draining) and the entry point
+ * (shutdown). Graceful shutdown:
+ * 1. readiness turns 503 and every answer carries `Connection: close`, while requests are still
+ *    served for the drain delay: an edge that finds replicas by DNS (swarm dnsrr, Kubernetes
+ *    endpoints) keeps sending new requests for a moment after the stop begins, and a POST it
+ *    sent to a closed port would fail (nginx never replays a POST on another replica);
+ * 2. the listener closes, in-flight requests get until the deadline, then idle and remaining
+ *    connections are closed and the dependencies (Redis) are closed last.
  */
 export class Lifecycle {
   shuttingDown = false;
 
-  async shutdown(options: { server: Server; timeoutMs: number; logger: Logger; closeDependencies: () => Promise<void> }): Promise<'clean' | 'deadline'> {
-    const { server, timeoutMs, logger, closeDependencies } = options;
+  async shutdown(options: {
+    server: Server;
+    timeoutMs: number;
+    drainDelayMs?: number;
+    logger: Logger;
+    closeDependencies: () => Promise<void>;
+  }): Promise<'clean' | 'deadline'> {
+    const { server, timeoutMs, drainDelayMs = 0, logger, closeDependencies } = options;
     this.shuttingDown = true;
-    logger.info({ event: 'shutdown.start', timeoutMs }, 'shutting down');
+    logger.info({ event: 'shutdown.start', timeoutMs, drainDelayMs }, 'shutting down');
+    if (drainDelayMs > 0) {
+      // Idle keep-alive connections end now, so the edge reconnects (and re-resolves) at once.
+      server.closeIdleConnections();
+      await new Promise((resolve) => setTimeout(resolve, drainDelayMs));
+    }
 
     const closed = new Promise<'clean'>((resolve) => server.close(() => resolve('clean')));
     // Keep-alive connections with no request in flight would hold close() open forever.
@@ -34,4 +50,12 @@ export class Lifecycle {
     logger.info({ event: 'shutdown.done', outcome }, 'shutdown complete');
     return outcome;
   }
+}
+
+/** While shutting down, every answer asks the client (nginx) to drop the connection. */
+export function closeConnectionsWhileDraining(lifecycle: Lifecycle): RequestHandler {
+  return (_req, res, next) => {
+    if (lifecycle.shuttingDown) res.set('Connection', 'close');
+    next();
+  };
 }

@@ -51,7 +51,7 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ event: 'signal', signal }, `received ${signal}`);
     lifecycle
-      .shutdown({ server, timeoutMs: config.shutdownTimeoutMs, logger, closeDependencies: () => runtime.close() })
+      .shutdown({ server, timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.shutdownDrainDelayMs, logger, closeDependencies: () => runtime.close() })
       .then(() => process.exit(0))
       .catch((error: unknown) => {
         logger.fatal({ err: error, event: 'shutdown.failed' }, 'shutdown failed');

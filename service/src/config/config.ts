@@ -24,21 +24,21 @@ export const SECRET_KEYS = ['SESSION_SECRETS', 'REDIS_PASSWORD', 'METRICS_TOKEN'
 const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** "900" (seconds), "90s", "30m", "12h", "1d", "250ms" -> milliseconds. */
-export function parseDurationMs(text: string): number | undefined {
+export function parseDurationMs(text: string, { allowZero = false } = {}): number | undefined {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
   if (!match) return undefined;
-  const value = Number(match[1]) * DURATION_UNITS_MS[match[2] ?? 's']!;
-  return Number.isFinite(value) && value > 0 ? Math.round(value) : undefined;
+  const value = Math.round(Number(match[1]) * DURATION_UNITS_MS[match[2] ?? 's']!);
+  return Number.isFinite(value) && (value > 0 || (allowZero && value === 0)) ? value : undefined;
 }
 
-const duration = (fallback: string) =>
+const duration = (fallback: string, options: { allowZero?: boolean } = {}) =>
   z
     .string()
     .default(fallback)
     .transform((text, ctx) => {
-      const ms = parseDurationMs(text);
+      const ms = parseDurationMs(text, options);
       if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: `expected a duration like 900, 90s, 30m, 12h or 1d, got "${text}"` });
+        ctx.addIssue({ code: 'custom', message: `expected a duration like ${options.allowZero ? '0, ' : ''}900, 90s, 30m, 12h or 1d, got "${text}"` });
         return z.NEVER;
       }
       return ms;
@@ -206,6 +206,12 @@ const settings = {
   SIGNUP_MAX_PER_IP_PER_HOUR: integer(10, 1, 1_000_000),
   /** How long in-flight requests get to finish on SIGTERM. */
   SHUTDOWN_TIMEOUT: duration('10s'),
+  /**
+   * On SIGTERM, how long to keep serving (readiness 503, `Connection: close` on every answer)
+   * before the listener closes: the time an edge that re-resolves replicas by DNS (swarm,
+   * Kubernetes endpoints) needs to stop sending new requests here. 0 on a single host.
+   */
+  SHUTDOWN_DRAIN_DELAY: duration('0s', { allowZero: true }),
 };
 
 /** The names of every setting: the stack tooling passes exactly these from .env to the service. */
@@ -259,6 +265,7 @@ export interface Config {
   };
   signupEnabled: boolean;
   shutdownTimeoutMs: number;
+  shutdownDrainDelayMs: number;
 }
 
 /** Resolves NAME_FILE into NAME for the secret keys; both set is an error. */
@@ -328,5 +335,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     signupEnabled: c.SIGNUP_ENABLED,
     shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT,
+    shutdownDrainDelayMs: c.SHUTDOWN_DRAIN_DELAY,
   };
 }

@@ -58,6 +58,20 @@ describe('graceful shutdown', () => {
     expect(t.redis.isOpen).toBe(false);
   });
 
+  it('when shutdown has a drain delay, then new requests are still served during it, with readiness 503 and Connection: close, and refused after it', async () => {
+    const shutdown = t.lifecycle.shutdown({ server, timeoutMs: 5000, drainDelayMs: 400, logger: t.logger, closeDependencies: () => t.redis.close() });
+
+    const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(ready.headers.get('connection')).toBe('close');
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    expect(health.status).toBe(200);
+    expect(health.headers.get('connection')).toBe('close');
+
+    expect(await shutdown).toBe('clean');
+    await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+  });
+
   it('when a request does not finish before the deadline, then its connection is closed and shutdown still completes', async () => {
     const flight = inFlightLogin(JSON.stringify({ username: 'someone', password: 'never finished' }));
     flight.response.catch(() => undefined);
