@@ -17,7 +17,9 @@ import { buildStandinImages, neededImages } from './standin-images.ts';
 const log = (message: string) => say('docker-stack', message);
 export const PROJECT = 'authstack';
 /** Settings the compose file decides for the service (docker-compose.yml, service.environment). */
-const COMPOSE_OWNED = ['HOST', 'PORT', 'REDIS_URL', 'TRUST_PROXY', 'COOKIE_SECURE'] as const;
+const COMPOSE_OWNED = ['HOST', 'PORT', 'REDIS_URL', 'REDIS_SENTINELS', 'TRUST_PROXY', 'COOKIE_SECURE'] as const;
+/** The Sentinels of the compose profile `ha` (docker-compose.yml). */
+const HA_SENTINELS = ['sentinel-1:26379', 'sentinel-2:26379', 'sentinel-3:26379'].join(',');
 const DEFAULT_BACKEND_SUBNET = '172.30.97.0/24';
 
 /**
@@ -47,6 +49,14 @@ export class DockerStack {
     return this.env[name] || readEnvFile(this.envFile)[name] || fallback;
   }
 
+  /** COMPOSE_PROFILES from the environment or .env (monitoring, grafana, ha). */
+  profiles(): string[] {
+    return this.setting('COMPOSE_PROFILES', '')
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean);
+  }
+
   /** Connects to an answering engine (starting one only when asked). */
   async connect(options: { start?: boolean } = {}): Promise<void> {
     const host = options.start ? await startEngine() : await findEngine();
@@ -64,7 +74,7 @@ export class DockerStack {
       }
     }
     const [command, ...rest] = this.composeCommand;
-    const env = { ...process.env, COMPOSE_PROFILES: this.env.COMPOSE_PROFILES ?? '' };
+    const env = { ...process.env, COMPOSE_PROFILES: this.profiles().join(',') };
     return run(command!, [...rest, '-p', PROJECT, '-f', join(repoRoot, 'docker-compose.yml'), '--env-file', join(this.runDir, 'compose.env'), ...args], {
       ...options,
       env,
@@ -116,6 +126,9 @@ export class DockerStack {
       TLS_KEY: this.setting('TLS_KEY', '/etc/nginx/certs/localhost.key'),
       TLS_OCSP: this.setting('TLS_OCSP', 'off'),
       METRICS_AT_EDGE: secrets.METRICS_TOKEN ? 'on' : 'off',
+      // Profile `ha`: the service connects through the Sentinels, the data nodes ask them who leads.
+      REDIS_SENTINELS: this.profiles().includes('ha') ? HA_SENTINELS : '',
+      REDIS_HA_SENTINELS: this.profiles().includes('ha') ? HA_SENTINELS : '',
       GIT_REVISION: this.env.GIT_REVISION ?? 'unknown',
       BUILD_CREATED: this.env.BUILD_CREATED ?? 'unknown',
     };
