@@ -167,10 +167,10 @@ async function main(argv: string[]): Promise<number> {
       const docker = new DockerStack();
       process.env.DOCKER_HOST = await startEngine();
       if (args.includes('--list')) {
-        process.stdout.write(`${neededImages().join('\n')}\n`);
+        process.stdout.write(`${neededImages(docker.profiles()).join('\n')}\n`);
         return 0;
       }
-      await buildStandinImages({ force: args.includes('--force') });
+      await buildStandinImages({ force: args.includes('--force'), profiles: docker.profiles() });
       await docker.buildService();
       return 0;
     }

@@ -186,13 +186,14 @@ export class DockerStack {
    */
   async ensureBaseImages(): Promise<void> {
     const missing: string[] = [];
-    for (const image of neededImages()) if ((await run('docker', ['image', 'inspect', image], { allowFailure: true })).code !== 0) missing.push(image);
-    if (missing.length === 0) return log(`base images present: ${neededImages().join(' ')}`);
+    const needed = neededImages(this.profiles());
+    for (const image of needed) if ((await run('docker', ['image', 'inspect', image], { allowFailure: true })).code !== 0) missing.push(image);
+    if (missing.length === 0) return log(`base images present: ${needed.join(' ')}`);
     for (const image of missing) {
       log(`pulling ${image}`);
       if ((await run('docker', ['pull', '-q', image], { allowFailure: true, timeoutMs: 120_000 })).code !== 0) {
         log(`cannot pull ${image} (no registry?): building local stand-ins (deploy/standin/)`);
-        await buildStandinImages();
+        await buildStandinImages({ profiles: this.profiles() });
         return;
       }
     }

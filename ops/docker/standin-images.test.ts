@@ -11,4 +11,14 @@ describe('neededImages', () => {
     expect(images.some((image) => image.startsWith('authstack/'))).toBe(false);
     expect(images.some((image) => /\$|AS /i.test(image))).toBe(false);
   });
+
+  it('when given the active compose profiles, then images of services under other profiles are not needed', () => {
+    const all = neededImages();
+    const base = neededImages([]);
+
+    expect(base).toEqual(expect.arrayContaining(['nginx:1.27-bookworm', 'redis:7.2-bookworm']));
+    expect(base).not.toContain('prom/prometheus:v2.42.0');
+    expect(neededImages(['monitoring'])).toContain('prom/prometheus:v2.42.0');
+    expect(all).toEqual(expect.arrayContaining(neededImages(['monitoring'])));
+  });
 });

@@ -34,9 +34,10 @@ function recipes(): Map<string, string> {
  * Every external image the project names: the Dockerfile's FROM lines (ARG defaults resolved,
  * earlier stages skipped) and the compose and swarm files' `image:` of services that are not
  * built here. A name without a recipe is an error, so adding an image without a stand-in fails
- * loudly instead of trying to pull.
+ * loudly instead of trying to pull. Given `profiles`, only compose services those profiles
+ * enable count (Grafana, say, has no stand-in: its profile is off where no registry answers).
  */
-export function neededImages(): string[] {
+export function neededImages(profiles?: readonly string[]): string[] {
   const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
   const args = Object.fromEntries([...dockerfile.matchAll(/^ARG ([A-Z_]+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!.trim()]));
   const stages = new Set([...dockerfile.matchAll(/^FROM\s+\S+\s+AS\s+(\S+)/gim)].map((m) => m[1]!.toLowerCase()));
@@ -48,9 +49,10 @@ export function neededImages(): string[] {
   for (const file of ['docker-compose.yml', 'deploy/swarm/stack.yml']) {
     const path = join(repoRoot, file);
     if (!existsSync(path)) continue;
-    const doc = parseYaml(readFileSync(path, 'utf8')) as { services?: Record<string, { image?: string; build?: unknown }> };
+    const doc = parseYaml(readFileSync(path, 'utf8')) as { services?: Record<string, { image?: string; build?: unknown; profiles?: string[] }> };
     for (const service of Object.values(doc.services ?? {})) {
-      if (service.image && !service.build && !service.image.startsWith('authstack/')) images.add(service.image);
+      const enabled = !profiles || !service.profiles || service.profiles.some((p) => profiles.includes(p));
+      if (enabled && service.image && !service.build && !service.image.startsWith('authstack/')) images.add(service.image);
     }
   }
   return [...images].sort();
@@ -83,11 +85,14 @@ async function recipeHash(dir: string, base: string | undefined): Promise<string
  * kept: an official one always, a stand-in while its recipe is unchanged. Needs root
  * (debootstrap) and an engine (DOCKER_HOST set by the caller).
  */
-export async function buildStandinImages(options: { force?: boolean } = {}): Promise<void> {
+export async function buildStandinImages(options: { force?: boolean; profiles?: readonly string[] } = {}): Promise<void> {
   const table = recipes();
-  const needed = neededImages();
+  const needed = neededImages(options.profiles);
   const unknown = needed.filter((image) => !table.has(image));
-  if (unknown.length > 0) throw new CliError(`the project names image(s) ${unknown.join(', ')} but deploy/standin/ has no stand-in for them`);
+  if (unknown.length > 0) {
+    throw new CliError(`the project names image(s) ${unknown.join(', ')} but deploy/standin/ has no stand-in for them.
+       Without a registry, leave their compose profile out of COMPOSE_PROFILES (docs/docker.md).`);
+  }
   if (process.getuid?.() !== 0) throw new CliError('building stand-ins needs root (debootstrap)');
   await ensureTools('docker', 'debootstrap', 'npm');
   const work = mkdtempSync('/var/tmp/authstack-standin.');

@@ -51,7 +51,9 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Runtime
   const domain = createDomain({ config, redis, logger, metrics, clock });
   if (options.warmUpHasher) await domain.hasher.warmUp();
   if (!redis.isOpen) {
-    logger.info({ event: 'redis.connecting', url: redactUrl(config.redis.url) }, 'connecting to redis');
+    const { sentinel } = config.redis;
+    const target = sentinel ? { sentinels: sentinel.nodes.map((n) => `${n.host}:${n.port}`), name: sentinel.name } : { url: redactUrl(config.redis.url) };
+    logger.info({ event: 'redis.connecting', ...target }, sentinel ? `connecting to redis through sentinel (${sentinel.name})` : 'connecting to redis');
     await redis.connect();
   }
   return {
