@@ -13,6 +13,7 @@ import { authApiRouter } from './http/routes/auth-api.ts';
 import { opsRouter } from './http/routes/ops.ts';
 import { pagesRouter, stylesheetHandler } from './http/routes/pages.ts';
 import { sessionsApiRouter } from './http/routes/sessions-api.ts';
+import { createAccountFlow } from './http/flows/account.ts';
 import { createRevocationFlow } from './http/flows/revocation.ts';
 import { createSignInFlow } from './http/flows/sign-in.ts';
 import { deviceCookieOptions, sessionCookieOptions } from './sessions/session-cookie.ts';
@@ -25,6 +26,9 @@ export type AppDeps = Omit<Runtime, 'close'> & { lifecycle?: Lifecycle };
  * Builds the Express app. Never listens: server.ts owns the process, tests drive the app
  * in-process. The middleware order below is the security story, top to bottom.
  */
+/** Pages that still render (their form, or a clear error) while Redis is away. */
+const FORM_PAGES = new Set(['/login', '/register', '/password']);
+
 export function createApp(deps: AppDeps): { app: Express; lifecycle: Lifecycle } {
   const { config, redis, logger, metrics, domain } = deps;
   const lifecycle = deps.lifecycle ?? new Lifecycle();
@@ -81,7 +85,7 @@ export function createApp(deps: AppDeps): { app: Express; lifecycle: Lifecycle }
   app.use(noStore());
   app.use(express.json({ limit: '16kb', strict: true, type: 'application/json' }));
   const sessionLayer = createSessionLayer(domain.sessionStore, config, metrics);
-  for (const handler of sessionLayer.handlers) app.use(tolerateSessionOutage(handler, (req) => req.method === 'GET' && req.path === '/login'));
+  for (const handler of sessionLayer.handlers) app.use(tolerateSessionOutage(handler, (req) => req.method === 'GET' && FORM_PAGES.has(req.path)));
   app.use(loadSessionUser(domain.sessions, sessionLayer));
 
   const cookieOptions = sessionCookieOptions(config.session);
@@ -89,21 +93,17 @@ export function createApp(deps: AppDeps): { app: Express; lifecycle: Lifecycle }
   const deviceCookie = { name: config.device.cookieName, options: deviceCookieOptions(config) };
   const signInFlow = createSignInFlow({ authenticator: domain.authenticator, sessions: domain.sessions, metrics, clearSessionCookie, deviceCookie });
   const revocation = createRevocationFlow({ sessions: domain.sessions, clearSessionCookie });
+  const accountFlow = createAccountFlow({
+    authenticator: domain.authenticator,
+    accounts: domain.accounts,
+    sessions: domain.sessions,
+    deviceCookieName: config.device.cookieName,
+    signup: { enabled: config.signupEnabled, limit: domain.signupLimit },
+  });
 
-  app.use(
-    '/api',
-    mountedAt('/api'),
-    authApiRouter({
-      authenticator: domain.authenticator,
-      accounts: domain.accounts,
-      sessions: domain.sessions,
-      signInFlow,
-      deviceCookieName: config.device.cookieName,
-      signup: { enabled: config.signupEnabled, limit: domain.signupLimit },
-    }),
-  );
+  app.use('/api', mountedAt('/api'), authApiRouter({ sessions: domain.sessions, signInFlow, accountFlow }));
   app.use('/api/sessions', mountedAt('/api/sessions'), sessionsApiRouter(domain.sessions, revocation));
-  app.use(mountedAt(''), pagesRouter({ sessions: domain.sessions, signInFlow, revocation }));
+  app.use(mountedAt(''), pagesRouter({ sessions: domain.sessions, signInFlow, revocation, accountFlow }));
 
   app.use(notFoundHandler());
   app.use(errorHandler(logger));

@@ -24,17 +24,20 @@ export interface Login {
   cookie: string;
 }
 
-/** Logs the admin in through POST /api/login and returns the session cookie. */
-export async function loginAsAdmin(options: RequestOptions = {}): Promise<Login> {
-  const response = await postJson('/api/login', { username: secret('ADMIN_USERNAME'), password: secret('ADMIN_PASSWORD') }, options);
-  if (response.status !== 200) throw new Error(`admin login failed: ${response.status} ${response.body}`);
+/** Logs a user in through POST /api/login and returns the session cookie. */
+export async function loginAs(username: string, password: string, options: RequestOptions = {}): Promise<Login> {
+  const response = await postJson('/api/login', { username, password }, options);
+  if (response.status !== 200) throw new Error(`login of ${username} failed: ${response.status} ${response.body}`);
   const session = response
     .all('set-cookie')
     .map(parseSetCookie)
     .find((c) => c.name === '__Host-sid');
-  if (!session) throw new Error(`admin login set no __Host-sid cookie: ${JSON.stringify(response.all('set-cookie'))}`);
+  if (!session) throw new Error(`login of ${username} set no __Host-sid cookie: ${JSON.stringify(response.all('set-cookie'))}`);
   return { response, cookie: `${session.name}=${session.value}` };
 }
+
+/** Logs the admin in through POST /api/login and returns the session cookie. */
+export const loginAsAdmin = (options: RequestOptions = {}): Promise<Login> => loginAs(secret('ADMIN_USERNAME'), secret('ADMIN_PASSWORD'), options);
 
 /** Ends the session through POST /api/logout. */
 export const logout = (cookie: string): Promise<Response> => postJson('/api/logout', {}, { headers: { cookie } });

@@ -54,6 +54,13 @@ export function plainHttpUrl(): URL {
 /** The CA that issued the stack's certificate; trusted on top of the system roots. */
 export const caFile = fromRepo(setting('SMOKE_CA_FILE') ?? 'certs/ca.crt');
 
+/**
+ * Where the browser smoke writes its screenshots of the pages (docs/screenshots keeps the ones
+ * the README shows). Unset: none are written, so a smoke run never changes the working tree.
+ */
+const screenshots = setting('SMOKE_SCREENSHOTS_DIR');
+export const screenshotsDir = screenshots ? fromRepo(screenshots) : undefined;
+
 /** Shell command printing the service's log (JSON lines); e.g. `docker-compose logs service`. */
 export const serviceLogCommand = setting('SMOKE_SERVICE_LOG_CMD');
 

@@ -30,17 +30,24 @@ export function html(strings: TemplateStringsArray, ...values: unknown[]): Html 
   return new Html(out);
 }
 
-/** The page shell. No inline script or style: the CSP allows only /static stylesheets. */
-export function layout(title: string, body: Html): string {
+export const PRODUCT_NAME = 'authstack';
+
+/**
+ * The page shell. No inline script or style: the CSP allows only /static stylesheets. Every
+ * page names itself first in its title (what a screen reader reads and a tab shows), then the
+ * product; a page showing errors says so first, as the title is announced on load.
+ */
+export function layout(title: string, body: Html, options: { hasErrors?: boolean } = {}): string {
   return html`<!doctype html>
     <html lang="en">
       <head>
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <title>${title} · authstack</title>
+        <title>${options.hasErrors ? 'Error: ' : ''}${title} · ${PRODUCT_NAME}</title>
         <link rel="stylesheet" href="/static/app.css" />
       </head>
       <body>
+        <header class="masthead"><a class="product" href="/">${PRODUCT_NAME}</a></header>
         <main class="card">${body}</main>
       </body>
     </html> `.value;

@@ -1,18 +1,119 @@
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../auth/password-policy.ts';
 import type { SessionSummary, SessionTimes } from '../../sessions/session-manager.ts';
+import { USERNAME_MAX_LENGTH } from '../../users/username.ts';
+import { field, formError, withFocus, type FieldSpec } from './forms.ts';
 import { html, layout } from './html.ts';
 
-export function loginPage(options: { error?: string; username?: string } = {}): string {
+/** What went wrong with a form submission: per input (by name), and/or with the whole of it. */
+export interface FormErrors {
+  form?: string;
+  fields?: Partial<Record<string, string>>;
+}
+
+const hasErrors = (errors: FormErrors | undefined) => Boolean(errors?.form || Object.keys(errors?.fields ?? {}).length);
+
+/** The password policy (auth/password-policy.ts), said where a new password is chosen. */
+export const PASSWORD_POLICY_HINT = `Use at least ${PASSWORD_MIN_LENGTH} and at most ${PASSWORD_MAX_LENGTH} characters. Commonly used passwords and ones close to your username are refused.`;
+const USERNAME_HINT = `Up to ${USERNAME_MAX_LENGTH} characters: letters, digits and . _ @ -`;
+
+/** The notices a page may be redirected to show (by key, so no text is taken from the URL). */
+export const NOTICES = {
+  'password-changed': 'Your password was changed. Your other sessions were signed out.',
+  registered: 'Your account was created and you are signed in.',
+} as const;
+export type Notice = keyof typeof NOTICES;
+
+function fields(specs: FieldSpec[], errors: FormErrors | undefined) {
+  return withFocus(specs.map((spec) => ({ ...spec, error: errors?.fields?.[spec.name] }))).map(field);
+}
+
+export function loginPage(options: { username?: string; errors?: FormErrors; signupEnabled?: boolean } = {}): string {
+  const inputs = fields(
+    [
+      { name: 'username', label: 'Username', type: 'text', autocomplete: 'username', value: options.username ?? '', maxLength: USERNAME_MAX_LENGTH },
+      { name: 'password', label: 'Password', type: 'password', autocomplete: 'current-password' },
+    ],
+    options.errors,
+  );
   return layout(
     'Sign in',
     html`<h1>Sign in</h1>
-      ${options.error ? html`<p class="error" role="alert">${options.error}</p>` : ''}
+      ${formError(options.errors?.form)}
       <form method="post" action="/login">
-        <label for="username">Username</label>
-        <input id="username" name="username" autocomplete="username" required maxlength="64" value="${options.username ?? ''}" autofocus />
-        <label for="password">Password</label>
-        <input id="password" name="password" type="password" autocomplete="current-password" required />
+        ${inputs}
         <button type="submit">Sign in</button>
-      </form>`,
+      </form>
+      ${options.signupEnabled ? html`<p class="aside">No account yet? <a href="/register">Create an account</a></p>` : ''}`,
+    { hasErrors: hasErrors(options.errors) },
+  );
+}
+
+export function registerPage(options: { username?: string; errors?: FormErrors } = {}): string {
+  const inputs = fields(
+    [
+      {
+        name: 'username',
+        label: 'Username',
+        type: 'text',
+        autocomplete: 'username',
+        value: options.username ?? '',
+        hint: USERNAME_HINT,
+        maxLength: USERNAME_MAX_LENGTH,
+      },
+      {
+        name: 'password',
+        label: 'Password',
+        type: 'password',
+        autocomplete: 'new-password',
+        hint: PASSWORD_POLICY_HINT,
+        minLength: PASSWORD_MIN_LENGTH,
+        maxLength: PASSWORD_MAX_LENGTH,
+      },
+    ],
+    options.errors,
+  );
+  return layout(
+    'Create an account',
+    html`<h1>Create an account</h1>
+      ${formError(options.errors?.form)}
+      <form method="post" action="/register">
+        ${inputs}
+        <button type="submit">Create account</button>
+      </form>
+      <p class="aside">Already have an account? <a href="/login">Sign in</a></p>`,
+    { hasErrors: hasErrors(options.errors) },
+  );
+}
+
+export function passwordPage(options: { username: string; errors?: FormErrors }): string {
+  const inputs = fields(
+    [
+      // Shown read-only so password managers know which account the new password belongs to.
+      { name: 'username', label: 'Username', type: 'text', autocomplete: 'username', value: options.username, readonly: true },
+      { name: 'currentPassword', label: 'Current password', type: 'password', autocomplete: 'current-password' },
+      {
+        name: 'newPassword',
+        label: 'New password',
+        type: 'password',
+        autocomplete: 'new-password',
+        hint: PASSWORD_POLICY_HINT,
+        minLength: PASSWORD_MIN_LENGTH,
+        maxLength: PASSWORD_MAX_LENGTH,
+      },
+    ],
+    options.errors,
+  );
+  return layout(
+    'Change password',
+    html`<h1>Change password</h1>
+      ${formError(options.errors?.form)}
+      <p>Changing your password signs you out everywhere else.</p>
+      <form method="post" action="/password">
+        ${inputs}
+        <button type="submit">Change password</button>
+      </form>
+      <p class="aside"><a href="/">Back to your sessions</a></p>`,
+    { hasErrors: hasErrors(options.errors) },
   );
 }
 
@@ -20,7 +121,7 @@ function when(iso: string) {
   return html`<time datetime="${iso}">${iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}</time>`;
 }
 
-export function dashboardPage(data: { username: string; times: SessionTimes; sessions: SessionSummary[] }): string {
+export function dashboardPage(data: { username: string; times: SessionTimes; sessions: SessionSummary[]; notice?: Notice }): string {
   const rows = data.sessions.map(
     (s) => html`<tr${s.current ? html` class="current"` : ''}>
   <td>${s.ip}</td><td class="ua">${s.userAgent || '—'}</td><td>${when(s.createdAt)}</td><td>${when(s.lastSeenAt)}</td>
@@ -31,7 +132,8 @@ export function dashboardPage(data: { username: string; times: SessionTimes; ses
   );
   return layout(
     'Dashboard',
-    html`<h1>Signed in as <span class="username">${data.username}</span></h1>
+    html`${data.notice ? html`<p class="notice" role="status">${NOTICES[data.notice]}</p>` : ''}
+      <h1>Signed in as <span class="username">${data.username}</span></h1>
       <dl class="times">
         <dt>Signed in</dt>
         <dd>${when(data.times.createdAt)}</dd>
@@ -48,7 +150,7 @@ export function dashboardPage(data: { username: string; times: SessionTimes; ses
             <th>Browser</th>
             <th>Signed in</th>
             <th>Last seen</th>
-            <th></th>
+            <th><span class="visually-hidden">Action</span></th>
           </tr>
         </thead>
         <tbody>
@@ -56,15 +158,7 @@ export function dashboardPage(data: { username: string; times: SessionTimes; ses
         </tbody>
       </table>
       ${data.sessions.length > 1 ? html`<form method="post" action="/sessions/revoke-others"><button type="submit" class="secondary">Sign out everywhere else</button></form>` : ''}
+      <p class="aside"><a href="/password">Change password</a></p>
       <form method="post" action="/logout"><button type="submit">Sign out</button></form>`,
-  );
-}
-
-export function messagePage(title: string, message: string): string {
-  return layout(
-    title,
-    html`<h1>${title}</h1>
-      <p>${message}</p>
-      <p><a href="/login">Back to sign in</a></p>`,
   );
 }
