@@ -8,7 +8,7 @@ NODE_BIN := $(shell scripts/ensure-node.sh)
 export PATH := $(NODE_BIN):$(PATH)
 OPS := node ops/cli.ts
 
-.PHONY: help install build test smoke bench bench-check bench-profile soak lint up down logs ps restart rotate-secret backup users certs env images
+.PHONY: help install build test smoke bench bench-check bench-profile soak lint up down logs ps restart rotate-secret backup users certs env images swarm-up swarm-down swarm-update
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -65,6 +65,15 @@ ps: install ## list the stack's processes / services
 
 restart: install ## restart the stack, or ARGS=service|nginx|redis (keeps data and sessions)
 	$(OPS) restart $(ARGS)
+
+swarm-up: install ## Docker Swarm: single-node swarm, 3 service replicas, Redis + Sentinel (docs/scaling.md)
+	$(OPS) swarm up
+
+swarm-update: install ## Docker Swarm: rebuild the service image and roll it out, one replica at a time
+	$(OPS) swarm update
+
+swarm-down: install ## Docker Swarm: remove the stack (Redis volumes are kept)
+	$(OPS) swarm down
 
 rotate-secret: install ## prepend a new session secret, keep the old one, restart the service
 	$(OPS) rotate-secret

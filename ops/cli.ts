@@ -17,6 +17,8 @@ import { ensureTools } from './lib/tools.ts';
 import { lint } from './lint.ts';
 import { soak, soakTargetFor } from './soak.ts';
 import { NativeStack } from './native/native-stack.ts';
+import { runDrills } from './swarm/drills.ts';
+import { SwarmStack } from './swarm/swarm-stack.ts';
 import { backupContainerRedis, backupNativeRedis, defaultBackupName } from './operations/backup.ts';
 import { rotateSessionSecret } from './operations/rotate-secret.ts';
 
@@ -32,6 +34,11 @@ The running stack (Docker when an engine answers, else native processes; STACK=d
   backup [file]              consistent Redis snapshot into backups/
   users <args>               the user CLI inside the stack: add|passwd|rm <name>, ls
   soak                       5-minute mixed load against the stack: RSS curve, errors, restarts
+
+Docker Swarm (deploy/swarm/stack.yml, docs/scaling.md):
+  swarm up|update|down       deploy on a single-node swarm | rolling update of the service | remove
+  swarm users <args>         the user CLI inside a service replica
+  swarm drills               the CI drills: rolling update, replica loss, Redis failover, under load
 
 Setup:  env [file] | certs [dir] | images (stand-in base images + the service image)
 Tests:  lint | smoke | test-stack [vitest args] | ci [docker]
@@ -126,6 +133,34 @@ async function stackCommand(command: string, args: string[], mode: Mode): Promis
   }
 }
 
+async function swarmCommand(command: string, args: string[]): Promise<number> {
+  const swarm = new SwarmStack();
+  switch (command) {
+    case 'up':
+      await swarm.up();
+      return 0;
+    case 'update':
+      await swarm.update();
+      return 0;
+    case 'down':
+      await swarm.down();
+      return 0;
+    case 'users':
+      return swarm.users(args);
+    case 'drills': {
+      const phases = new Phases('swarm drills');
+      try {
+        await runDrills(swarm, phases);
+      } finally {
+        process.stderr.write(`${phases.table()}\n`);
+      }
+      return 0;
+    }
+    default:
+      throw new CliError(`usage: node ops/cli.ts swarm up|update|down|users|drills`, 2);
+  }
+}
+
 const STACK_COMMANDS = new Set(['up', 'down', 'logs', 'ps', 'restart', 'rotate-secret', 'backup', 'users', 'soak']);
 
 async function main(argv: string[]): Promise<number> {
@@ -155,6 +190,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'native':
       return stackCommand(args[0] ?? '', args.slice(1), 'native');
+    case 'swarm':
+      return swarmCommand(args[0] ?? '', args.slice(1));
     case 'env':
       generateEnvFile(fromRepo(args[0] ?? process.env.ENV_FILE ?? '.env'));
       return 0;

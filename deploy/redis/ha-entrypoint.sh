@@ -60,8 +60,16 @@ sentinels_primary() {
 
 is_primary() { ask -h "$1" ROLE | sed -n 1p | grep -qx master; }
 
-# The first IPv4 address of a name, or nothing.
-address_of() { getent ahostsv4 "$1" 2>/dev/null | awk 'NR == 1 { print $1 }'; }
+# The first IPv4 address of a name, or nothing (bounded: an unknown name goes to the upstream DNS).
+# This container's own name is answered locally: swarm publishes a task's name only once it is
+# healthy, and it cannot be healthy before it knows its role.
+address_of() {
+  if [ "$1" = "${HA_SELF:-}" ]; then
+    hostname -I | awk '{ print $1 }'
+  else
+    timeout 3 getent ahostsv4 "$1" 2>/dev/null | awk 'NR == 1 { print $1 }'
+  fi
+}
 
 is_self() {
   for own in $(hostname -I); do [ "$own" = "$1" ] && return 0; done
@@ -79,6 +87,7 @@ find_primary() {
       return 0
     fi
     for node in $nodes; do
+      [ "$node" != "${HA_SELF:-}" ] || continue
       address=$(address_of "$node")
       if [ -n "$address" ] && ! is_self "$address" && is_primary "$address"; then
         printf '%s\n' "$address"

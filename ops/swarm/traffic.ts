@@ -1,0 +1,117 @@
+import { httpsClient, type HttpsResponse } from '../lib/https-client.ts';
+import { sleep } from '../lib/run.ts';
+
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+/** One request of the load, as the client saw it. */
+export interface Outcome {
+  /** ms since the traffic started */
+  at: number;
+  client: number;
+  kind: 'login' | 'me' | 'logout' | 'readyz';
+  /** HTTP status, or 0 when no answer came (refused, reset, timed out) */
+  status: number;
+  ms: number;
+  /** a signed-in /api/me answered 401: the session was lost */
+  lostSession?: boolean;
+  error?: string;
+}
+
+const EXPECTED: Record<Outcome['kind'], number[]> = { login: [200], me: [200], logout: [204], readyz: [200] };
+
+export const isFailure = (o: Outcome): boolean => o.kind !== 'readyz' && !EXPECTED[o.kind].includes(o.status);
+
+/**
+ * What people do, from several clients at once, through the edge: sign in, read /api/me a
+ * number of times, sign out, again. Logins stay well under the edge's 10/s login limit. Every
+ * answer is recorded; a drill then judges the record (ops/swarm/drills.ts). A separate poller
+ * records /readyz, so a drill can show that readiness followed the outage.
+ */
+export class Traffic {
+  readonly outcomes: Outcome[] = [];
+  private running = false;
+  private readonly loops: Array<Promise<void>> = [];
+  private readonly started = Date.now();
+  private readonly send: ReturnType<typeof httpsClient>;
+  private readonly base: string;
+  private readonly users: Credentials[];
+
+  /** `timeoutMs`: a request that takes longer counts as a hang (status 0). */
+  constructor(base: string, caFile: string, users: Credentials[], timeoutMs = 15_000) {
+    this.base = base;
+    this.users = users;
+    this.send = httpsClient({ caFile, timeoutMs });
+  }
+
+  /** ms since the traffic started: the time axis of every outcome */
+  now(): number {
+    return Date.now() - this.started;
+  }
+
+  start(options: { readyz?: boolean } = {}): void {
+    this.running = true;
+    this.users.forEach((user, client) => this.loops.push(this.clientLoop(client, user)));
+    if (options.readyz) this.loops.push(this.readyzLoop());
+  }
+
+  async stop(): Promise<Outcome[]> {
+    this.running = false;
+    await Promise.all(this.loops);
+    return this.outcomes;
+  }
+
+  private async request(client: number, kind: Outcome['kind'], path: string, init: Parameters<typeof this.send>[1] = {}): Promise<HttpsResponse | undefined> {
+    const at = this.now();
+    try {
+      const response = await this.send(`${this.base}${path}`, init);
+      this.outcomes.push({ at, client, kind, status: response.status, ms: this.now() - at, lostSession: kind === 'me' && response.status === 401 });
+      return response;
+    } catch (error) {
+      this.outcomes.push({ at, client, kind, status: 0, ms: this.now() - at, error: error instanceof Error ? error.message : String(error) });
+      return undefined;
+    }
+  }
+
+  private async clientLoop(client: number, user: Credentials): Promise<void> {
+    while (this.running) {
+      const login = await this.request(client, 'login', '/api/login', { json: user });
+      const cookie = login?.status === 200 ? login.cookie() : undefined;
+      if (!cookie) {
+        await sleep(250);
+        continue;
+      }
+      for (let i = 0; i < 15 && this.running; i += 1) {
+        const me = await this.request(client, 'me', '/api/me', { headers: { cookie } });
+        // A lost session does not come back: sign in again.
+        if (me?.status === 401) break;
+        await sleep(60);
+      }
+      await this.request(client, 'logout', '/api/logout', { method: 'POST', headers: { cookie, origin: new URL(this.base).origin } });
+    }
+  }
+
+  private async readyzLoop(): Promise<void> {
+    while (this.running) {
+      await this.request(-1, 'readyz', '/readyz');
+      await sleep(250);
+    }
+  }
+}
+
+/** Counts and the failures of a record, as printed lines. */
+export function summarize(outcomes: Outcome[], since = 0): string[] {
+  const requests = outcomes.filter((o) => o.kind !== 'readyz');
+  const seconds = Math.max(1, (Math.max(...outcomes.map((o) => o.at + o.ms), 0) - since) / 1000);
+  const byKind = (['login', 'me', 'logout'] as const).map((kind) => `${kind} ${requests.filter((o) => o.kind === kind).length}`).join(', ');
+  const failures = requests.filter(isFailure);
+  const statuses = new Map<string, number>();
+  for (const f of failures) statuses.set(String(f.status || f.error), (statuses.get(String(f.status || f.error)) ?? 0) + 1);
+  return [
+    `requests ${requests.length} (${byKind}) in ${seconds.toFixed(0)} s, ${(requests.length / seconds).toFixed(0)}/s`,
+    `failed ${failures.length}${failures.length ? ` (${[...statuses].map(([s, n]) => `${s}: ${n}`).join(', ')})` : ''}, lost sessions ${requests.filter((o) => o.lostSession).length}`,
+    `slowest ${Math.max(0, ...requests.map((o) => o.ms))} ms`,
+  ];
+}
