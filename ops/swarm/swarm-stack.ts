@@ -162,11 +162,19 @@ export class SwarmStack {
     const vars = this.writeInputs();
     const service = `${SWARM_STACK}_service`;
     log(`rolling update of ${service}`);
-    await run('docker', ['service', 'update', '--quiet', '--force', '--image', `authstack/service:${vars.SERVICE_TAG}`, service], {
-      env: { ...process.env, DOCKER_SERVICE_PREFER_OFFLINE_IMAGE: '1' },
-      stdio: 'inherit',
-    });
-    const state = (await capture('docker', ['service', 'inspect', '-f', '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}', service])).trim();
+    await run(
+      'docker',
+      ['service', 'update', '--detach=false', '--quiet', '--no-resolve-image', '--force', '--image', `authstack/service:${vars.SERVICE_TAG}`, service],
+      {
+        env: { ...process.env, DOCKER_SERVICE_PREFER_OFFLINE_IMAGE: '1' },
+        stdio: 'inherit',
+      },
+    );
+    // The CLI returns once the tasks run; the update ends after its monitor period (stack.yml).
+    const updateState = async () =>
+      (await capture('docker', ['service', 'inspect', '-f', '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}', service])).trim();
+    const state =
+      (await waitFor(async () => ((s) => (s === 'updating' ? undefined : s))(await updateState()), { timeoutMs: 300_000, intervalMs: 1000 })) ?? 'updating';
     if (state !== 'completed') throw new CliError(`the update of ${service} ended ${state || 'without a status'} (swarm rolls back a failed update)`);
     await this.waitConverged();
     log(`updated: ${await this.replicas('service')} replicas`);
