@@ -11,6 +11,8 @@ import { ensureTools } from '../lib/tools.ts';
 import { DockerStack } from '../docker/docker-stack.ts';
 import { engineSettings, startEngine, stopEngine } from '../docker/engine.ts';
 import { generateEnvFile } from '../env-gen.ts';
+import { runDrills } from '../swarm/drills.ts';
+import { SwarmStack } from '../swarm/swarm-stack.ts';
 import { TEST_STACK_SETTINGS } from './test-stack.ts';
 
 const log = (message: string) => say('ci-docker', message);
@@ -19,8 +21,9 @@ const log = (message: string) => say('ci-docker', message);
  * CI for the Docker stack: a real engine (under CI=true a fresh one on an empty data root, so
  * no image, layer or build cache of an earlier run can hide a broken step), stand-in base
  * images when there is no registry, `make up STACK=docker` with non-default settings in the
- * env file, the smoke tests, persistence across restarts, rotation, backup and the user CLI,
- * and always a teardown. Every step goes through the make targets users run.
+ * env file, the smoke tests, persistence across restarts, rotation, backup and the user CLI;
+ * then the swarm shape (`make swarm-up`) and its drills under load; and always a teardown.
+ * Every step goes through the make targets users run.
  */
 export async function ciDocker(phases: Phases): Promise<void> {
   const fresh = process.env.CI === 'true' || process.env.CI === '1';
@@ -39,6 +42,7 @@ export async function ciDocker(phases: Phases): Promise<void> {
   const env: NodeJS.ProcessEnv = { ...process.env, STACK: 'docker', ENV_FILE: envFile };
   const make = (args: string[], input?: string) => run('make', ['-s', ...args], { cwd: repoRoot, env, stdio: input === undefined ? 'inherit' : 'pipe', input });
   const stack = new DockerStack({ envFile, env });
+  const swarm = new SwarmStack({ envFile, env });
   let startedEngine = false;
   try {
     await phases.run('docker: engine', async () => {
@@ -63,8 +67,13 @@ export async function ciDocker(phases: Phases): Promise<void> {
       await make(['up']);
       await persistenceChecks(envFile, make);
     });
+    // The swarm shape publishes the same ports: the compose stack makes way first.
+    await phases.run('docker: make down', () => stack.down(['--volumes']));
+    await phases.run('swarm: make swarm-up', () => make(['swarm-up']));
+    await runDrills(swarm, phases);
   } finally {
     await phases.run('docker: teardown', async () => {
+      if (startedEngine) await swarm.down().catch((error: unknown) => log(`swarm down: ${String(error)}`));
       await stack.down(['--volumes']).catch((error: unknown) => log(`down: ${String(error)}`));
       if (startedEngine && fresh && process.env.CI_KEEP_ENGINE !== '1') {
         await stopEngine(settings);

@@ -53,7 +53,7 @@ export async function runDrills(swarm: SwarmStack, phases: Phases): Promise<void
     traffic.start();
     await sleep(3000);
     const began = traffic.now();
-    await run('make', ['-s', 'swarm-update'], { cwd: repoRoot, stdio: 'inherit' });
+    await run('make', ['-s', 'swarm-update'], { cwd: repoRoot, stdio: 'inherit', env: { ...process.env, ENV_FILE: swarm.docker.envFile } });
     const ended = traffic.now();
     await sleep(3000);
     const outcomes = await traffic.stop();
