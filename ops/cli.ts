@@ -16,6 +16,7 @@ import { run } from './lib/run.ts';
 import { ensureTools } from './lib/tools.ts';
 import { lint } from './lint.ts';
 import { soak, soakTargetFor } from './soak.ts';
+import { promqlCheckCommand } from './monitoring/promql-check.ts';
 import { NativeStack } from './native/native-stack.ts';
 import { runDrills } from './swarm/drills.ts';
 import { SwarmStack } from './swarm/swarm-stack.ts';
@@ -41,7 +42,7 @@ Docker Swarm (deploy/swarm/stack.yml, docs/scaling.md):
   swarm drills               the CI drills: rolling update, replica loss, Redis failover, under load
 
 Setup:  env [file] | certs [dir] | images (stand-in base images + the service image)
-Tests:  lint | smoke | test-stack [vitest args] | ci [docker]
+Tests:  lint | smoke | test-stack [vitest args] | promql-check [--target host:port] | ci [docker]
 Parts:  docker <command> | native <command> | engine start|find|stop | ensure-tools <command...>
 
 Environment: ENV_FILE (.env), RUN_DIR, CERTS_DIR, HTTPS_PORT, HTTP_PORT, SERVICE_PORT, REDIS_PORT,
@@ -237,6 +238,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'test-stack':
       return testNativeStack(args);
+    case 'promql-check':
+      return promqlCheckCommand(args);
     case 'ci': {
       // What .ci/run runs: the README's test command, then the Docker stack, each phase timed.
       // `ci docker` runs the Docker part alone (for working on it).

@@ -7,6 +7,7 @@ import { freePorts } from '../lib/ports.ts';
 import { repoRoot } from '../lib/repo.ts';
 import { run } from '../lib/run.ts';
 import { ensureTools } from '../lib/tools.ts';
+import { checkAndReport, nativeStackTarget } from '../monitoring/promql-check.ts';
 import { NativeStack, buildIfStale } from '../native/native-stack.ts';
 
 /**
@@ -30,11 +31,13 @@ export async function runSmoke(env: Record<string, string>, args: string[] = [])
 /**
  * End-to-end test of the stack without Docker: build, start the native stack in a throwaway run
  * directory (own .env with non-default settings, own certificates, free ports), run the HTTPS
- * smoke tests against it, and always tear it down. A stack started with `make up` is never
- * touched. The run directory is kept after a failure (or with KEEP_RUN_DIR=1).
+ * smoke tests against it, then prove the dashboards' and alert rules' PromQL against what its
+ * service exports (ops/monitoring/promql-check.ts: a throwaway Prometheus scrapes it), and always
+ * tear it down. A stack started with `make up` is never touched. The run directory is kept after
+ * a failure (or with KEEP_RUN_DIR=1).
  */
 export async function testNativeStack(smokeArgs: string[]): Promise<number> {
-  await ensureTools('redis-server', 'redis-cli', 'nginx', 'openssl', 'chromium');
+  await ensureTools('redis-server', 'redis-cli', 'nginx', 'openssl', 'chromium', 'prometheus');
   const runDir = join(repoRoot, '.run', `test-${process.pid}`);
   mkdirSync(runDir, { recursive: true });
   const envFile = join(runDir, 'test.env');
@@ -68,6 +71,20 @@ export async function testNativeStack(smokeArgs: string[]): Promise<number> {
       },
       smokeArgs,
     );
+    // The smoke tests' logins, failures, throttling and logouts are the data the panels need
+    // (a run of only some smoke tests checks the expressions without requiring data).
+    if (code === 0) {
+      say('test-stack', 'smoke tests passed; checking the dashboards and alert rules against the stack (promql-check)');
+      const ok = await checkAndReport({
+        target: nativeStackTarget(runDir, servicePort!),
+        workDir: join(runDir, 'promql-check'),
+        requireData: smokeArgs.length === 0,
+      }).catch((error: unknown) => {
+        say('test-stack', `promql-check: ${error instanceof Error ? error.message : String(error)}`);
+        return false;
+      });
+      if (!ok) code = 1;
+    }
     return code;
   } finally {
     await stack.down().catch((error: unknown) => say('test-stack', `teardown: ${String(error)}`));
