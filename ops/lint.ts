@@ -6,6 +6,7 @@ import { CliError, say } from './lib/log.ts';
 import { pinnedNodeVersion } from './lib/node-pin.ts';
 import { repoRoot } from './lib/repo.ts';
 import { run } from './lib/run.ts';
+import { validateKubernetesManifests } from './k8s/validate.ts';
 import { ensureTools } from './lib/tools.ts';
 import { globalsFor } from './native/native-stack.ts';
 import { renderNginx } from './native/nginx-config.ts';
@@ -108,13 +109,27 @@ function nodePin(): void {
   log(`node pin: .node-version ${pin} = Dockerfile base tag`);
 }
 
-/** Static checks beyond tsc: shell, YAML, nginx, Prometheus and the Node pin. */
+/**
+ * The swarm stack ships nginx's files as swarm configs, one by one: a snippet added to nginx/
+ * but not to deploy/swarm/stack.yml would be missing only there, at deploy time.
+ */
+function swarmConfigs(): void {
+  const stack = readFileSync(join(repoRoot, 'deploy/swarm/stack.yml'), 'utf8');
+  const wanted = [...filesUnder('nginx/snippets', () => true), 'nginx/nginx.conf', 'nginx/templates/authstack.conf.template', 'nginx/templates/upstream/dns.conf.template'];
+  const missing = wanted.filter((file) => !stack.includes(`file: ../../${file}`));
+  if (missing.length > 0) throw new CliError(`deploy/swarm/stack.yml does not ship ${missing.join(', ')} as a swarm config`);
+  log(`swarm: stack.yml ships all ${wanted.length} nginx files`);
+}
+
+/** Static checks beyond tsc: shell, YAML, nginx, Prometheus, Kubernetes manifests and the Node pin. */
 export async function lint(): Promise<void> {
-  await ensureTools('shellcheck', 'yamllint', 'nginx', 'promtool', 'openssl');
+  await ensureTools('shellcheck', 'yamllint', 'nginx', 'promtool', 'openssl', 'kubectl');
   nodePin();
   await shellcheck();
   await yamllint();
   await nginxTest();
   await promtool();
+  swarmConfigs();
+  await validateKubernetesManifests({ report: log });
   log(`ok (${relative(process.cwd(), repoRoot) || '.'})`);
 }
