@@ -115,7 +115,12 @@ function nodePin(): void {
  */
 function swarmConfigs(): void {
   const stack = readFileSync(join(repoRoot, 'deploy/swarm/stack.yml'), 'utf8');
-  const wanted = [...filesUnder('nginx/snippets', () => true), 'nginx/nginx.conf', 'nginx/templates/authstack.conf.template', 'nginx/templates/upstream/dns.conf.template'];
+  const wanted = [
+    ...filesUnder('nginx/snippets', () => true),
+    'nginx/nginx.conf',
+    'nginx/templates/authstack.conf.template',
+    'nginx/templates/upstream/dns.conf.template',
+  ];
   const missing = wanted.filter((file) => !stack.includes(`file: ../../${file}`));
   if (missing.length > 0) throw new CliError(`deploy/swarm/stack.yml does not ship ${missing.join(', ')} as a swarm config`);
   log(`swarm: stack.yml ships all ${wanted.length} nginx files`);
