@@ -57,8 +57,8 @@ up: install ## start the stack (Docker when an engine answers, else native; STAC
 down: install ## stop the stack (data is kept)
 	$(OPS) down
 
-logs: install ## follow the stack's logs (ARGS=service to pick one)
-	$(OPS) logs $(ARGS)
+logs: install ## follow the stack's logs, readable on a terminal, JSON when piped (ARGS=service to pick one)
+	set -o pipefail; $(OPS) logs $(ARGS) | $(OPS) pretty-logs
 
 ps: install ## list the stack's processes / services
 	$(OPS) ps

@@ -9,6 +9,7 @@ import { findEngine, startEngine, stopEngine } from './docker/engine.ts';
 import { buildStandinImages, neededImages } from './docker/standin-images.ts';
 import { generateEnvFile } from './env-gen.ts';
 import { readEnvFile } from './lib/env-file.ts';
+import { prettyLogs } from './lib/pretty-logs.ts';
 import { CliError } from './lib/log.ts';
 import { Phases } from './lib/phases.ts';
 import { fromRepo, repoRoot } from './lib/repo.ts';
@@ -43,6 +44,7 @@ Docker Swarm (deploy/swarm/stack.yml, docs/scaling.md):
 
 Setup:  env [file] | certs [dir] | images (stand-in base images + the service image)
 Tests:  lint | smoke | test-stack [vitest args] | promql-check [--target host:port] | ci [docker]
+Logs:   pretty-logs                 stdin to stdout, the service's JSON lines readable on a terminal
 Parts:  docker <command> | native <command> | engine start|find|stop | ensure-tools <command...>
 
 Environment: ENV_FILE (.env), RUN_DIR, CERTS_DIR, HTTPS_PORT, HTTP_PORT, SERVICE_PORT, REDIS_PORT,
@@ -240,6 +242,9 @@ async function main(argv: string[]): Promise<number> {
       return testNativeStack(args);
     case 'promql-check':
       return promqlCheckCommand(args);
+    case 'pretty-logs':
+      await prettyLogs(process.stdin, process.stdout);
+      return 0;
     case 'ci': {
       // What .ci/run runs: the README's test command, then the Docker stack, each phase timed.
       // `ci docker` runs the Docker part alone (for working on it).

@@ -1,5 +1,5 @@
 import type { DestinationStream } from 'pino';
-import { loadConfig, type Config } from './config/config.ts';
+import { ConfigError, loadConfig, type Config } from './config/config.ts';
 import { createDomain, type Domain } from './domain.ts';
 import { systemClock, type Clock } from './infra/clock.ts';
 import { createLogger, type Logger } from './infra/logger.ts';
@@ -43,7 +43,10 @@ export interface BootstrapOptions {
  */
 export async function bootstrap(options: BootstrapOptions = {}): Promise<Runtime> {
   const config = options.config ?? loadConfig(options.env ?? process.env);
-  const logger = createLogger(options.logLevel ?? config.logLevel, options.logDestination);
+  const logger = createLogger(
+    options.logLevel ?? config.logLevel,
+    options.logDestination ?? (config.logFormat === 'pretty' ? await prettyStream() : undefined),
+  );
   const metrics = createMetrics({ collectDefaults: options.defaultMetrics ?? true });
   const clock = options.clock ?? systemClock;
   const redis = options.redis ?? createRedisClient({ ...config.redis, logger });
@@ -71,4 +74,14 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Runtime
 
 function redactUrl(url: string): string {
   return url.replace(/\/\/[^@/]*@/, '//***@');
+}
+
+/** LOG_FORMAT=pretty: pino-pretty, a dev dependency (the production image has none, and refuses the setting). */
+async function prettyStream(): Promise<DestinationStream> {
+  try {
+    const { default: pretty } = await import('pino-pretty');
+    return pretty({ colorize: process.stdout.isTTY, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service', sync: true });
+  } catch {
+    throw new ConfigError(['LOG_FORMAT: pretty needs the pino-pretty dev dependency (npm ci); it is for local development only']);
+  }
 }

@@ -179,6 +179,12 @@ const settings = {
   ADMIN_PASSWORD: optionalSecret,
   /** pino log level. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /**
+   * json (always in production: one JSON object per line, for the log pipeline) or pretty
+   * (readable, coloured lines through pino-pretty, a dev dependency: local development only,
+   * refused when NODE_ENV=production). `make logs` makes JSON readable without it.
+   */
+  LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
   /** argon2id memory cost in KiB (OWASP minimum 19456). */
   ARGON2_MEMORY_KIB: integer(19456, 19456, 4_194_304),
   /** argon2id iterations (OWASP minimum 2 at 19 MiB). */
@@ -254,6 +260,7 @@ export interface Config {
   metricsToken?: string;
   admin?: { username: string; password: string };
   logLevel: Parsed['LOG_LEVEL'];
+  logFormat: Parsed['LOG_FORMAT'];
   argon2: { memoryCost: number; timeCost: number; parallelism: number };
   hashing: { concurrency: number; queueLimit: number };
   throttle: {
@@ -296,6 +303,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       issues.push(`${issue.path.join('.') || '(root)'}: ${issue.message}`);
     }
   }
+  if (result.success && result.data.LOG_FORMAT === 'pretty' && env.NODE_ENV === 'production') {
+    issues.push('LOG_FORMAT: pretty is for local development; with NODE_ENV=production the logs are JSON lines (make logs shows them readably)');
+  }
   if (issues.length > 0 || !result.success) throw new ConfigError(issues);
   const c = result.data;
   return {
@@ -324,6 +334,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metricsToken: c.METRICS_TOKEN,
     admin: c.ADMIN_USERNAME && c.ADMIN_PASSWORD ? { username: c.ADMIN_USERNAME, password: c.ADMIN_PASSWORD } : undefined,
     logLevel: c.LOG_LEVEL,
+    logFormat: c.LOG_FORMAT,
     argon2: { memoryCost: c.ARGON2_MEMORY_KIB, timeCost: c.ARGON2_TIME_COST, parallelism: c.ARGON2_PARALLELISM },
     hashing: { concurrency: c.HASH_CONCURRENCY, queueLimit: c.HASH_QUEUE_LIMIT },
     throttle: {

@@ -90,6 +90,19 @@ describe('config', () => {
     expect(problems({ ...base, SESSION_IDLE_TIMEOUT: '2h', SESSION_ABSOLUTE_TIMEOUT: '1h' })).toEqual([expect.stringMatching(/^SESSION_ABSOLUTE_TIMEOUT: /)]);
   });
 
+  it('when LOG_FORMAT=pretty, then it is allowed in development and refused with NODE_ENV=production', () => {
+    expect(loadConfig({ ...base, LOG_FORMAT: 'pretty' }).logFormat).toBe('pretty');
+    expect(problems({ ...base, LOG_FORMAT: 'pretty', NODE_ENV: 'production' })).toEqual([expect.stringMatching(/^LOG_FORMAT: pretty is for local development/)]);
+    expect(loadConfig({ ...base, NODE_ENV: 'production' }).logFormat).toBe('json');
+  });
+
+  it('when SHUTDOWN_DRAIN_DELAY is 0 or a duration, then it is taken; negative or words fail', () => {
+    expect(loadConfig(base).shutdownDrainDelayMs).toBe(0);
+    expect(loadConfig({ ...base, SHUTDOWN_DRAIN_DELAY: '5s' }).shutdownDrainDelayMs).toBe(5000);
+    expect(problems({ ...base, SHUTDOWN_DRAIN_DELAY: '-1' })).toEqual([expect.stringMatching(/^SHUTDOWN_DRAIN_DELAY: /)]);
+    expect(problems({ ...base, SESSION_IDLE_TIMEOUT: '0' })).toEqual([expect.stringMatching(/^SESSION_IDLE_TIMEOUT: /)]);
+  });
+
   it('when ADMIN_USERNAME is set without a password, then it fails naming ADMIN_PASSWORD', () => {
     expect(problems({ ...base, ADMIN_USERNAME: 'admin' })).toEqual([expect.stringMatching(/^ADMIN_PASSWORD: /)]);
   });
