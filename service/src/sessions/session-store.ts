@@ -170,8 +170,15 @@ export class SessionStore extends RedisStore {
     }
   }
 
-  override destroy(sid: string, cb?: Callback) {
-    return super.destroy(this.keys.sessionMember(sid), cb);
+  override async destroy(sid: string, cb?: Callback) {
+    try {
+      await super.destroy(this.keys.sessionMember(sid));
+      // A logout must survive a failover too: a lost delete would bring the session back.
+      await this.replicated();
+      cb?.();
+    } catch (error) {
+      cb?.(error);
+    }
   }
 
   override async touch(_sid: string, _sess: SessionData, cb?: Callback) {
@@ -225,7 +232,10 @@ export class SessionStore extends RedisStore {
   async revoke(userId: string, members: string[]): Promise<number> {
     if (members.length === 0) return 0;
     const keys = [this.keys.userSessions(userId), ...members.map((m) => this.keys.session(m))];
-    return Number(await REVOKE.run(this.redis, keys, members));
+    const revoked = Number(await REVOKE.run(this.redis, keys, members));
+    // Revocation is final, also across a failover: wait for the replica as for a new session.
+    await this.replicated();
+    return revoked;
   }
 
   /** The user's indexed session members, oldest first. */
