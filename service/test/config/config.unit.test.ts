@@ -92,7 +92,9 @@ describe('config', () => {
 
   it('when LOG_FORMAT=pretty, then it is allowed in development and refused with NODE_ENV=production', () => {
     expect(loadConfig({ ...base, LOG_FORMAT: 'pretty' }).logFormat).toBe('pretty');
-    expect(problems({ ...base, LOG_FORMAT: 'pretty', NODE_ENV: 'production' })).toEqual([expect.stringMatching(/^LOG_FORMAT: pretty is for local development/)]);
+    expect(problems({ ...base, LOG_FORMAT: 'pretty', NODE_ENV: 'production' })).toEqual([
+      expect.stringMatching(/^LOG_FORMAT: pretty is for local development/),
+    ]);
     expect(loadConfig({ ...base, NODE_ENV: 'production' }).logFormat).toBe('json');
   });
 
