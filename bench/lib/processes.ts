@@ -1,6 +1,6 @@
 // Processes the benchmarks start (the service, the reference apps, nginx) and what they cost.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureLocalCertificates } from '../../ops/certs.ts';
@@ -92,5 +92,14 @@ export async function startEdge(upstreamPort: number): Promise<Running & { origi
     { timeoutMs: 15_000, intervalMs: 100 },
   );
   if (!ready) throw new Error('nginx for the bench did not come up');
-  return { pid: child.pid!, port: https, origin, caFile: certs.caCrt, stop: () => stopChild(child, 'SIGQUIT') };
+  return {
+    pid: child.pid!,
+    port: https,
+    origin,
+    caFile: certs.caCrt,
+    stop: async () => {
+      await stopChild(child, 'SIGQUIT');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

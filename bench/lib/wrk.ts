@@ -1,5 +1,5 @@
 // wrk (Debian's package): the load generator for the throughput benchmarks.
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../ops/lib/run.ts';
@@ -50,11 +50,16 @@ export interface WrkOptions {
 export async function wrk(options: WrkOptions): Promise<WrkResult> {
   const args = ['-t', String(options.threads ?? 2), '-c', String(options.connections), '-d', `${options.seconds}s`, '--latency', '--timeout', '10s'];
   for (const [name, value] of Object.entries(options.headers ?? {})) args.push('-H', `${name}: ${value}`);
+  let script: string | undefined;
   if (options.postJson !== undefined) {
-    const script = join(tmpdir(), `authstack-wrk-${process.pid}.lua`);
+    script = join(tmpdir(), `authstack-wrk-${process.pid}.lua`);
     writeFileSync(script, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(options.postJson)}\nwrk.headers["Content-Type"] = "application/json"\n`);
     args.push('-s', script);
   }
-  const { stdout } = await run('wrk', [...args, options.url], { timeoutMs: (options.seconds + 30) * 1000 });
-  return parseWrk(stdout);
+  try {
+    const { stdout } = await run('wrk', [...args, options.url], { timeoutMs: (options.seconds + 30) * 1000 });
+    return parseWrk(stdout);
+  } finally {
+    if (script) rmSync(script, { force: true });
+  }
 }

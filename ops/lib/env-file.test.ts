@@ -1,11 +1,11 @@
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readEnvFile, updateEnvFile } from './env-file.ts';
+import { testScratchDir } from './scratch-dir.ts';
 
 const tempFile = (content: string, mode = 0o600) => {
-  const file = join(mkdtempSync(join(tmpdir(), 'env-file-')), '.env');
+  const file = join(testScratchDir('env-file-'), '.env');
   writeFileSync(file, content, { mode });
   return file;
 };

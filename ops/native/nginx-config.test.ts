@@ -1,7 +1,7 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { testScratchDir } from '../lib/scratch-dir.ts';
 import { NGINX_TEMPLATE_VARS, renderNginx, renderTemplate, type NginxTemplateVars } from './nginx-config.ts';
 
 const vars: NginxTemplateVars = {
@@ -33,7 +33,7 @@ describe('renderTemplate', () => {
 
 describe('renderNginx (the real nginx/ directory)', () => {
   it('when rendered, then the :80 redirect targets the public origin, /metrics is closed at the edge and no ${ remains', () => {
-    const out = mkdtempSync(join(tmpdir(), 'nginx-render-'));
+    const out = testScratchDir('nginx-render-');
 
     renderNginx(out, vars);
 

@@ -1,11 +1,11 @@
-import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer, get as httpGet, type Server } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureLocalCertificates } from '../certs.ts';
 import { freePorts } from '../lib/ports.ts';
+import { suiteScratchDir } from '../lib/scratch-dir.ts';
 import { ensureTools } from '../lib/tools.ts';
 import { globalsFor } from './native-stack.ts';
 import { renderNginx } from './nginx-config.ts';
@@ -24,7 +24,7 @@ interface Answer {
  * token guards it.
  */
 describe.each(['off', 'on'] as const)('the edge with METRICS_AT_EDGE=%s', (metricsAtEdge) => {
-  const dir = mkdtempSync(join(tmpdir(), `authstack-edge-${metricsAtEdge}-`));
+  const dir = suiteScratchDir(`authstack-edge-${metricsAtEdge}-`);
   const supervisor = new Supervisor(dir);
   let upstream: Server;
   let https: number;

@@ -1,10 +1,10 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { testScratchDir } from '../lib/scratch-dir.ts';
 import { Supervisor, processStartTime } from './supervisor.ts';
 
-const runDir = () => mkdtempSync(join(tmpdir(), 'supervisor-'));
+const runDir = () => testScratchDir('supervisor-');
 
 describe('processStartTime', () => {
   it('when the process exists, then its kernel start time; when it does not, undefined', () => {

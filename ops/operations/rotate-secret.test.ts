@@ -1,8 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readEnvFile } from '../lib/env-file.ts';
+import { testScratchDir } from '../lib/scratch-dir.ts';
 import { rotateSessionSecret, rotatedSecrets } from './rotate-secret.ts';
 
 describe('rotatedSecrets', () => {
@@ -19,7 +19,7 @@ describe('rotatedSecrets', () => {
 
 describe('rotateSessionSecret', () => {
   it('when the env file is rotated, then only SESSION_SECRETS changes and the previous secret is second', () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'rotate-')), '.env');
+    const file = join(testScratchDir('rotate-'), '.env');
     const old = 'o'.repeat(43);
     writeFileSync(file, `REDIS_PASSWORD=pw\nSESSION_SECRETS=${old}\nLOG_LEVEL=info\n`, { mode: 0o600 });
 

@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testScratchDir } from '../../../ops/lib/scratch-dir.ts';
 import { startRedisServer, type RedisServer } from '../../../ops/lib/redis-server.ts';
 import { buildTestApp, createUser, login, sessionIdOf, viaEdge, type TestApp } from '../helpers/test-app.ts';
 
@@ -40,7 +40,7 @@ describe('session tokens at rest', () => {
       if (type === 'zset') everything.push(...(await t.redis.zRange(key, 0, -1)));
       if (type === 'set') everything.push(...(await t.redis.sMembers(key)));
     }
-    const dir = mkdtempSync(join(tmpdir(), 'authstack-rdb-'));
+    const dir = testScratchDir('authstack-rdb-');
     execFileSync('redis-cli', ['-p', String(redis.port), '--rdb', join(dir, 'dump.rdb')], { stdio: 'ignore' });
     const rdb = readFileSync(join(dir, 'dump.rdb')).toString('latin1');
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { suiteScratchDir } from '../../../ops/lib/scratch-dir.ts';
 import { ConfigError, loadConfig, parseDurationMs } from '../../src/config/config.ts';
 
 const SECRET = 'x'.repeat(32);
@@ -114,7 +114,7 @@ describe('config', () => {
   });
 
   describe('NAME_FILE secrets', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'authstack-config-'));
+    const dir = suiteScratchDir('authstack-config-');
     const file = (name: string, content: string) => {
       const path = join(dir, name);
       writeFileSync(path, content);
