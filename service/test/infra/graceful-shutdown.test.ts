@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createServer, request as httpRequest, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { inFlightLogin } from '../helpers/in-flight-login.ts';
 import { buildTestApp, createUser, type TestApp } from '../helpers/test-app.ts';
 
 describe('graceful shutdown', () => {
@@ -18,31 +19,9 @@ describe('graceful shutdown', () => {
     await t.close();
   });
 
-  /** Starts a login whose body is only half sent: the request is in flight until finish(). */
-  function inFlightLogin(body: string) {
-    const chunks: Buffer[] = [];
-    const req = httpRequest({
-      host: '127.0.0.1',
-      port,
-      method: 'POST',
-      path: '/api/login',
-      headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'X-Forwarded-Proto': 'https' },
-    });
-    const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
-      req.on('response', (res) => {
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-      });
-      req.on('error', reject);
-    });
-    const half = Math.floor(body.length / 2);
-    req.write(body.slice(0, half));
-    return { response, finish: () => req.end(body.slice(half)) };
-  }
-
   it('when SIGTERM-style shutdown starts with a request in flight, then readiness turns 503, the request still completes and Redis is closed last', async () => {
     const { username, password } = await createUser(t);
-    const flight = inFlightLogin(JSON.stringify({ username, password }));
+    const flight = inFlightLogin(port, JSON.stringify({ username, password }));
     await new Promise((r) => setTimeout(r, 50));
 
     const shutdown = t.lifecycle.shutdown({ server, timeoutMs: 5000, logger: t.logger, closeDependencies: () => t.redis.close() });
@@ -73,7 +52,7 @@ describe('graceful shutdown', () => {
   });
 
   it('when a request does not finish before the deadline, then its connection is closed and shutdown still completes', async () => {
-    const flight = inFlightLogin(JSON.stringify({ username: 'someone', password: 'never finished' }));
+    const flight = inFlightLogin(port, JSON.stringify({ username: 'someone', password: 'never finished' }));
     flight.response.catch(() => undefined);
     await new Promise((r) => setTimeout(r, 50));
 

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { request as httpRequest } from 'node:http';
 import { freePorts } from '../../../ops/lib/ports.ts';
+import { inFlightLogin } from '../helpers/in-flight-login.ts';
 import { redisUrl, testEnv } from '../helpers/test-app.ts';
 import { requireBuild, runNode, startNode } from './helpers.ts';
 
@@ -44,27 +44,13 @@ describe('the service process (npm start = node dist/server.js)', () => {
 
       // A login whose body is still being sent when SIGTERM arrives.
       const body = JSON.stringify({ username: 'process-admin', password: 'process admin passphrase' });
-      const response = new Promise<number>((resolve, reject) => {
-        const req = httpRequest({
-          host: '127.0.0.1',
-          port,
-          method: 'POST',
-          path: '/api/login',
-          headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'X-Forwarded-Proto': 'https' },
-        });
-        req.on('response', (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode ?? 0));
-        });
-        req.on('error', reject);
-        req.write(body.slice(0, 10));
-        setTimeout(() => {
-          service.child.kill('SIGTERM');
-          setTimeout(() => req.end(body.slice(10)), 200);
-        }, 100);
-      });
+      const flight = inFlightLogin(port, body);
+      await new Promise((r) => setTimeout(r, 100));
+      service.child.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 200));
+      flight.finish();
 
-      expect(await response).toBe(200);
+      expect((await flight.response).status).toBe(200);
       expect(await service.exited).toBe(0);
       const lines = service
         .output()

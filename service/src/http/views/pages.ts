@@ -16,6 +16,17 @@ const hasErrors = (errors: FormErrors | undefined) => Boolean(errors?.form || Ob
 export const PASSWORD_POLICY_HINT = `Use at least ${PASSWORD_MIN_LENGTH} and at most ${PASSWORD_MAX_LENGTH} characters. Commonly used passwords and ones close to your username are refused.`;
 const USERNAME_HINT = `Up to ${USERNAME_MAX_LENGTH} characters: letters, digits and . _ @ -`;
 
+/** A field for choosing a password: the policy as its hint, and its limits as attributes. */
+const newPasswordField = (name: string, label: string): FieldSpec => ({
+  name,
+  label,
+  type: 'password',
+  autocomplete: 'new-password',
+  hint: PASSWORD_POLICY_HINT,
+  minLength: PASSWORD_MIN_LENGTH,
+  maxLength: PASSWORD_MAX_LENGTH,
+});
+
 /** The notices a page may be redirected to show (by key, so no text is taken from the URL). */
 export const NOTICES = {
   'password-changed': 'Your password was changed. Your other sessions were signed out.',
@@ -60,15 +71,7 @@ export function registerPage(options: { username?: string; errors?: FormErrors }
         hint: USERNAME_HINT,
         maxLength: USERNAME_MAX_LENGTH,
       },
-      {
-        name: 'password',
-        label: 'Password',
-        type: 'password',
-        autocomplete: 'new-password',
-        hint: PASSWORD_POLICY_HINT,
-        minLength: PASSWORD_MIN_LENGTH,
-        maxLength: PASSWORD_MAX_LENGTH,
-      },
+      newPasswordField('password', 'Password'),
     ],
     options.errors,
   );
@@ -91,15 +94,7 @@ export function passwordPage(options: { username: string; errors?: FormErrors })
       // Shown read-only so password managers know which account the new password belongs to.
       { name: 'username', label: 'Username', type: 'text', autocomplete: 'username', value: options.username, readonly: true },
       { name: 'currentPassword', label: 'Current password', type: 'password', autocomplete: 'current-password' },
-      {
-        name: 'newPassword',
-        label: 'New password',
-        type: 'password',
-        autocomplete: 'new-password',
-        hint: PASSWORD_POLICY_HINT,
-        minLength: PASSWORD_MIN_LENGTH,
-        maxLength: PASSWORD_MAX_LENGTH,
-      },
+      newPasswordField('newPassword', 'New password'),
     ],
     options.errors,
   );
