@@ -9,7 +9,7 @@
 //   all the CPU they can get, so this also says how much CPU the flood takes from them.
 // Both are judged against the target.
 import { Agent, request } from 'node:http';
-import { createClient, percentile } from './lib/http.ts';
+import { createClient, percentile, sessionCookie } from './lib/http.ts';
 import { startNode } from './lib/processes.ts';
 import { wrk } from './lib/wrk.ts';
 
@@ -124,16 +124,13 @@ export async function logins(redisUrl: string, options: { seconds: number; conne
     await loginLoad(service.port, 2, 2); // warm-up
     const rows: LoginRow[] = [];
     for (const connections of options.connections) rows.push(await loginLoad(service.port, connections, options.seconds));
-    const reader = JSON.stringify({ username: 'bench-reader', password: PASSWORD });
-    const post = (path: string) => fetch(`${base}${path}`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: reader });
-    const signup = await post('/api/register');
-    if (signup.status !== 201 && signup.status !== 409) throw new Error(`bench-reader sign-up answered ${signup.status}`);
-    const login = await post('/api/login');
-    if (login.status !== 200) throw new Error(`bench-reader login answered ${login.status}`);
-    const cookie = login.headers
-      .getSetCookie()
-      .find((c) => c.startsWith('__Host-sid='))!
-      .split(';')[0]!;
+    const client = createClient(service.port, { maxSockets: 1 });
+    const reader = { username: 'bench-reader', password: PASSWORD };
+    const signup = await client.send({ method: 'POST', path: '/api/register', body: reader });
+    const login = await client.send({ method: 'POST', path: '/api/login', body: reader });
+    client.close();
+    const cookie = sessionCookie(login);
+    if (signup.status !== 201 || !cookie) throw new Error(`bench-reader: sign-up answered ${signup.status}, login ${login.status}`);
     const me = { url: `${base}/api/me`, connections: 4, threads: 1, seconds: options.seconds, headers: { ...headers, Cookie: cookie } };
     const floodConnections = 16;
     const flood = () => loginLoad(service.port, floodConnections, options.seconds + 1);
