@@ -21,8 +21,8 @@ install: node_modules/.package-lock.json ## install npm dependencies (npm ci)
 build: install ## compile the service into dist/
 	npm run build
 
-test: install ## everything CI runs before Docker: lint, vitest (real redis-server), native stack + HTTPS smoke
-	$(OPS) ensure-tools redis-server nginx openssl chromium promtool shellcheck yamllint
+test: install ## everything CI runs before Docker: lint, jest (real redis-server), native stack + HTTPS smoke
+	$(OPS) ensure-tools redis-server nginx openssl chromium promtool shellcheck yamllint kubectl
 	npm run lint
 	npm test
 	npm run test:stack

@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { ensureLocalCertificates } from './certs.ts';
 import { ciDocker } from './ci/ci-docker.ts';
 import { runSmoke, testNativeStack } from './ci/test-stack.ts';
@@ -12,6 +11,7 @@ import { readEnvFile } from './lib/env-file.ts';
 import { prettyLogs } from './lib/pretty-logs.ts';
 import { CliError } from './lib/log.ts';
 import { Phases } from './lib/phases.ts';
+import { clearReports, totals } from './lib/test-reports.ts';
 import { fromRepo, repoRoot } from './lib/repo.ts';
 import { run } from './lib/run.ts';
 import { ensureTools } from './lib/tools.ts';
@@ -43,7 +43,7 @@ Docker Swarm (deploy/swarm/stack.yml, docs/scaling.md):
   swarm drills               the CI drills: rolling update, replica loss, Redis failover, under load
 
 Setup:  env [file] | certs [dir] | images (stand-in base images + the service image)
-Tests:  lint | smoke | test-stack [vitest args] | promql-check [--target host:port] | ci [docker]
+Tests:  lint | smoke | test-stack [jest args] | promql-check [--target host:port] | ci [docker]
 Logs:   pretty-logs                 stdin to stdout, the service's JSON lines readable on a terminal
 Parts:  docker <command> | native <command> | engine start|find|stop | ensure-tools <command...>
 
@@ -236,7 +236,7 @@ async function main(argv: string[]): Promise<number> {
       const stackFile = fromRepo(process.env.SMOKE_STACK_FILE ?? '.run/smoke.env');
       if (!process.env.BASE_URL && !existsSync(stackFile))
         throw new CliError('no running stack found (.run/smoke.env): start one with `make up`, or set BASE_URL (and SMOKE_ENV_FILE, SMOKE_CA_FILE)');
-      return runSmoke(readEnvFile(stackFile), args);
+      return runSmoke(readEnvFile(stackFile), args, process.env.SMOKE_REPORT_LABEL ?? 'smoke');
     }
     case 'test-stack':
       return testNativeStack(args);
@@ -249,14 +249,15 @@ async function main(argv: string[]): Promise<number> {
       // What .ci/run runs: the README's test command, then the Docker stack, each phase timed.
       // `ci docker` runs the Docker part alone (for working on it).
       const phases = new Phases('CI');
+      clearReports();
       try {
         if (args[0] !== 'docker') await phases.run('make test', () => run('make', ['test'], { cwd: repoRoot, stdio: 'inherit' }));
         await ciDocker(phases);
       } finally {
         process.stderr.write(`${phases.table()}\n`);
-        const counts = join(repoRoot, 'coverage/test-results.json');
-        if (existsSync(counts))
-          process.stderr.write(`${(await run(process.execPath, [join(repoRoot, 'ops/test-counts.ts'), counts], { allowFailure: true })).stdout}`);
+        // The last line: every jest suite CI ran (unit, integration, each smoke run), totalled.
+        const { passed, failed, lines } = totals();
+        process.stdout.write(`\n${lines.join('\n')}\n${passed} passed, ${failed} failed\n`);
       }
       return 0;
     }

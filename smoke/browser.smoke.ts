@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +7,8 @@ import { loginAs, randomUsername } from './support/auth.ts';
 import { checkAccessibility } from './support/axe.ts';
 import { request } from './support/http.ts';
 import { DASHBOARD_SAMPLE_VALUES, saveScreenshot } from './support/screenshots.ts';
-import { origin, secret } from './support/stack.ts';
+import { itWhen } from './support/conditional.ts';
+import { envValues, origin, secret } from './support/stack.ts';
 
 // Debian's Chromium, driven by playwright-core (no bundled browser download).
 const CHROMIUM = process.env.SMOKE_CHROMIUM ?? '/usr/bin/chromium';
@@ -47,7 +48,7 @@ async function submitForm(page: Page, action: string): Promise<{ status: number;
  */
 async function expectAccessible(page: Page) {
   const where = new URL(page.url()).pathname;
-  expect(await page.evaluate<string[]>('window.cspViolations'), `CSP violations on ${where}`).toEqual([]);
+  expect({ where, cspViolations: await page.evaluate<string[]>('window.cspViolations') }).toEqual({ where, cspViolations: [] });
   for (const colorScheme of ['light', 'dark'] as const) {
     await page.emulateMedia({ colorScheme });
     const report = await checkAccessibility(page);
@@ -55,7 +56,7 @@ async function expectAccessible(page: Page) {
       `axe ${where} (${colorScheme}): ${report.violations.length} violations, ${report.passed} rules passed` +
         (report.incomplete.length ? `, to review by hand: ${report.incomplete.join(', ')}` : ''),
     );
-    expect(report.violations, `axe: WCAG 2.1 A/AA violations on ${where} (${colorScheme}):\n${report.violations.join('\n')}`).toEqual([]);
+    expect({ where, colorScheme, axeViolations: report.violations }).toEqual({ where, colorScheme, axeViolations: [] });
   }
   await page.emulateMedia({ colorScheme: null });
 }
@@ -129,17 +130,10 @@ describe('a real browser', () => {
   });
 
   describe('the account pages', () => {
-    // The sign-up page exists only with SIGNUP_ENABLED=true (the test stacks set it). Without it
-    // there is no page to check and no fresh user: the admin's password is never changed here.
-    let signupOpen = false;
-    beforeAll(async () => {
-      signupOpen = (await request('/register')).status === 200;
-    });
-    const skipWithoutSignup = (skip: (condition: boolean, note?: string) => void) => {
-      const note = 'skipped: GET /register is 404 (SIGNUP_ENABLED is off on this stack), so there is no sign-up page and no fresh user';
-      if (!signupOpen) console.warn(note);
-      skip(!signupOpen, note);
-    };
+    // The sign-up page exists only with SIGNUP_ENABLED=true (the test stacks set it; the settings
+    // smoke proves the page follows the setting). Without it there is no page to check and no
+    // fresh user: the admin's password is never changed here, and these tests are reported skipped.
+    const withSignup = itWhen(envValues.SIGNUP_ENABLED === 'true');
 
     /** Registers a fresh user through the sign-up page; the browser is then signed in as them. */
     async function signUp(page: Page): Promise<{ username: string; password: string }> {
@@ -152,89 +146,89 @@ describe('a real browser', () => {
       return credentials;
     }
 
-    it('when a new user signs up through the sign-up page the login page links to, then the dashboard greets them with a notice; axe finds no violation on the sign-up page, blank or showing an error, nor on the dashboard (docs/screenshots/dashboard.png)', async ({
-      skip,
-    }) => {
-      skipWithoutSignup(skip);
-      await context.clearCookies();
-      const page = await context.newPage();
-      const username = randomUsername();
+    withSignup(
+      'when a new user signs up through the sign-up page the login page links to, then the dashboard greets them with a notice; axe finds no violation on the sign-up page, blank or showing an error, nor on the dashboard (docs/screenshots/dashboard.png)',
+      async () => {
+        await context.clearCookies();
+        const page = await context.newPage();
+        const username = randomUsername();
 
-      await page.goto(`${origin}/login`);
-      await Promise.all([page.waitForURL(`${origin}/register`), page.click('a[href="/register"]')]);
-      await expectAccessible(page);
-      // Long enough for the browser's own minlength check, but on the common-password list.
-      await page.fill('#username', username);
-      await page.fill('#password', '1qaz2wsx3edc');
-      const weak = await submitForm(page, '/register');
-      await page.waitForSelector('#password-error');
-      await expectAccessible(page);
-      await page.fill('#password', `smoke passphrase ${randomUsername()}`);
-      const created = await submitForm(page, '/register');
-      await page.waitForURL(`${origin}/?notice=registered`);
-      const dashboard = await page.textContent('main');
-      await expectAccessible(page);
+        await page.goto(`${origin}/login`);
+        await Promise.all([page.waitForURL(`${origin}/register`), page.click('a[href="/register"]')]);
+        await expectAccessible(page);
+        // Long enough for the browser's own minlength check, but on the common-password list.
+        await page.fill('#username', username);
+        await page.fill('#password', '1qaz2wsx3edc');
+        const weak = await submitForm(page, '/register');
+        await page.waitForSelector('#password-error');
+        await expectAccessible(page);
+        await page.fill('#password', `smoke passphrase ${randomUsername()}`);
+        const created = await submitForm(page, '/register');
+        await page.waitForURL(`${origin}/?notice=registered`);
+        const dashboard = await page.textContent('main');
+        await expectAccessible(page);
 
-      expect(weak.status).toBe(400);
-      expect(created).toEqual({ status: 303, body: '' });
-      expect(dashboard).toContain(username);
-      expect(dashboard).toContain('Your account was created');
-      // The dashboard as it usually looks (no notice), with fixed sample values for what differs per run.
-      await page.goto(`${origin}/`);
-      await page.evaluate(DASHBOARD_SAMPLE_VALUES);
-      await saveScreenshot(page, 'dashboard');
-      await page.close();
-    });
+        expect(weak.status).toBe(400);
+        expect(created).toEqual({ status: 303, body: '' });
+        expect(dashboard).toContain(username);
+        expect(dashboard).toContain('Your account was created');
+        // The dashboard as it usually looks (no notice), with fixed sample values for what differs per run.
+        await page.goto(`${origin}/`);
+        await page.evaluate(DASHBOARD_SAMPLE_VALUES);
+        await saveScreenshot(page, 'dashboard');
+        await page.close();
+      },
+    );
 
-    it('when a fresh user changes the password on the change-password page, then the dashboard says the other sessions were signed out, another session gets 401, the old password fails and the new one signs in; axe finds no violation on the page, blank or showing an error', async ({
-      skip,
-    }) => {
-      skipWithoutSignup(skip);
-      await context.clearCookies();
-      const page = await context.newPage();
-      const { username, password } = await signUp(page);
-      const other = await loginAs(username, password);
-      const newPassword = `changed passphrase ${randomUsername()}`;
+    withSignup(
+      'when a fresh user changes the password on the change-password page, then the dashboard says the other sessions were signed out, another session gets 401, the old password fails and the new one signs in; axe finds no violation on the page, blank or showing an error',
+      async () => {
+        await context.clearCookies();
+        const page = await context.newPage();
+        const { username, password } = await signUp(page);
+        const other = await loginAs(username, password);
+        const newPassword = `changed passphrase ${randomUsername()}`;
 
-      await Promise.all([page.waitForURL(`${origin}/password`), page.click('a[href="/password"]')]);
-      await expectAccessible(page);
-      await page.fill('#currentPassword', 'not the current password');
-      await page.fill('#newPassword', newPassword);
-      const wrong = await submitForm(page, '/password');
-      await page.waitForSelector('#currentPassword-error');
-      const wrongState = {
-        invalid: await page.getAttribute('#currentPassword', 'aria-invalid'),
-        describedBy: await page.getAttribute('#currentPassword', 'aria-describedby'),
-        focused: await page.evaluate<string>('document.activeElement.id'),
-      };
-      await expectAccessible(page);
-      await page.fill('#currentPassword', password);
-      await page.fill('#newPassword', newPassword);
-      // Alive right before the change (the test stacks' idle timeout is short): its end below is the change's doing.
-      const otherBefore = await request('/api/me', { headers: { cookie: other.cookie } });
-      const changed = await submitForm(page, '/password');
-      await page.waitForURL(`${origin}/?notice=password-changed`);
-      const notice = await page.textContent('.notice');
-      const otherSession = await request('/api/me', { headers: { cookie: other.cookie } });
-      await Promise.all([page.waitForURL(`${origin}/login`), page.click('form[action="/logout"] button[type="submit"]')]);
-      await page.fill('#username', username);
-      await page.fill('#password', password);
-      const oldPassword = await submitForm(page, '/login');
-      await page.waitForSelector('#password-error');
-      await page.fill('#password', newPassword);
-      const newLogin = await submitForm(page, '/login');
-      await page.waitForURL(`${origin}/`);
-      const signedIn = await page.textContent('main');
+        await Promise.all([page.waitForURL(`${origin}/password`), page.click('a[href="/password"]')]);
+        await expectAccessible(page);
+        await page.fill('#currentPassword', 'not the current password');
+        await page.fill('#newPassword', newPassword);
+        const wrong = await submitForm(page, '/password');
+        await page.waitForSelector('#currentPassword-error');
+        const wrongState = {
+          invalid: await page.getAttribute('#currentPassword', 'aria-invalid'),
+          describedBy: await page.getAttribute('#currentPassword', 'aria-describedby'),
+          focused: await page.evaluate<string>('document.activeElement.id'),
+        };
+        await expectAccessible(page);
+        await page.fill('#currentPassword', password);
+        await page.fill('#newPassword', newPassword);
+        // Alive right before the change (the test stacks' idle timeout is short): its end below is the change's doing.
+        const otherBefore = await request('/api/me', { headers: { cookie: other.cookie } });
+        const changed = await submitForm(page, '/password');
+        await page.waitForURL(`${origin}/?notice=password-changed`);
+        const notice = await page.textContent('.notice');
+        const otherSession = await request('/api/me', { headers: { cookie: other.cookie } });
+        await Promise.all([page.waitForURL(`${origin}/login`), page.click('form[action="/logout"] button[type="submit"]')]);
+        await page.fill('#username', username);
+        await page.fill('#password', password);
+        const oldPassword = await submitForm(page, '/login');
+        await page.waitForSelector('#password-error');
+        await page.fill('#password', newPassword);
+        const newLogin = await submitForm(page, '/login');
+        await page.waitForURL(`${origin}/`);
+        const signedIn = await page.textContent('main');
 
-      expect(wrong.status).toBe(401);
-      expect(wrongState).toEqual({ invalid: 'true', describedBy: 'currentPassword-error', focused: 'currentPassword' });
-      expect(changed).toEqual({ status: 303, body: '' });
-      expect(notice).toContain('Your other sessions were signed out.');
-      expect([otherBefore.status, otherSession.status]).toEqual([200, 401]);
-      expect(oldPassword.status).toBe(401);
-      expect(newLogin).toEqual({ status: 303, body: '' });
-      expect(signedIn).toContain(username);
-      await page.close();
-    });
+        expect(wrong.status).toBe(401);
+        expect(wrongState).toEqual({ invalid: 'true', describedBy: 'currentPassword-error', focused: 'currentPassword' });
+        expect(changed).toEqual({ status: 303, body: '' });
+        expect(notice).toContain('Your other sessions were signed out.');
+        expect([otherBefore.status, otherSession.status]).toEqual([200, 401]);
+        expect(oldPassword.status).toBe(401);
+        expect(newLogin).toEqual({ status: 303, body: '' });
+        expect(signedIn).toContain(username);
+        await page.close();
+      },
+    );
   });
 });

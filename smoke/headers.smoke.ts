@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
 import { request, sleep } from './support/http.ts';
 import { serviceLogCommand } from './support/stack.ts';

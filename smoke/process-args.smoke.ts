@@ -1,5 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect } from '@jest/globals';
+import { itWhen } from './support/conditional.ts';
 import { baseUrl, envFile, envValues } from './support/stack.ts';
 
 /** Every process's command line on this machine (containers' processes included: same kernel). */
@@ -24,7 +25,7 @@ const secretish = Object.values(envValues)
 const isLocal = ['localhost', '127.0.0.1', '[::1]'].includes(baseUrl.hostname);
 
 describe('no secret on a command line', () => {
-  it.runIf(isLocal)(`when the stack runs, then no process's command line contains a value from ${envFile} (every local user can read /proc/*/cmdline)`, () => {
+  itWhen(isLocal)(`when the stack runs, then no process's command line contains a value from ${envFile} (every local user can read /proc/*/cmdline)`, () => {
     const leaks = commandLines().filter(({ args }) => secretish.some((value) => args.includes(value)));
 
     expect(secretish.length).toBeGreaterThan(3);

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from '@jest/globals';
 import * as http2 from 'node:http2';
 import { randomUsername } from './support/auth.ts';
 import { request, sleep, trustedCas } from './support/http.ts';

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
 import { loginAsAdmin, logout, parseSetCookie, randomUsername } from './support/auth.ts';
 import { postJson, request } from './support/http.ts';
 import { expectedClientIp, secret } from './support/stack.ts';

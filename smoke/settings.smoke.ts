@@ -1,7 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
 import { parseDurationMs } from '../service/src/config/config.ts';
 import { loginAsAdmin, randomUsername } from './support/auth.ts';
 import { postJson, request, sleep } from './support/http.ts';
+import { itWhen } from './support/conditional.ts';
 import { envValues, envFile } from './support/stack.ts';
 
 /**
@@ -26,7 +27,7 @@ describe(`settings from ${envFile} reach the service`, () => {
     }
   });
 
-  it.runIf(idleMs !== undefined && idleMs <= 60_000)(
+  itWhen(idleMs !== undefined && idleMs <= 60_000)(
     `SESSION_IDLE_TIMEOUT=${envValues.SESSION_IDLE_TIMEOUT}: a session unused that long ends (401), one used within it does not`,
     async () => {
       const { cookie } = await loginAsAdmin();

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
 import { isIP } from 'node:net';
 import * as tls from 'node:tls';
 import { request, trustedCas } from './support/http.ts';

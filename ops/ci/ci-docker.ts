@@ -39,7 +39,7 @@ export async function ciDocker(phases: Phases): Promise<void> {
   mkdirSync(ciDir, { recursive: true });
   const envFile = join(ciDir, 'ci.env');
   rmSync(envFile, { force: true });
-  const env: NodeJS.ProcessEnv = { ...process.env, STACK: 'docker', ENV_FILE: envFile };
+  const env: NodeJS.ProcessEnv = { ...process.env, STACK: 'docker', ENV_FILE: envFile, SMOKE_REPORT_LABEL: 'smoke-docker' };
   const make = (args: string[], input?: string) => run('make', ['-s', ...args], { cwd: repoRoot, env, stdio: input === undefined ? 'inherit' : 'pipe', input });
   const stack = new DockerStack({ envFile, env });
   const swarm = new SwarmStack({ envFile, env });

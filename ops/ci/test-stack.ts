@@ -6,6 +6,7 @@ import { say } from '../lib/log.ts';
 import { freePorts } from '../lib/ports.ts';
 import { repoRoot } from '../lib/repo.ts';
 import { run } from '../lib/run.ts';
+import { reportFile } from '../lib/test-reports.ts';
 import { ensureTools } from '../lib/tools.ts';
 import { checkAndReport, nativeStackTarget } from '../monitoring/promql-check.ts';
 import { NativeStack, buildIfStale } from '../native/native-stack.ts';
@@ -17,9 +18,12 @@ import { NativeStack, buildIfStale } from '../native/native-stack.ts';
  */
 export const TEST_STACK_SETTINGS = { SIGNUP_ENABLED: 'true', SESSION_IDLE_TIMEOUT: '12s' } as const;
 
-/** The smoke tests against a stack, given through their public inputs only (docs/edge.md). */
-export async function runSmoke(env: Record<string, string>, args: string[] = []): Promise<number> {
-  const result = await run('npx', ['vitest', 'run', '--config', 'smoke/vitest.config.ts', ...args], {
+/**
+ * The smoke tests (jest, smoke/jest.config.ts) against a stack, given through their public
+ * inputs only (docs/edge.md). `label` names the run's JSON report (lib/test-reports.ts).
+ */
+export async function runSmoke(env: Record<string, string>, args: string[] = [], label = 'smoke'): Promise<number> {
+  const result = await run('npm', ['run', '-s', 'smoke', '--', '--json', `--outputFile=${reportFile(label)}`, ...args], {
     cwd: repoRoot,
     env: { ...process.env, ...env },
     stdio: 'inherit',
@@ -70,6 +74,7 @@ export async function testNativeStack(smokeArgs: string[]): Promise<number> {
         SMOKE_NATIVE_RUN_DIR: runDir,
       },
       smokeArgs,
+      'smoke-native',
     );
     // The smoke tests' logins, failures, throttling and logouts are the data the panels need
     // (a run of only some smoke tests checks the expressions without requiring data).

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
 import { pinnedNodeVersion } from '../lib/node-pin.ts';
 import { neededImages } from './standin-images.ts';
 

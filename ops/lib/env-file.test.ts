@@ -1,6 +1,6 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
 import { readEnvFile, updateEnvFile } from './env-file.ts';
 import { testScratchDir } from './scratch-dir.ts';
 

@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from '@jest/globals';
 import { freePorts, isPortFree, pickPort } from './ports.ts';
 
 const held: Server[] = [];

@@ -1,16 +1,22 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, onTestFinished } from 'vitest';
+import { afterAll, afterEach } from '@jest/globals';
 
 // Test-only helpers: every run used to leave its temp directories behind in /tmp.
 
 const remove = (dir: string) => rmSync(dir, { recursive: true, force: true });
 
+/** Directories made by the running test; importing this module registers their removal after each test. */
+const perTest: string[] = [];
+afterEach(() => {
+  for (const dir of perTest.splice(0)) remove(dir);
+});
+
 /** A fresh temp directory for the running test, removed when it finishes, passed or failed. Call inside `it`. */
 export function testScratchDir(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  onTestFinished(() => remove(dir));
+  perTest.push(dir);
   return dir;
 }
 

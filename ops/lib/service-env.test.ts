@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
 import { CONFIG_KEYS, SECRET_KEYS } from '../../service/src/config/config.ts';
 import { assertValidServiceConfig, serviceEnvFrom } from './service-env.ts';
 

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
 import { parse as parseYaml } from 'yaml';
 import { createMetrics, observeRedis } from '../../service/src/infra/metrics.ts';
 import type { RedisClient } from '../../service/src/infra/redis-client.ts';
@@ -56,7 +56,7 @@ describe('the Grafana dashboards', () => {
     for (const file of dashboardFiles) {
       const panels = dashboardPanels(readDashboard(file)) as unknown as Panel[];
       const ids = panels.map((p) => p.id);
-      expect(new Set(ids).size, basename(file)).toBe(ids.length);
+      expect({ file: basename(file), uniqueIds: new Set(ids).size }).toEqual({ file: basename(file), uniqueIds: ids.length });
       const titles = panels.map((p) => p.title);
       expect(titles.filter((title, i) => titles.indexOf(title) !== i)).toEqual([]);
       for (const panel of panels) expect(panel.gridPos.x + panel.gridPos.w).toBeLessThanOrEqual(24);

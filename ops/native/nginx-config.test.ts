@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
 import { testScratchDir } from '../lib/scratch-dir.ts';
 import { NGINX_TEMPLATE_VARS, renderNginx, renderTemplate, type NginxTemplateVars } from './nginx-config.ts';
 

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
 import { testScratchDir } from '../lib/scratch-dir.ts';
 import { Supervisor, processStartTime } from './supervisor.ts';
 

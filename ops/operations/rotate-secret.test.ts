@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
 import { readEnvFile } from '../lib/env-file.ts';
 import { testScratchDir } from '../lib/scratch-dir.ts';
 import { rotateSessionSecret, rotatedSecrets } from './rotate-secret.ts';

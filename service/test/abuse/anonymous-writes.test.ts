@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { shippedMaxmemoryPolicy, startRedisServer, type RedisServer } from '../../../ops/lib/redis-server.ts';
 import { buildTestApp, createUser, login, type TestApp } from '../helpers/test-app.ts';
 import { infoNumber, pool, serve } from '../helpers/served.ts';

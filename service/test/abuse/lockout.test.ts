@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { buildTestApp, createUser, metricValue, sessionCookie, viaEdge, type TestApp } from '../helpers/test-app.ts';
 import { pool } from '../helpers/served.ts';
 

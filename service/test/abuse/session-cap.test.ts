@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { SessionData } from 'express-session';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startRedisServer, type RedisServer } from '../../../ops/lib/redis-server.ts';
 import { buildTestApp, createUser, login, metricValue, viaEdge, type TestApp } from '../helpers/test-app.ts';
 

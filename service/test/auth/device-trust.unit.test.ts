@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
 import { DeviceTrust } from '../../src/auth/device-trust.ts';
 
 const A = 'a'.repeat(40);

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { buildTestApp, createUser, metricValue, uniqueUsername, viaEdge, type TestApp } from '../helpers/test-app.ts';
 
 const attempt = (t: TestApp, username: string, password: string, xff?: string) => {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import argon2 from 'argon2';
 import { buildTestApp, createUser, login, sessionCookie, uniqueUsername, viaEdge, type TestApp } from '../helpers/test-app.ts';
 

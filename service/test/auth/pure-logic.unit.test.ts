@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
 import { BoundedSemaphore, QueueFullError } from '../../src/auth/bounded-semaphore.ts';
 import { PASSWORD_MAX_LENGTH, passwordProblem } from '../../src/auth/password-policy.ts';
 import { normalizeUsername, usernameProblem } from '../../src/users/username.ts';

@@ -1,5 +1,5 @@
 import argon2 from 'argon2';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Authenticator } from '../../src/auth/authenticator.ts';
 import { PasswordHasher } from '../../src/auth/password-hasher.ts';
 import { GOOD_PASSWORD, buildTestApp, uniqueUsername, type TestApp } from '../helpers/test-app.ts';

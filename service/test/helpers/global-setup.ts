@@ -1,29 +1,28 @@
 import { execFileSync } from 'node:child_process';
-import type { TestProject } from 'vitest/node';
-import { startRedisServer } from '../../../ops/lib/redis-server.ts';
+import { startRedisServer, type RedisServer } from '../../../ops/lib/redis-server.ts';
 
-declare module 'vitest' {
-  export interface ProvidedContext {
-    /** The Redis every integration test file connects to (each with its own key prefix). */
-    redisUrl: string;
-  }
+/** Where the integration tests find their Redis: each test file connects with its own key prefix. */
+export const TEST_REDIS_URL = 'AUTHSTACK_TEST_REDIS_URL';
+
+declare global {
+  var authstackTestRedis: RedisServer | undefined;
 }
 
 /**
- * One real redis-server for the integration tests, unless REDIS_URL points at one. The
- * returned function stops it after the last test file.
+ * jest globalSetup of the integration project: one real redis-server for every integration test
+ * file, unless REDIS_URL points at one. Its URL reaches the test workers through the
+ * environment (they are started after this ran); global-teardown.ts stops it.
  */
-export default async function globalSetup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
+export default async function globalSetup(): Promise<void> {
   if (process.env.REDIS_URL) {
-    project.provide('redisUrl', process.env.REDIS_URL);
-    return undefined;
+    process.env[TEST_REDIS_URL] = process.env.REDIS_URL;
+    return;
   }
   try {
     execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
   } catch {
     throw new Error('redis-server is not installed. Run `make test` (it installs it) or: sudo apt-get install -y redis-server');
   }
-  const server = await startRedisServer();
-  project.provide('redisUrl', server.url);
-  return () => server.stop();
+  globalThis.authstackTestRedis = await startRedisServer();
+  process.env[TEST_REDIS_URL] = globalThis.authstackTestRedis.url;
 }

@@ -1,4 +1,3 @@
-import { inject } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { Express } from 'express';
@@ -9,6 +8,7 @@ import type { Lifecycle } from '../../src/lifecycle.ts';
 import type { Metrics } from '../../src/infra/metrics.ts';
 import type { RedisClient } from '../../src/infra/redis-client.ts';
 import type { Clock } from '../../src/infra/clock.ts';
+import { TEST_REDIS_URL } from './global-setup.ts';
 
 export const SECRET_A = 'secret-A-'.padEnd(40, 'a');
 export const SECRET_B = 'secret-B-'.padEnd(40, 'b');
@@ -58,7 +58,9 @@ export interface TestApp extends Runtime {
 
 /** The test Redis (started by globalSetup, or REDIS_URL). */
 export function redisUrl(): string {
-  return inject('redisUrl');
+  const url = process.env[TEST_REDIS_URL];
+  if (!url) throw new Error(`${TEST_REDIS_URL} is not set: integration tests run under jest's integration project (globalSetup)`);
+  return url;
 }
 
 /** Environment for loadConfig; tests override single keys. */

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { buildTestApp, createUser, login, viaEdge, type TestApp } from '../helpers/test-app.ts';
 
 describe('bad input gets a clear 4xx JSON error, never a 5xx', () => {

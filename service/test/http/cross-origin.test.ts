@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { PUBLIC_ORIGIN, buildTestApp, createUser, login, viaEdge, type TestApp } from '../helpers/test-app.ts';
 
 describe('cross-origin protection on unsafe methods', () => {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
@@ -17,7 +17,7 @@ import { GOOD_PASSWORD, SECRET_A, buildTestApp, createUser, login, uniqueUsernam
  * Pass condition: no 5xx, no crash, every /api 4xx a JSON {error, message}, no forged
  * cookie ever authenticates, and the heap settles back afterwards.
  *
- * Reproduce or explore: HOSTILE_SEED=<n> HOSTILE_RUNS=<per endpoint> npx vitest run service/test/http/hostile-input.test.ts
+ * Reproduce or explore: HOSTILE_SEED=<n> HOSTILE_RUNS=<per endpoint> npm run test:integration -- service/test/http/hostile-input.test.ts
  */
 
 const SEED = Number(process.env.HOSTILE_SEED ?? 20_260_101);

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type request from 'supertest';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../src/auth/password-policy.ts';
 import { GOOD_PASSWORD, buildTestApp, createUser, login, sessionCookie, uniqueUsername, viaEdge, type TestApp } from '../helpers/test-app.ts';
@@ -148,7 +148,7 @@ function textOf(page: string, id: string): string | undefined {
 
 /** Every input has a <label for> naming it: what screen readers read and password managers match. */
 function expectEveryInputLabelled(page: string) {
-  for (const input of inputsOf(page)) expect(page, `label for ${input.id}`).toContain(`<label for="${input.id}">`);
+  for (const input of inputsOf(page)) expect(page).toContain(`<label for="${input.id}">`);
 }
 
 /** The session cookie a 303 set, checked to be one: the form post signed someone in. */

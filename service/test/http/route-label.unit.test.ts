@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
 import type { Request } from 'express';
 import { UNMATCHED_ROUTE, routeLabel } from '../../src/http/middleware/request-metrics.ts';
 

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { buildTestApp, createUser, login, viaEdge, type TestApp, sessionIdOf } from '../helpers/test-app.ts';
 
 describe('structured logs', () => {

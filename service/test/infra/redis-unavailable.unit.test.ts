@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
 import { ClientOfflineError, ErrorReply, SocketTimeoutError, TimeoutError } from 'redis';
 import { isRedisUnavailable } from '../../src/infra/redis-client.ts';
 import { RedisDeadlineError } from '../../src/infra/redis-client.ts';

@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 import { freePorts } from '../../../ops/lib/ports.ts';
 import { inFlightLogin } from '../helpers/in-flight-login.ts';
 import { redisUrl, testEnv } from '../helpers/test-app.ts';

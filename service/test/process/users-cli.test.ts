@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { buildTestApp, login, uniqueUsername, viaEdge, type TestApp } from '../helpers/test-app.ts';
 import { requireBuild, runNode } from './helpers.ts';
 

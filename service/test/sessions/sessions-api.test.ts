@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { TestClock, buildTestApp, createUser, login, viaEdge, type TestApp, sessionIdOf, sessionKey } from '../helpers/test-app.ts';
 
 describe('session management API', () => {
@@ -26,7 +26,7 @@ describe('session management API', () => {
     for (const s of sessions) {
       expect(Object.keys(s).sort()).toEqual(['createdAt', 'current', 'id', 'ip', 'lastSeenAt', 'userAgent']);
       // The handle is not the session token, nor any part of either cookie.
-      for (const cookie of [laptop, phone]) expect(decodeURIComponent(cookie)).not.toContain(s.id as string);
+      for (const cookie of [laptop, phone]) expect(decodeURIComponent(cookie)).not.toContain(s.id);
     }
   });
 

@@ -1,5 +1,5 @@
 import { sign } from 'cookie-signature';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
 import { SessionCookieVerifier, cookieValue } from '../../src/sessions/signed-cookie.ts';
 
 const A = 'a'.repeat(40);

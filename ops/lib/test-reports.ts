@@ -1,0 +1,35 @@
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from './repo.ts';
+
+/**
+ * Every jest run writes its JSON report here (`--json --outputFile`): `npm test` as jest.json,
+ * each smoke run under its own name. CI empties the directory first and totals it last, so its
+ * final line adds up every suite it ran.
+ */
+export const TEST_REPORTS_DIR = join(repoRoot, '.run/test-reports');
+
+/** A report file for one more run (`label` says which: smoke-native, smoke-docker, ...). */
+export function reportFile(label: string): string {
+  mkdirSync(TEST_REPORTS_DIR, { recursive: true });
+  return join(TEST_REPORTS_DIR, `${label}-${Date.now()}.json`);
+}
+
+export function clearReports(): void {
+  rmSync(TEST_REPORTS_DIR, { recursive: true, force: true });
+}
+
+/** Passed and failed tests over every report, with one line per report. */
+export function totals(): { passed: number; failed: number; lines: string[] } {
+  let passed = 0;
+  let failed = 0;
+  const lines: string[] = [];
+  const files = existsSync(TEST_REPORTS_DIR) ? readdirSync(TEST_REPORTS_DIR).filter((f) => f.endsWith('.json')) : [];
+  for (const file of files.sort()) {
+    const report = JSON.parse(readFileSync(join(TEST_REPORTS_DIR, file), 'utf8')) as { numPassedTests: number; numFailedTests: number };
+    passed += report.numPassedTests;
+    failed += report.numFailedTests;
+    lines.push(`  ${file.replace(/\.json$/, '')}: ${report.numPassedTests} passed, ${report.numFailedTests} failed`);
+  }
+  return { passed, failed, lines };
+}
