@@ -35,23 +35,14 @@ export function createLogger(level: LoggerOptions['level'], destination?: pino.D
     setInterval(() => stdout.flush(), FLUSH_INTERVAL_MS).unref();
     stream = stdout;
   }
-  const options: LoggerOptions = {
-    level,
-    base: { service: 'authstack' },
-    timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
-  };
-  const logger = pino({ ...options, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, stream);
-  // The one line per request has a fixed shape that holds no secret (infra-built fields:
-  // request id, method, url, user agent, status, time), so it skips the redaction walk, which
-  // was the single largest cost of writing it. Same stream, same format, same level.
-  requestLoggers.set(logger, pino(options, stream));
-  return logger;
-}
-
-const requestLoggers = new WeakMap<Logger, Logger>();
-
-/** The logger for the per-request line (http/middleware/request-log.ts): no redaction pass. */
-export function requestLineLogger(logger: Logger): Logger {
-  return requestLoggers.get(logger) ?? logger;
+  return pino(
+    {
+      level,
+      base: { service: 'authstack' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    },
+    stream,
+  );
 }
