@@ -63,5 +63,5 @@ export function requestLog(app: Express, logger: Logger): RequestHandler {
       responseTime: value.responseTime,
     }),
     customErrorMessage: () => 'request errored',
-  }) as unknown as RequestHandler;
+  });
 }
