@@ -20,7 +20,10 @@ export function testScratchDir(prefix: string): string {
   return dir;
 }
 
-/** A fresh temp directory for a whole suite, removed after its last test. Call in a `describe` body. */
+/**
+ * A fresh temp directory for a whole suite, removed after its last test. Call in a `describe`
+ * body, after declaring any afterAll that still needs the directory (jest runs them in order).
+ */
 export function suiteScratchDir(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   afterAll(() => remove(dir));

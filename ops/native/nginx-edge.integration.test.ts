@@ -24,12 +24,18 @@ interface Answer {
  * token guards it.
  */
 describe.each(['off', 'on'] as const)('the edge with METRICS_AT_EDGE=%s', (metricsAtEdge) => {
-  const dir = suiteScratchDir(`authstack-edge-${metricsAtEdge}-`);
-  const supervisor = new Supervisor(dir);
   let upstream: Server;
   let https: number;
   let http: number;
   let ca: string;
+  // jest runs afterAll hooks in the order they are declared: nginx is stopped (its PID record
+  // lives in the scratch directory) before the directory is removed.
+  afterAll(async () => {
+    await supervisor.stop('nginx', { signal: 'SIGQUIT', timeoutMs: 5000 });
+    await new Promise((resolve) => upstream.close(resolve));
+  });
+  const dir = suiteScratchDir(`authstack-edge-${metricsAtEdge}-`);
+  const supervisor = new Supervisor(dir);
 
   beforeAll(async () => {
     await ensureTools('nginx', 'openssl');
@@ -60,11 +66,6 @@ describe.each(['off', 'on'] as const)('the edge with METRICS_AT_EDGE=%s', (metri
       stderr: join(dir, 'error.log'),
     });
   });
-  afterAll(async () => {
-    await supervisor.stop('nginx', { signal: 'SIGQUIT', timeoutMs: 5000 });
-    await new Promise((resolve) => upstream.close(resolve));
-  });
-
   const plain = (path: string, host: string) =>
     new Promise<Answer>((resolve, reject) => {
       httpGet({ host: '127.0.0.1', port: http, path, headers: { host } }, (res) => {

@@ -17,7 +17,7 @@ import { createAccountFlow } from './http/flows/account.ts';
 import { createRevocationFlow } from './http/flows/revocation.ts';
 import { createSignInFlow } from './http/flows/sign-in.ts';
 import { deviceCookieOptions, sessionCookieOptions } from './sessions/session-cookie.ts';
-import { createSessionLayer } from './sessions/session-middleware.ts';
+import { createSessionMiddleware } from './sessions/session-middleware.ts';
 
 /** What the app is fed: the opened dependencies (bootstrap.ts) and, optionally, a lifecycle. */
 export type AppDeps = Omit<Runtime, 'close'> & { lifecycle?: Lifecycle };
@@ -84,9 +84,9 @@ export function createApp(deps: AppDeps): { app: Express; lifecycle: Lifecycle }
   // 6. Everything below may touch a session: never cacheable.
   app.use(noStore());
   app.use(express.json({ limit: '16kb', strict: true, type: 'application/json' }));
-  const sessionLayer = createSessionLayer(domain.sessionStore, config, metrics);
-  for (const handler of sessionLayer.handlers) app.use(tolerateSessionOutage(handler, (req) => req.method === 'GET' && FORM_PAGES.has(req.path)));
-  app.use(loadSessionUser(domain.sessions, sessionLayer));
+  const sessionMiddleware = createSessionMiddleware(domain.sessionStore, config, metrics);
+  app.use(tolerateSessionOutage(sessionMiddleware, (req) => req.method === 'GET' && FORM_PAGES.has(req.path)));
+  app.use(loadSessionUser(domain.sessions));
 
   const cookieOptions = sessionCookieOptions(config.session);
   const clearSessionCookie = (res: Response) => res.clearCookie(config.session.cookieName, cookieOptions);

@@ -34,7 +34,7 @@ export function createDomain({ config, redis, logger, metrics, clock }: DomainDe
   const throttle = new LoginThrottle(counters, keys, config.throttle);
   const signupLimit = new SignupLimit(counters, keys, config.throttle.maxSignupsPerIpPerHour);
   const devices = new DeviceTrust(config.session.secrets, config.device.maxAgeMs, clock);
-  const sessionStore = new SessionStore({ redis, keys, session: config.session, clock, logger, replicated });
+  const sessionStore = new SessionStore({ redis, keys, session: config.session, clock, logger, metrics, replicated });
   const sessions = new SessionManager({ store: sessionStore, config: config.session, clock, metrics, logger });
   const authenticator = new Authenticator({ users, hasher, throttle, devices, metrics, logger });
   const accounts = new Accounts(users, hasher, sessions, logger);

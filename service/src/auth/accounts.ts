@@ -38,8 +38,8 @@ export class Accounts {
 
   /**
    * Sets a new password and ends the user's sessions except `keepSessionId` (the caller's
-   * own, which the route re-establishes with the returned user). Sessions begun with the old
-   * password can no longer be written even if one was missed here (SessionStore).
+   * own, which the route re-establishes with the returned user), in one step
+   * (UserRepository.changePasswordHash).
    */
   async changePassword(
     user: Pick<User, 'id' | 'username'>,
@@ -48,19 +48,16 @@ export class Accounts {
   ): Promise<{ user: Pick<User, 'id' | 'username' | 'passwordChangedAt'>; revoked: number }> {
     this.assertPasswordAcceptable(newPassword, user.username);
     const hash = await this.hasher.hash(newPassword);
-    // The new credential version first: from then on no session begun with the old password
-    // can be written (SessionStore), so revoking the others cannot race a login in flight.
-    const changedAt = await this.users.changePasswordHash(user.id, hash);
-    const revoked = await this.sessions.revokeAll(user.id, 'password_change', keepSessionId);
+    const keep = keepSessionId === undefined ? '' : this.sessions.memberOf(keepSessionId);
+    const { changedAt, endedSessions: revoked } = await this.users.changePasswordHash(user.id, hash, keep);
+    this.sessions.countRevoked('password_change', revoked);
     this.logger.info({ event: 'user.password_changed', userId: user.id, revokedSessions: revoked }, 'password changed');
     return { user: { id: user.id, username: user.username, passwordChangedAt: changedAt }, revoked };
   }
 
   async remove(user: User): Promise<number> {
-    // The user first: from then on no session can be created or written for them, so the
-    // revocation below cannot race a login in flight.
-    await this.users.remove(user);
-    const revoked = await this.sessions.revokeAll(user.id, 'user_removed');
+    const revoked = await this.users.remove(user);
+    this.sessions.countRevoked('user_removed', revoked);
     this.logger.info({ event: 'user.removed', userId: user.id, revokedSessions: revoked }, 'user removed');
     return revoked;
   }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { CookieOptions } from 'express';
 import type { Config } from '../config/config.ts';
 
@@ -17,4 +18,12 @@ export function sessionCookieOptions(session: Config['session']): CookieOptions 
  */
 export function deviceCookieOptions(config: { session: Config['session']; device: Config['device'] }): CookieOptions & { maxAge: number } {
   return { ...sessionCookieOptions(config.session), sameSite: 'strict', maxAge: config.device.maxAgeMs };
+}
+
+/**
+ * A short, one-way name for the secret that signs new cookies (the first of SESSION_SECRETS):
+ * what a session record keeps of the secret its cookie was signed with, never the secret.
+ */
+export function signingSecretId(session: Pick<Config['session'], 'secrets'>): string {
+  return createHash('sha256').update(`authstack session secret id\n${session.secrets[0]!}`).digest('base64url').slice(0, 12);
 }

@@ -7,6 +7,7 @@ import type { Logger } from '../infra/logger.ts';
 import type { Metrics } from '../infra/metrics.ts';
 import { digest } from '../infra/redis-keys.ts';
 import type { User } from '../users/user-repository.ts';
+import { signingSecretId } from './session-cookie.ts';
 import { SessionRefusedError, type SessionStore } from './session-store.ts';
 import './session-types.ts';
 
@@ -63,6 +64,7 @@ export class SessionManager {
   private readonly metrics: Metrics;
   private readonly logger: Logger;
   private readonly touchMs: number;
+  private readonly signedWith: string;
 
   constructor(deps: { store: SessionStore; config: Config['session']; clock: Clock; metrics: Metrics; logger: Logger }) {
     this.store = deps.store;
@@ -71,29 +73,31 @@ export class SessionManager {
     this.metrics = deps.metrics;
     this.logger = deps.logger;
     this.touchMs = touchIntervalMs(deps.config.idleTimeoutMs);
+    this.signedWith = signingSecretId(deps.config);
   }
 
-  private member(sessionId: string): string {
+  /** The index member of a session id (what the user's index and the session's key hold). */
+  memberOf(sessionId: string): string {
     return this.store.keysFor().sessionMember(sessionId);
+  }
+
+  /** Counts sessions ended elsewhere in one step with their user (password change, removal). */
+  countRevoked(reason: RevokeReason, count: number): void {
+    if (count > 0) this.metrics.sessionsRevoked.inc({ reason }, count);
   }
 
   /**
    * Starts a signed-in session. regenerate() gives a new id (defeats fixation: an id planted
-   * before login is worthless after); the record is created before the response, so the next
-   * request finds it. Beyond MAX_SESSIONS_PER_USER the user's oldest sessions end.
+   * before login is worthless after); the record is created (indexed, under the cap) before the
+   * response, so the next request finds it. Beyond MAX_SESSIONS_PER_USER the user's oldest sessions end.
    * Throws 401 when the user was removed or changed their password since it was checked.
    */
   async establish(req: Request, user: Pick<User, 'id' | 'username' | 'passwordChangedAt'>): Promise<void> {
-    if (req.session?.userId) {
+    if (req.session.userId) {
       // The browser's previous session (re-login, password change) ends with this one's start.
-      await this.store.revoke(req.session.userId, [this.member(req.sessionID)]);
+      await this.store.revoke(req.session.userId, [this.memberOf(req.sessionID)]);
     }
-    if (req.session) {
-      await new Promise<void>((resolve, reject) => req.session.regenerate((err?: unknown) => (err ? reject(asError(err)) : resolve())));
-    } else {
-      // The cookie's session was just ended in this request (expired): start a fresh one.
-      req.sessionStore.generate(req);
-    }
+    await this.regenerate(req);
     const now = this.clock.now();
     Object.assign(req.session, {
       userId: user.id,
@@ -103,16 +107,18 @@ export class SessionManager {
       ip: req.ip ?? '',
       userAgent: (req.get('user-agent') ?? '').slice(0, 256),
       credentialVersion: user.passwordChangedAt,
+      signedWith: this.signedWith,
     } satisfies Partial<SessionData>);
-    const created = this.store.expectCreate(req.session, this.config.maxSessionsPerUser);
-    const saved = new Promise<void>((resolve, reject) => req.session.save((err?: unknown) => (err ? reject(asError(err)) : resolve())));
     let evicted: string[];
     try {
-      [{ evicted }] = await Promise.all([created, saved]);
+      ({ evicted } = await this.store.create(req.sessionID, req.session as SessionData, this.config.maxSessionsPerUser));
     } catch (error) {
       if (error instanceof SessionRefusedError) throw invalidCredentials();
       throw error;
     }
+    // express-session's own save, before the response (it then sees the session as saved and
+    // sets the cookie): the record exists, so this is the store's conditional update.
+    await new Promise<void>((resolve, reject) => req.session.save((err?: unknown) => (err ? reject(asError(err)) : resolve())));
     this.metrics.sessionsCreated.inc();
     if (evicted.length > 0) {
       this.metrics.sessionsRevoked.inc({ reason: 'session_limit' }, evicted.length);
@@ -123,42 +129,38 @@ export class SessionManager {
     }
   }
 
-  /** Ends the current session (logout, a deadline passed, revoked) in Redis and on req. */
+  /** Ends the current session (logout, revoked) in Redis and on req (express-session's destroy). */
   async end(req: Request, reason: RevokeReason): Promise<void> {
     const { userId } = req.session;
-    if (userId && (await this.store.revoke(userId, [this.member(req.sessionID)])) > 0) this.metrics.sessionsRevoked.inc({ reason });
-    // No record is left; this only detaches the session from the request.
+    if (userId && (await this.store.revoke(userId, [this.memberOf(req.sessionID)])) > 0) this.metrics.sessionsRevoked.inc({ reason });
     await new Promise<void>((resolve, reject) => req.session.destroy((err?: unknown) => (err ? reject(asError(err)) : resolve())));
   }
 
-  /**
-   * Where the session stands against its deadlines, enforced server-side (the cookie's own
-   * expiry is only a hint to the browser): ended by one of them, due a touch (its idle clock is
-   * older than the touch interval), or fresh. Synchronous: a fresh session, the common case,
-   * costs no promise and no Redis call.
-   */
-  deadlineOf(req: Request): RevokeReason | 'touch' | 'fresh' {
-    const { createdAt, lastSeenAt } = req.session;
-    if (createdAt === undefined || lastSeenAt === undefined) return 'fresh';
-    const now = this.clock.now();
-    if (now - createdAt >= this.config.absoluteTimeoutMs) return 'absolute_timeout';
-    if (now - lastSeenAt >= this.config.idleTimeoutMs) return 'idle_timeout';
-    return now - lastSeenAt >= this.touchMs ? 'touch' : 'fresh';
+  /** express-session's regenerate: a new id and an empty session on req (the old record is deleted). */
+  private regenerate(req: Request): Promise<void> {
+    return new Promise<void>((resolve, reject) => req.session.regenerate((err?: unknown) => (err ? reject(asError(err)) : resolve())));
   }
 
-  /** Moves the session's idle clock to now (saved by express-session or SessionLayer.persistTouch). */
+  /**
+   * Whether a loaded session's idle clock is due to move: it last moved longer ago than the
+   * touch interval. (A session past its idle or absolute deadline was never loaded: the store
+   * ends it on read.)
+   */
+  dueForTouch(req: Request): boolean {
+    const { lastSeenAt } = req.session;
+    return lastSeenAt !== undefined && this.clock.now() - lastSeenAt >= this.touchMs;
+  }
+
+  /**
+   * Moves the session's idle clock to now. A change: express-session saves the record and
+   * re-issues the cookie, signed with the newest secret (which the record now names).
+   */
   touch(req: Request): void {
     req.session.lastSeenAt = this.clock.now();
+    req.session.signedWith = this.signedWith;
   }
 
-  /** Ends a session whose deadline passed, and says so in the audit log. */
-  async expire(req: Request, reason: 'idle_timeout' | 'absolute_timeout'): Promise<void> {
-    const { userId } = req.session;
-    await this.end(req, reason);
-    (req.log ?? this.logger).info({ event: 'session.expired', reason, userId }, 'session expired');
-  }
-
-  /** The signed-in user of a valid session (enforceDeadlines ran first). */
+  /** The signed-in user of the request's session, if it has one. */
   userOf(req: Request): SessionUser | undefined {
     const { userId, username } = req.session ?? {};
     return userId && username !== undefined ? { id: userId, username } : undefined;
@@ -179,7 +181,7 @@ export class SessionManager {
   async list(userId: string, currentSessionId: string): Promise<SessionSummary[]> {
     const members = await this.store.members(userId);
     const records = await this.store.records(members);
-    const current = this.member(currentSessionId);
+    const current = this.memberOf(currentSessionId);
     const summaries: SessionSummary[] = [];
     members.forEach((member, i) => {
       const data = records[i];
@@ -201,7 +203,7 @@ export class SessionManager {
    * session, 'current' when it was the caller's own (which is ended like a logout).
    */
   async revokeByHandle(req: Request, userId: string, handle: string, reason: RevokeReason): Promise<'none' | 'other' | 'current'> {
-    if (sessionHandle(this.member(req.sessionID)) === handle && req.session.userId === userId) {
+    if (sessionHandle(this.memberOf(req.sessionID)) === handle && req.session.userId === userId) {
       await this.end(req, reason);
       return 'current';
     }
@@ -213,7 +215,7 @@ export class SessionManager {
 
   /** Revokes every session of the user except `keepSessionId` (if given). Returns how many. */
   async revokeAll(userId: string, reason: RevokeReason, keepSessionId?: string): Promise<number> {
-    const keep = keepSessionId === undefined ? undefined : this.member(keepSessionId);
+    const keep = keepSessionId === undefined ? undefined : this.memberOf(keepSessionId);
     return this.revokeMembers(
       userId,
       (await this.store.members(userId)).filter((member) => member !== keep),

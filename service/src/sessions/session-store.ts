@@ -3,6 +3,7 @@ import type { SessionData } from 'express-session';
 import type { Config } from '../config/config.ts';
 import type { Clock } from '../infra/clock.ts';
 import type { Logger } from '../infra/logger.ts';
+import type { Metrics } from '../infra/metrics.ts';
 import { LuaScript } from '../infra/lua-script.ts';
 import type { RedisClient } from '../infra/redis-client.ts';
 import type { RedisKeys } from '../infra/redis-keys.ts';
@@ -43,45 +44,6 @@ if latest[2] then redis.call('PEXPIREAT', KEYS[2], latest[2]) end
 return result
 `);
 
-/**
- * A change to an existing session (its idle clock moved, say): written only while the session is
- * still in the user's index and the user's password has not changed since it began, and never
- * re-created once its record expired. So a request that was in flight during a logout, a
- * revocation or a password change cannot write a revoked session back: the record existing is
- * proof the session is valid, and a read needs nothing else.
- *   KEYS  session key, index key, user key    ARGV  member, record, ttl ms, credential version
- */
-const UPDATE = new LuaScript(`
-if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 0 end
-if redis.call('HGET', KEYS[3], 'passwordChangedAt') ~= ARGV[4] then return 0 end
-if not redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3], 'XX') then return 0 end
-return 1
-`);
-
-/**
- * The read of every signed-in request, in one round trip: the record, returned only while the
- * session is still in its user's index (not revoked) and the user's password has not changed
- * since it began (credential version); a record that fails either is deleted. The write-side
- * scripts already keep such records from existing; this checks it again on every request.
- * The user's keys follow from the record's userId (so the script names keys it was not given:
- * fine for a standalone Redis or Sentinel, not for Redis Cluster).
- *   KEYS  session key    ARGV  user key prefix, index key prefix, member   ->  the record, or false
- */
-const READ = new LuaScript(`
-local record = redis.call('GET', KEYS[1])
-if not record then return false end
-local ok, data = pcall(cjson.decode, record)
-if ok and type(data) == 'table' and type(data.userId) == 'string' then
-  local changed = redis.call('HGET', ARGV[1] .. data.userId, 'passwordChangedAt')
-  if changed and tonumber(changed) == data.credentialVersion
-     and redis.call('ZSCORE', ARGV[2] .. data.userId, ARGV[3]) then
-    return record
-  end
-end
-redis.call('DEL', KEYS[1])
-return false
-`);
-
 /** Ends sessions: index members and records go together.  KEYS index key, session keys  ARGV members */
 const REVOKE = new LuaScript(`
 local removed = 0
@@ -101,20 +63,26 @@ export class SessionRefusedError extends Error {
 }
 
 type Callback = (err?: unknown) => void;
-interface PendingCreate {
-  cap: number;
-  done: (outcome: { evicted: string[] } | Error) => void;
-}
 
 /**
- * connect-redis, extended where this service needs more than get/set/del:
- *  - keys are the digest of the session id (infra/redis-keys.ts), so no live token rests in
- *    Redis or in a backup: reading Redis does not let anyone sign in;
- *  - reads check the record is still valid (READ) and writes are conditional (CREATE, UPDATE)
- *    instead of a blind GET and SET;
- *  - touch() writes nothing: a session's idle clock moves by an explicit save, at most once per
- *    touch interval (SessionManager), so a signed-in read costs one GET and no write.
- * Deletes are connect-redis's own; so are its TTL and serializer conventions (JSON records).
+ * The session store: connect-redis's RedisStore, doing its own work where that is enough (the
+ * key prefix, JSON records, `get` (one GET), `destroy` (DEL), no `touch` (a read never
+ * writes), and `all`, `ids`, `length` and `clear` (SCAN over the prefix)). connect-redis's own
+ * test cases run against this class (service/test/sessions/session-store.test.ts).
+ *
+ * The rule that makes a plain GET enough: a session record exists exactly while its session is
+ * valid. Every write keeps it so:
+ *  - a new session is written by `create` (CREATE: only while its user exists with the
+ *    credential version it signed in with, indexed under the user, the user's cap applied);
+ *  - a change is `set` with SET ... XX: it never brings back a record that is gone;
+ *  - revocation, logout and the cap delete record and index entry together (REVOKE, CREATE);
+ *    a password change and a user's removal end every session of the user in the same script
+ *    as the change itself (users/user-repository.ts), so neither a login in flight nor a Redis
+ *    failover can keep a session from before;
+ *  - Redis expires each record at its own idle or absolute deadline.
+ * Keys are the digest of the session id (infra/redis-keys.ts): no live token rests in Redis or
+ * in a backup, so reading Redis does not let anyone sign in; `ids` and `all` therefore name
+ * sessions by that digest. A session's TTL is its own deadline, not its cookie's expiry.
  */
 export class SessionStore extends RedisStore {
   private readonly redis: RedisClient;
@@ -122,16 +90,31 @@ export class SessionStore extends RedisStore {
   private readonly session: Config['session'];
   private readonly clock: Clock;
   private readonly logger: Logger;
+  private readonly metrics: Metrics;
   private readonly replicated: () => Promise<void>;
-  private readonly creating = new WeakMap<object, PendingCreate>();
 
-  constructor(deps: { redis: RedisClient; keys: RedisKeys; session: Config['session']; clock: Clock; logger: Logger; replicated?: () => Promise<void> }) {
+  constructor(deps: {
+    redis: RedisClient;
+    keys: RedisKeys;
+    session: Config['session'];
+    clock: Clock;
+    logger: Logger;
+    metrics: Metrics;
+    replicated?: () => Promise<void>;
+  }) {
     super({ client: deps.redis, prefix: deps.keys.sessionPrefix(), disableTouch: true });
+    // No touch at all. A read writes nothing (the idle clock moves by an explicit save), so
+    // connect-redis's touch is disabled; and express-session computes a change hash of the
+    // session on every unsaved request only to decide whether to call a store's touch. It asks
+    // `typeof store.touch === 'function'`, and touch is an optional method of a store, so a
+    // store without one saves that hash (one of the four it computes on a signed-in read).
+    Object.defineProperty(this, 'touch', { value: undefined });
     this.redis = deps.redis;
     this.keys = deps.keys;
     this.session = deps.session;
     this.clock = deps.clock;
     this.logger = deps.logger;
+    this.metrics = deps.metrics;
     this.replicated = deps.replicated ?? (async () => undefined);
   }
 
@@ -148,25 +131,85 @@ export class SessionStore extends RedisStore {
   }
 
   /**
-   * Makes the next save of this session object a creation (CREATE script with the per-user cap).
-   * The promise settles when that save ran: with the members it evicted, or SessionRefusedError.
+   * A valid session's record, or null (express-session then starts a fresh, empty session):
+   * connect-redis's own read, one GET, since a record exists only while its session is valid
+   * (the write side above). A session past its idle or absolute deadline by the service's clock
+   * is no session: it is ended here, with an audit line (Redis's TTL, set from the same
+   * deadlines, removes records nobody asks for).
    */
-  expectCreate(sess: object, cap: number): Promise<{ evicted: string[] }> {
-    return new Promise((resolve, reject) => {
-      this.creating.set(sess, { cap, done: (outcome) => (outcome instanceof Error ? reject(outcome) : resolve(outcome)) });
-    });
-  }
-
   override async get(sid: string, cb?: (err: unknown, data?: SessionData | null) => void) {
     try {
       const member = this.keys.sessionMember(sid);
-      const record = await READ.run(this.redis, [this.keys.session(member)], [this.keys.user(''), this.keys.userSessions(''), member]);
-      const data = typeof record === 'string' ? (JSON.parse(record) as SessionData) : null;
+      let data = (await super.get(member)) as SessionData | null;
+      if (data) {
+        const passed = this.deadlinePassed(data);
+        if (passed) {
+          await this.revoke(data.userId, [member]);
+          this.metrics.sessionsRevoked.inc({ reason: passed });
+          this.logger.info({ event: 'session.expired', reason: passed, userId: data.userId }, 'session expired');
+          data = null;
+        }
+      }
       if (cb) return cb(null, data);
       return data;
     } catch (error) {
       if (cb) return cb(error, null);
       throw error;
+    }
+  }
+
+  /** Which deadline a session has passed, by the service's clock, if any. */
+  private deadlinePassed(sess: SessionData): 'idle_timeout' | 'absolute_timeout' | undefined {
+    const now = this.clock.now();
+    if (now - sess.createdAt >= this.session.absoluteTimeoutMs) return 'absolute_timeout';
+    if (now - sess.lastSeenAt >= this.session.idleTimeoutMs) return 'idle_timeout';
+    return undefined;
+  }
+
+  /**
+   * Writes a new session, indexed under its user, while the user exists with this credential
+   * version; the user's oldest sessions beyond `cap` end in the same step. Returns the members
+   * it ended. Throws SessionRefusedError when the user was removed or changed their password.
+   */
+  async create(sid: string, sess: SessionData, cap: number): Promise<{ evicted: string[] }> {
+    const member = this.keys.sessionMember(sid);
+    const keys = [this.keys.session(member), this.keys.userSessions(sess.userId), this.keys.user(sess.userId)];
+    const reply = (await CREATE.run(this.redis, keys, [
+      member,
+      JSON.stringify(sess),
+      Math.max(1, this.ttlMs(sess)),
+      sess.credentialVersion,
+      sess.createdAt + this.session.absoluteTimeoutMs,
+      this.clock.now(),
+      cap,
+      this.keys.sessionPrefix(),
+    ])) as Array<number | string>;
+    if (reply[0] !== 1) throw new SessionRefusedError();
+    // A login must survive a failover: wait for a replica (Sentinel only).
+    await this.replicated();
+    return { evicted: reply.slice(1) as string[] };
+  }
+
+  /**
+   * Saves a change to an existing session (its idle clock moved): SET ... XX, so it never
+   * creates one. A session that was revoked, ended by a password change, evicted by the cap or
+   * expired has no record any more, and a request that was in flight meanwhile cannot write it
+   * back. A session past its deadline is deleted, as connect-redis deletes one whose cookie
+   * expired.
+   */
+  override async set(sid: string, sess: SessionData, cb?: Callback) {
+    try {
+      if (!sess.userId) throw new Error('refusing to store a session without a user');
+      const member = this.keys.sessionMember(sid);
+      const ttl = this.ttlMs(sess);
+      if (ttl <= 0) await this.revoke(sess.userId, [member]);
+      else await this.redis.set(this.keys.session(member), JSON.stringify(sess), { expiration: { type: 'PX', value: ttl }, condition: 'XX' });
+      cb?.();
+    } catch (error) {
+      // Moving the idle clock is best effort: a failed write must not fail a read (the record
+      // keeps its deadline; with Redis full or away the request still gets its answer).
+      this.logger.warn({ err: error, event: 'session.touch_failed' }, 'could not update the session record');
+      cb?.();
     }
   }
 
@@ -177,53 +220,6 @@ export class SessionStore extends RedisStore {
       await this.replicated();
       cb?.();
     } catch (error) {
-      cb?.(error);
-    }
-  }
-
-  override async touch(_sid: string, _sess: SessionData, cb?: Callback) {
-    cb?.();
-  }
-
-  override async set(sid: string, sess: SessionData, cb?: Callback) {
-    const pending = this.creating.get(sess);
-    this.creating.delete(sess);
-    try {
-      if (!sess.userId) throw new Error('refusing to store a session without a user');
-      const member = this.keys.sessionMember(sid);
-      const keys = [this.keys.session(member), this.keys.userSessions(sess.userId), this.keys.user(sess.userId)];
-      const ttl = Math.max(1, this.ttlMs(sess));
-      const record = JSON.stringify(sess);
-      if (pending) {
-        const deadline = sess.createdAt + this.session.absoluteTimeoutMs;
-        const reply = (await CREATE.run(this.redis, keys, [
-          member,
-          record,
-          ttl,
-          sess.credentialVersion,
-          deadline,
-          this.clock.now(),
-          pending.cap,
-          this.keys.sessionPrefix(),
-        ])) as Array<number | string>;
-        if (reply[0] !== 1) throw new SessionRefusedError();
-        // A login must survive a failover: wait for a replica (Sentinel only).
-        await this.replicated();
-        pending.done({ evicted: reply.slice(1) as string[] });
-      } else {
-        // 0 = not written (revoked, expired or password changed): the next request finds no session.
-        await UPDATE.run(this.redis, keys, [member, record, ttl, sess.credentialVersion]);
-      }
-      cb?.();
-    } catch (error) {
-      pending?.done(error instanceof Error ? error : new Error(String(error)));
-      if (!pending) {
-        // Moving the idle clock is best effort: a failed write must not fail a read (the record
-        // keeps its deadline; with Redis full or away the request still gets its answer).
-        this.logger.warn({ err: error, event: 'session.touch_failed' }, 'could not update the session record');
-        cb?.();
-        return;
-      }
       cb?.(error);
     }
   }

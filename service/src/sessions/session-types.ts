@@ -11,5 +11,10 @@ declare module 'express-session' {
     userAgent: string;
     /** The user's passwordChangedAt when the session began: a later change invalidates it. */
     credentialVersion: number;
+    /**
+     * The id of the secret that signed the cookie this session was last issued with (see
+     * signingSecretId): the record is saved exactly when the cookie is (re-)issued.
+     */
+    signedWith: string;
   }
 }

@@ -73,15 +73,24 @@ export class UserRepository {
   }
 
   /**
-   * A password change: the new hash and a new passwordChangedAt (the credential version every
-   * session carries; sessions begun before it can no longer be written). Only while the user
-   * still exists: a plain HSET racing a removal would resurrect a half user.
+   * A password change, in one step: the new hash, a new passwordChangedAt (the credential version
+   * every session carries, so no session begun before it can be created from then on), and the
+   * end of every session of the user but `keepMember` (the caller's, which is re-established
+   * right after). One script, so neither a login in flight nor a failover can keep a session
+   * from before the change. Only while the user still exists: a plain HSET racing a removal
+   * would resurrect a half user. Returns the new version and how many sessions ended.
    */
-  async changePasswordHash(id: string, passwordHash: string): Promise<number> {
+  async changePasswordHash(id: string, passwordHash: string, keepMember = ''): Promise<{ changedAt: number; endedSessions: number }> {
     const changedAt = this.clock.now();
-    await HSET_IF_EXISTS.run(this.redis, [this.userKey(id)], ['passwordHash', passwordHash, 'passwordChangedAt', String(changedAt)]);
+    const ended = Number(
+      await CHANGE_PASSWORD.run(
+        this.redis,
+        [this.userKey(id), this.keys.userSessions(id)],
+        [passwordHash, String(changedAt), this.keys.sessionPrefix(), keepMember],
+      ),
+    );
     await this.replicated();
-    return changedAt;
+    return { changedAt, endedSessions: Math.max(0, ended) };
   }
 
   /**
@@ -93,8 +102,16 @@ export class UserRepository {
     return (await REPLACE_HASH_IF_UNCHANGED.run(this.redis, [this.userKey(id)], [verifiedHash, passwordHash])) === 1;
   }
 
-  async remove(user: User): Promise<void> {
-    await this.redis.multi().del(this.userKey(user.id)).del(this.usernameKey(user.username)).sRem(this.keys.users(), user.id).exec();
+  /**
+   * Removes the user and ends every session of theirs, in one step (a login in flight cannot
+   * create one afterwards: its user is gone). The name is released only while it still points
+   * at this user. Returns how many sessions ended.
+   */
+  async remove(user: User): Promise<number> {
+    const keys = [this.userKey(user.id), this.usernameKey(user.username), this.keys.users(), this.keys.userSessions(user.id)];
+    const ended = Number(await REMOVE.run(this.redis, keys, [user.id, this.keys.sessionPrefix()]));
+    await this.replicated();
+    return Math.max(0, ended);
   }
 
   async list(): Promise<User[]> {
@@ -105,7 +122,34 @@ export class UserRepository {
 }
 
 const DEL_IF_EQUALS = new LuaScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`);
-const HSET_IF_EXISTS = new LuaScript(`if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HSET', KEYS[1], unpack(ARGV)) end return -1`);
+/**
+ * Ends every session in a user's index but one (a member that is no session: ''), records and
+ * index entries together, and returns how many.
+ */
+const END_SESSIONS = `
+local function end_sessions(index, prefix, keep)
+  local ended = 0
+  for _, m in ipairs(redis.call('ZRANGE', index, 0, -1)) do
+    if m ~= keep then
+      redis.call('ZREM', index, m)
+      redis.call('DEL', prefix .. m)
+      ended = ended + 1
+    end
+  end
+  return ended
+end
+`;
+/** KEYS user key, index key   ARGV hash, changed at, session key prefix, member to keep  ->  sessions ended, or -1 (no such user) */
+const CHANGE_PASSWORD = new LuaScript(`${END_SESSIONS}
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+redis.call('HSET', KEYS[1], 'passwordHash', ARGV[1], 'passwordChangedAt', ARGV[2])
+return end_sessions(KEYS[2], ARGV[3], ARGV[4])`);
+/** KEYS user key, username key, users set, index key   ARGV user id, session key prefix  ->  sessions ended */
+const REMOVE = new LuaScript(`${END_SESSIONS}
+redis.call('DEL', KEYS[1])
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+redis.call('SREM', KEYS[3], ARGV[1])
+return end_sessions(KEYS[4], ARGV[2], '')`);
 const REPLACE_HASH_IF_UNCHANGED = new LuaScript(`
 if redis.call('HGET', KEYS[1], 'passwordHash') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'passwordHash', ARGV[2])

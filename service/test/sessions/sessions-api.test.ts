@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { SessionData } from 'express-session';
 import { TestClock, buildTestApp, createUser, login, viaEdge, type TestApp, sessionIdOf, sessionKey } from '../helpers/test-app.ts';
 
 describe('session management API', () => {
@@ -112,8 +113,9 @@ describe('session management API', () => {
 
     await viaEdge(t.app).delete('/api/sessions').set('Cookie', mine);
     // What express-session does at the end of a request that loaded the session before the
-    // revocation: it saves the (modified) record again.
-    await t.redis.set(key, record, { EX: 600 });
+    // revocation and moved its idle clock: it saves the (modified) record again, through the store.
+    const inFlight = { ...(JSON.parse(record) as SessionData), lastSeenAt: t.clock.now() };
+    await new Promise<void>((resolve, reject) => t.domain.sessionStore.set(sessionIdOf(stolen), inFlight, (err) => (err ? reject(err) : resolve())));
 
     expect((await viaEdge(t.app).get('/api/me').set('Cookie', stolen)).status).toBe(401);
     expect(await t.redis.exists(key)).toBe(0);

@@ -28,13 +28,11 @@ const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
  *    use, since only the few requests that write an audit event need it.
  */
 export function requestLog(app: Express, logger: Logger): RequestHandler {
-  const childOf = new WeakMap<object, Logger>();
+  const auditLogger = Symbol('auditLogger');
   Object.defineProperty(app.request, 'log', {
     configurable: true,
-    get(this: Request) {
-      let child = childOf.get(this);
-      if (!child) childOf.set(this, (child = logger.child({ requestId: this.id })));
-      return child;
+    get(this: Request & { [auditLogger]?: Logger }) {
+      return (this[auditLogger] ??= logger.child({ requestId: this.id }));
     },
   });
   return pinoHttp<IncomingMessage, ServerResponse>({

@@ -1,7 +1,6 @@
 import type { Request, RequestHandler } from 'express';
 import { unauthenticated } from '../../errors.ts';
 import type { SessionManager, SessionUser } from '../../sessions/session-manager.ts';
-import type { SessionLayer } from '../../sessions/session-middleware.ts';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -11,26 +10,18 @@ declare module 'express-serve-static-core' {
 }
 
 /**
- * Runs after the session layer. A session record exists, and was read, only while the session
- * is valid (not revoked, begun with the user's current password: SessionStore), so loading it
- * was those checks; this ends sessions past their idle or absolute deadline, moves the idle
- * clock once per touch interval, and names the user. A fresh session costs no Redis call here.
+ * Runs after the session layer. A session is loaded only while it is valid (not revoked, begun
+ * with the user's current password, inside its idle and absolute deadlines: SessionStore), so
+ * loading it was those checks; this moves the idle clock once per touch interval (express-session
+ * saves that change on the way out) and names the user. No Redis call here.
  */
-export function loadSessionUser(sessions: SessionManager, layer: Pick<SessionLayer, 'persistTouch'>): RequestHandler {
-  return (req, res, next) => {
-    if (!req.session?.userId) return next();
-    const state = sessions.deadlineOf(req);
-    if (state === 'fresh') {
+export function loadSessionUser(sessions: SessionManager): RequestHandler {
+  return (req, _res, next) => {
+    if (req.session?.userId) {
+      if (sessions.dueForTouch(req)) sessions.touch(req);
       req.user = sessions.userOf(req);
-      return next();
     }
-    const settle = async () => {
-      if (state !== 'touch') return sessions.expire(req, state === 'absolute_timeout' ? 'absolute_timeout' : 'idle_timeout');
-      sessions.touch(req);
-      await layer.persistTouch(req, res);
-      req.user = sessions.userOf(req);
-    };
-    settle().then(() => next(), next);
+    next();
   };
 }
 
