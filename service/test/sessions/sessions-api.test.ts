@@ -115,7 +115,7 @@ describe('session management API', () => {
     // What express-session does at the end of a request that loaded the session before the
     // revocation and moved its idle clock: it saves the (modified) record again, through the store.
     const inFlight = { ...(JSON.parse(record) as SessionData), lastSeenAt: t.clock.now() };
-    await new Promise<void>((resolve, reject) => t.domain.sessionStore.set(sessionIdOf(stolen), inFlight, (err) => (err ? reject(err) : resolve())));
+    await t.domain.sessionStore.set(sessionIdOf(stolen), inFlight);
 
     expect((await viaEdge(t.app).get('/api/me').set('Cookie', stolen)).status).toBe(401);
     expect(await t.redis.exists(key)).toBe(0);
