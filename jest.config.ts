@@ -23,6 +23,8 @@ const shared = {
 const config: Config = {
   // Two cores here: jest's default (cores - 1) would run one file at a time.
   maxWorkers: '100%',
+  // Real Redis, real nginx, real processes and argon2: generous, but a hang still fails.
+  testTimeout: 30_000,
   coverageProvider: 'v8',
   collectCoverageFrom: [
     'service/src/**/*.ts',
@@ -51,7 +53,6 @@ const config: Config = {
       testPathIgnorePatterns: ['/node_modules/', '\\.unit\\.test\\.ts$'],
       globalSetup: '<rootDir>/service/test/helpers/global-setup.ts',
       globalTeardown: '<rootDir>/service/test/helpers/global-teardown.ts',
-      testTimeout: 30_000,
     },
   ],
 };

@@ -84,7 +84,7 @@ export function createApp(deps: AppDeps): { app: Express; lifecycle: Lifecycle }
   // 6. Everything below may touch a session: never cacheable.
   app.use(noStore());
   app.use(express.json({ limit: '16kb', strict: true, type: 'application/json' }));
-  const sessionMiddleware = createSessionMiddleware(domain.sessionStore, config, metrics);
+  const sessionMiddleware = createSessionMiddleware({ store: domain.sessionStore, sessions: domain.sessions, config, metrics });
   app.use(tolerateSessionOutage(sessionMiddleware, (req) => req.method === 'GET' && FORM_PAGES.has(req.path)));
   app.use(loadSessionUser(domain.sessions));
 

@@ -166,6 +166,12 @@ const settings = {
   SESSION_ABSOLUTE_TIMEOUT: duration('12h'),
   /** Sessions a user may hold at once; a new login beyond it ends the oldest. */
   MAX_SESSIONS_PER_USER: integer(20, 1, 1000),
+  /**
+   * GET and HEAD requests load their session through the read path (sessions/session-read-path.ts)
+   * instead of express-session's per-request machinery; false sends every request through
+   * express-session (what the read path is tested equal to).
+   */
+  SESSION_READ_PATH: boolean(true),
   /** How long a browser that signed in stays a trusted device for that user (login throttling). */
   DEVICE_COOKIE_MAX_AGE: duration('90d'),
   /** Bearer token for /metrics. Unset: /metrics is open (keep it off the public edge). */
@@ -253,6 +259,7 @@ export interface Config {
     idleTimeoutMs: number;
     absoluteTimeoutMs: number;
     maxSessionsPerUser: number;
+    readPath: boolean;
   };
   device: { cookieName: string; maxAgeMs: number };
   trustProxy: number | string[];
@@ -327,6 +334,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       idleTimeoutMs: c.SESSION_IDLE_TIMEOUT,
       absoluteTimeoutMs: c.SESSION_ABSOLUTE_TIMEOUT,
       maxSessionsPerUser: c.MAX_SESSIONS_PER_USER,
+      readPath: c.SESSION_READ_PATH,
     },
     device: { cookieName: c.COOKIE_SECURE ? '__Host-device' : 'device', maxAgeMs: c.DEVICE_COOKIE_MAX_AGE },
     trustProxy: c.TRUST_PROXY,

@@ -177,14 +177,18 @@ export class SessionManager {
     };
   }
 
-  /** The user's live sessions, most recently seen first (at most MAX_SESSIONS_PER_USER). */
-  async list(userId: string, currentSessionId: string): Promise<SessionSummary[]> {
+  /**
+   * The user's live sessions, most recently seen first (at most MAX_SESSIONS_PER_USER). The
+   * caller's own is described as this request sees it (its idle clock may have just moved; the
+   * record is saved with the response).
+   */
+  async list(req: Request, userId: string): Promise<SessionSummary[]> {
     const members = await this.store.members(userId);
     const records = await this.store.records(members);
-    const current = this.memberOf(currentSessionId);
+    const current = this.memberOf(req.sessionID);
     const summaries: SessionSummary[] = [];
     members.forEach((member, i) => {
-      const data = records[i];
+      const data = member === current && req.session?.userId === userId ? (req.session as SessionData) : records[i];
       if (!data || data.userId !== userId) return;
       summaries.push({
         id: sessionHandle(member),

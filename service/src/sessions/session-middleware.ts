@@ -4,20 +4,27 @@ import session from 'express-session';
 import type { Config } from '../config/config.ts';
 import type { Metrics } from '../infra/metrics.ts';
 import { sessionCookieOptions, signingSecretId } from './session-cookie.ts';
+import type { SessionManager } from './session-manager.ts';
+import { createReadPath } from './session-read-path.ts';
 import type { SessionStore } from './session-store.ts';
 import './session-types.ts';
 
 /**
- * Sessions: express-session on Redis (SessionStore), the one session engine. It reads the cookie
- * (verified once, with every secret in SESSION_SECRETS), loads the record, and saves it and
- * re-issues the cookie only when the session changed. What makes a signed-in read cheap is the
- * store and these options: a read is one Redis round trip (SessionStore.get), and a read that
- * changes nothing writes nothing and sets no cookie (resave false, rolling false, the store's
- * touch disabled). The session's idle clock moves once per touch interval (SessionManager),
- * which is a change: express-session then saves the record and re-issues the cookie with a new
+ * Sessions on Redis (SessionStore). express-session is the session engine: it reads and verifies
+ * the cookie, loads the record, and saves it, issues and rotates the cookie for every request
+ * that may create, change or end a session, used through its documented API (options,
+ * req.session and its regenerate/save/destroy, the Store interface). GET and HEAD requests,
+ * which never do more than move the idle clock, load their session through the read path
+ * (session-read-path.ts), proven equal to express-session; SESSION_READ_PATH=false turns it off.
+ *
+ * What keeps express-session cheap here is the store and these options: a read is one Redis GET
+ * (SessionStore.get), and a read that changes nothing writes nothing and sets no cookie (resave
+ * false, rolling false, a store without touch). The idle clock moves once per touch interval
+ * (SessionManager), which is a change: the record is saved and the cookie re-issued with a new
  * expiry and the newest secret.
  */
-export function createSessionMiddleware(store: SessionStore, config: Config, metrics: Metrics): RequestHandler {
+export function createSessionMiddleware(deps: { store: SessionStore; sessions: SessionManager; config: Config; metrics: Metrics }): RequestHandler {
+  const { store, sessions, config, metrics } = deps;
   const { secrets, cookieName } = config.session;
   const newestSecret = signingSecretId(config.session);
 
@@ -50,7 +57,9 @@ export function createSessionMiddleware(store: SessionStore, config: Config, met
     if (secrets.length > 1 && req.session?.userId && req.session.signedWith !== newestSecret) metrics.sessionSecretFallback.inc();
   };
 
+  const readPath = config.session.readPath ? createReadPath({ store, sessions, cookieName, secrets, onLoad: countSecretFallback }) : undefined;
   return (req, res, next) => {
+    if (readPath && (req.method === 'GET' || req.method === 'HEAD')) return readPath(req, res, next);
     expressSession(req, res, (error?: unknown) => {
       if (error === undefined) countSecretFallback(req);
       next(error as Error | undefined);

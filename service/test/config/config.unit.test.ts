@@ -37,6 +37,7 @@ describe('config', () => {
         absoluteTimeoutMs: 12 * 3_600_000,
         secrets: [SECRET],
         maxSessionsPerUser: 20,
+        readPath: true,
       },
       device: { cookieName: '__Host-device', maxAgeMs: 90 * 86_400_000 },
       argon2: { memoryCost: 19456, timeCost: 2, parallelism: 1 },

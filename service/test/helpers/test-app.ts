@@ -111,6 +111,7 @@ export function viaEdge(app: Express) {
   const wrap = (test: request.Test) => test.set('X-Forwarded-Proto', 'https');
   return {
     get: (path: string) => wrap(agent.get(path)),
+    head: (path: string) => wrap(agent.head(path)),
     post: (path: string) => wrap(agent.post(path)),
     delete: (path: string) => wrap(agent.delete(path)),
     put: (path: string) => wrap(agent.put(path)),

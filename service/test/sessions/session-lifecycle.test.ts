@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { sign } from 'cookie-signature';
+import { startRedisServer, type RedisServer } from '../../../ops/lib/redis-server.ts';
+import { commandCounts } from '../helpers/served.ts';
 import {
   SECRET_A,
   SECRET_B,
@@ -163,5 +165,41 @@ describe('session secret rotation', () => {
     } finally {
       await Promise.all([onlyA.close(), rotated.close(), onlyB.close()]);
     }
+  });
+});
+
+describe('what a signed-in read costs Redis (express-session with the store)', () => {
+  let redis: RedisServer;
+  let t: TestApp;
+  const clock = new TestClock();
+  beforeAll(async () => {
+    // Its own redis-server: the command counts are server-wide.
+    redis = await startRedisServer();
+    t = await buildTestApp({ REDIS_URL: redis.url }, { clock });
+  });
+  afterAll(async () => {
+    await t.close();
+    await redis.stop();
+  });
+
+  it('when a session is read within the touch interval, then Redis runs one GET and no write, and no cookie is set; when the idle clock is due, one conditional write and a re-issued cookie', async () => {
+    const { username, password } = await createUser(t);
+    const cookie = await login(t, username, password);
+
+    const before = await commandCounts(t.redis);
+    const fresh = await viaEdge(t.app).get('/api/me').set('Cookie', cookie);
+    const afterFresh = await commandCounts(t.redis);
+    clock.advance(MINUTE + 1000);
+    const due = await viaEdge(t.app).get('/api/me').set('Cookie', cookie);
+    const afterDue = await commandCounts(t.redis);
+
+    const diff = (a: Record<string, number>, b: Record<string, number>) =>
+      Object.fromEntries(Object.keys(b).flatMap((name) => (b[name] !== (a[name] ?? 0) ? [[name, b[name]! - (a[name] ?? 0)]] : [])));
+    expect(fresh.status).toBe(200);
+    expect(sessionCookie(fresh)).toBeUndefined();
+    expect(diff(before, afterFresh)).toEqual({ get: 1 });
+    expect(due.status).toBe(200);
+    expect(sessionCookie(due)?.split('.')[0]).toBe(cookie.split('.')[0]);
+    expect(diff(afterFresh, afterDue)).toEqual({ get: 1, set: 1 });
   });
 });

@@ -41,7 +41,7 @@ export function pagesRouter({ sessions, signInFlow, revocation, accountFlow }: P
 
   router.get('/', async (req, res) => {
     if (!req.user) return res.redirect(303, '/login');
-    const sessionList = await sessions.list(req.user.id, req.sessionID);
+    const sessionList = await sessions.list(req, req.user.id);
     res.type('html').send(dashboardPage({ username: req.user.username, times: sessions.times(req), sessions: sessionList, notice: noticeOf(req) }));
   });
 

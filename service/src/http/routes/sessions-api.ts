@@ -12,7 +12,7 @@ export function sessionsApiRouter(sessions: SessionManager, revocation: Revocati
 
   router.get('/', signedIn, async (req, res) => {
     const user = requireUser(req);
-    res.json({ sessions: await sessions.list(user.id, req.sessionID) });
+    res.json({ sessions: await sessions.list(req, user.id) });
   });
 
   // Revoke all of the caller's other sessions ("log out everywhere else").
