@@ -32,8 +32,12 @@ import './session-types.ts';
  *     session that, with saveUninitialized false, is never saved and sets no cookie: here such a
  *     request simply has no session, which looks the same from outside (GET handlers only ever
  *     read req.user).
- * The cookie is verified once per request, here or in express-session, never both.
+ * The cookie is verified at most once per request, here (once per cookie value: a value that
+ * verified is remembered) or in express-session, never both.
  */
+/** Verified cookie values remembered (about 150 bytes each). */
+const VERIFIED_CACHE_SIZE = 10_000;
+
 export function createReadPath(deps: {
   store: SessionStore;
   sessions: SessionManager;
@@ -44,6 +48,11 @@ export function createReadPath(deps: {
 }): RequestHandler {
   const { store, sessions, cookieName, secrets, onLoad } = deps;
 
+  // Cookie values that verified, and their session id: a signed-in browser sends the same value
+  // request after request, and the HMAC is the largest cost of a read that is left. Safe: only
+  // values that verified are kept, and an entry is the answer the HMAC would give. Bounded: the
+  // oldest entry goes first.
+  const verified = new Map<string, string>();
   const sessionIdOf = (header: string | undefined): string | undefined => {
     if (!header || !header.includes(cookieName)) return undefined;
     let raw: string | undefined;
@@ -53,9 +62,14 @@ export function createReadPath(deps: {
       return undefined;
     }
     if (!raw?.startsWith('s:')) return undefined;
+    const known = verified.get(raw);
+    if (known !== undefined) return known;
     for (const secret of secrets) {
       const id = unsign(raw.slice(2), secret);
-      if (id !== false) return id;
+      if (id === false) continue;
+      if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value!);
+      verified.set(raw, id);
+      return id;
     }
     return undefined;
   };

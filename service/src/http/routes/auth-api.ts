@@ -27,7 +27,7 @@ export function authApiRouter({ sessions, signInFlow, accountFlow }: AuthApiDeps
     res.status(204).end();
   });
 
-  router.get('/me', requireSession(), (req, res) => {
+  router.get('/me', (req, res) => {
     const user = requireUser(req);
     res.json({ user: { id: user.id, username: user.username }, session: sessions.times(req) });
   });
