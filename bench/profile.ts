@@ -76,6 +76,9 @@ const top = (map: Map<string, number>, count: number) =>
     .slice(0, count)
     .map(([name, hits]) => `  ${pct(hits)}  ${name}`)
     .join('\n');
+// The request log's share: pino-http, and pino under it (a signed-in read logs nothing else).
+const requestLog = ['pino-http', 'pino', '@pinojs/redact', 'authstack http/middleware/request-log.js'].reduce((sum, name) => sum + (byOwner.get(name) ?? 0), 0);
 process.stdout.write(
-  `\nbusy samples: ${busy} of ${total} (profile: ${join(dir, file)})\n\nby package / file (self time):\n${top(byOwner, 25)}\n\ntop functions (self time):\n${top(byFunction, 30)}\n`,
+  `\nbusy samples: ${busy} of ${total} (profile: ${join(dir, file)})\n\nby package / file (self time):\n${top(byOwner, 25)}\n\ntop functions (self time):\n${top(byFunction, 30)}\n` +
+    `\nthe request log (pino-http + pino + request-log.ts): ${pct(requestLog).trim()} of the service's busy CPU\n`,
 );
