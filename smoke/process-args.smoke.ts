@@ -1,20 +1,7 @@
-import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect } from '@jest/globals';
+import { commandLines } from '../ops/lib/command-lines.ts';
 import { itWhen } from './support/conditional.ts';
 import { baseUrl, envFile, envValues } from './support/stack.ts';
-
-/** Every process's command line on this machine (containers' processes included: same kernel). */
-function commandLines(): Array<{ pid: string; args: string }> {
-  const lines: Array<{ pid: string; args: string }> = [];
-  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-    try {
-      lines.push({ pid, args: readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ') });
-    } catch {
-      /* the process ended meanwhile */
-    }
-  }
-  return lines;
-}
 
 /** Values worth hiding: the env file's values, each secret of a list on its own; shorter ones are words like "info". */
 const secretish = Object.values(envValues)

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { watchCommandLines } from '../lib/command-lines.ts';
 import { readEnvFile, updateEnvFile } from '../lib/env-file.ts';
 import { httpsClient } from '../lib/https-client.ts';
 import { CliError, say } from '../lib/log.ts';
@@ -70,7 +71,7 @@ export async function ciDocker(phases: Phases): Promise<void> {
     // The swarm shape publishes the same ports: the compose stack makes way first.
     await phases.run('docker: make down', () => stack.down(['--volumes']));
     await phases.run('swarm: make swarm-up', () => make(['swarm-up']));
-    await runDrills(swarm, phases);
+    await noSecretOnCommandLines(envFile, 'the swarm drills', () => runDrills(swarm, phases));
   } finally {
     await phases.run('docker: teardown', async () => {
       if (startedEngine) await swarm.down().catch((error: unknown) => log(`swarm down: ${String(error)}`));
@@ -146,5 +147,22 @@ async function persistenceChecks(envFile: string, make: (args: string[], input?:
   await me(await login(admin, adminPassword), admin);
   log('rotate-secret: existing sessions still work, new logins too');
 
-  await make(['backup']);
+  await noSecretOnCommandLines(envFile, 'make backup', () => make(['backup']));
+}
+
+/**
+ * Runs an operation (a backup, the drills) while watching every process's command line on the
+ * machine (every local user can read them), and fails when one carried a value of the env file.
+ */
+async function noSecretOnCommandLines(envFile: string, what: string, operation: () => Promise<unknown>): Promise<void> {
+  const secrets = Object.values(readEnvFile(envFile)).flatMap((value) => value.split(',').map((v) => v.trim()));
+  const watcher = watchCommandLines(secrets);
+  let leaks;
+  try {
+    await operation();
+  } finally {
+    leaks = watcher.stop();
+  }
+  if (leaks.length > 0) throw new CliError(`${what}: a secret appeared on a command line: ${leaks.map((l) => `${l.pid}: ${l.args}`).join('; ')}`);
+  log(`${what}: no secret on any command line (watched every process while it ran)`);
 }

@@ -16,7 +16,9 @@ export interface HttpsResponse {
  * connection, the system roots plus a local CA, JSON bodies sent on stdin-like request bodies,
  * never on a command line (curl -d would show a password in ps).
  */
-export function httpsClient(options: { caFile?: string; timeoutMs?: number } = {}) {
+export function httpsClient(
+  options: { caFile?: string; timeoutMs?: number; /** The client's own address (127.0.0.2: another client on loopback). */ localAddress?: string } = {},
+) {
   const ca = [...rootCertificates, ...(options.caFile ? [readFileSync(options.caFile, 'utf8')] : [])];
   return function send(url: string, init: { method?: string; headers?: Record<string, string>; json?: unknown } = {}): Promise<HttpsResponse> {
     const body = init.json === undefined ? undefined : JSON.stringify(init.json);
@@ -28,7 +30,7 @@ export function httpsClient(options: { caFile?: string; timeoutMs?: number } = {
     return new Promise((resolve, reject) => {
       const req = httpsRequest(
         url,
-        { method: init.method ?? (body ? 'POST' : 'GET'), headers, ca, agent: false, timeout: options.timeoutMs ?? 10_000 },
+        { method: init.method ?? (body ? 'POST' : 'GET'), headers, ca, agent: false, timeout: options.timeoutMs ?? 10_000, localAddress: options.localAddress },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (chunk: Buffer) => chunks.push(chunk));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { prettifier, prettyLogLine } from './pretty-logs.ts';
+import { prettifier, prettyLogLine, terminalSafe } from './pretty-logs.ts';
 
 const prettify = prettifier(false);
 const serviceLine = JSON.stringify({ level: 'info', time: '2026-11-29T23:47:52.927Z', service: 'authstack', event: 'login.success', msg: 'signed in' });
@@ -27,5 +27,22 @@ describe('prettyLogLine', () => {
     ]) {
       expect(prettyLogLine(line, prettify)).toBe(line);
     }
+  });
+});
+
+describe('terminalSafe (what make logs prints on a terminal)', () => {
+  it('when a logged field carries C1 control characters (U+009B is CSI) or C0 ones, then they are shown as \\u00XX, never raw', () => {
+    const agent = 'evil\u009b31mRED\u0085next\u001b[2J';
+    const line = JSON.stringify({ level: 'info', time: '2026-11-29T23:47:52.927Z', msg: 'request completed', req: { userAgent: agent } });
+    const passedThrough = `redis_1 | a raw line with \u009b and \u001b[2J`;
+
+    const shown = terminalSafe(prettyLogLine(line, prettify), true);
+    const raw = terminalSafe(passedThrough, false);
+
+    // eslint-disable-next-line no-control-regex -- finding control characters is the point
+    expect(shown).not.toMatch(/[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/);
+    expect(shown).toContain('evil\\u009b31mRED\\u0085next');
+    expect(raw).toBe('redis_1 | a raw line with \\u009b and \\u001b[2J');
+    expect(terminalSafe('plain text, tabs\tstay', false)).toBe('plain text, tabs\tstay');
   });
 });

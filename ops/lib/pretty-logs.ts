@@ -27,10 +27,28 @@ export function prettifier(colorize: boolean): (value: object) => string {
   return prettyFactory({ colorize, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' });
 }
 
-/** stdin to stdout, line by line: readable on a terminal, the raw lines when redirected. */
+/**
+ * What a line may show on a terminal. Control characters a client put in a logged field (a
+ * User-Agent, a URL) must not reach it raw: C1 ones such as U+009B (CSI) start escape sequences
+ * as ESC does. pino-pretty prints fields as JSON, which escapes C0 but not C1, and colours with
+ * ESC sequences of its own: so C1 is escaped on every line, C0 (but tab) on lines passed through
+ * as they came. Each is shown as \u00XX.
+ */
+export function terminalSafe(line: string, prettified: boolean): string {
+  // eslint-disable-next-line no-control-regex -- finding control characters is the point
+  const controls = prettified ? /[\u0080-\u009f]/g : /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/g;
+  return line.replace(controls, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** stdin to stdout, line by line: readable (and safe) on a terminal, the raw lines when redirected. */
 export async function prettyLogs(input: Readable, output: Writable & { isTTY?: boolean }): Promise<void> {
   const prettify = output.isTTY ? prettifier(true) : undefined;
   for await (const line of createInterface({ input, crlfDelay: Infinity })) {
-    output.write(`${prettify ? prettyLogLine(line, prettify) : line}\n`);
+    if (!prettify) {
+      output.write(`${line}\n`);
+      continue;
+    }
+    const shown = prettyLogLine(line, prettify);
+    output.write(`${terminalSafe(shown, shown !== line)}\n`);
   }
 }

@@ -13,6 +13,16 @@ export function defaultBackupName(now = new Date()): string {
     .replace(/\.\d+Z$/, 'Z')}.rdb`;
 }
 
+/** A new, empty file only its owner can read, in a directory only its owner can enter. */
+function privateFile(file: string): string {
+  const dir = dirname(file);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+  closeSync(openSync(file, 'w', 0o600));
+  chmodSync(file, 0o600);
+  return file;
+}
+
 /** Every RDB file starts with the magic "REDIS" and a 4-digit version. */
 function assertRdb(file: string): void {
   const fd = openSync(file, 'r');
@@ -29,17 +39,17 @@ function assertRdb(file: string): void {
  * A consistent point-in-time copy of the Redis data (users and sessions) as an RDB file, from a
  * native Redis: Redis forks and streams a snapshot (`redis-cli --rdb`, the replication path),
  * so the copy is consistent while the stack keeps serving. The password travels in
- * REDISCLI_AUTH, never on the command line. Written 0600, checked with redis-check-rdb.
+ * REDISCLI_AUTH, never on the command line. Private from its first byte (it holds every
+ * password hash): the file is created 0600, before redis-cli opens it (which keeps an existing
+ * file's mode), in a 0700 directory. Checked with redis-check-rdb.
  */
 export async function backupNativeRedis(out: string, redis: { port: number; password: string }): Promise<void> {
   await ensureTools('redis-cli');
-  mkdirSync(dirname(out), { recursive: true });
-  const partial = `${out}.partial`;
+  const partial = privateFile(`${out}.partial`);
   try {
     await run('redis-cli', ['--no-auth-warning', '-h', '127.0.0.1', '-p', String(redis.port), '--rdb', partial], {
       env: { ...process.env, REDISCLI_AUTH: redis.password },
     });
-    chmodSync(partial, 0o600);
     if (which('redis-check-rdb')) await run('redis-check-rdb', [partial]);
     assertRdb(partial);
     renameSync(partial, out);
@@ -59,7 +69,7 @@ export async function backupContainerRedis(out: string, containerId: string): Pr
   mkdirSync(dirname(out), { recursive: true });
   const name = `.backup-${process.pid}.rdb`;
   const exec = (args: string[], options: { allowFailure?: boolean } = {}) => run('docker', ['exec', '-u', 'redis', containerId, ...args], options);
-  const partial = `${out}.partial`;
+  const partial = privateFile(`${out}.partial`);
   try {
     await exec([
       'sh',
@@ -68,7 +78,7 @@ export async function backupContainerRedis(out: string, containerId: string): Pr
       'sh',
       name,
     ]);
-    const fd = openSync(partial, 'w', 0o600);
+    const fd = openSync(partial, 'w');
     try {
       await new Promise<void>((resolve, reject) => {
         const child = spawn('docker', ['exec', '-u', 'redis', containerId, 'cat', `/data/${name}`], { stdio: ['ignore', fd, 'inherit'] });

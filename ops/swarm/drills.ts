@@ -167,19 +167,13 @@ async function sentinelPrimary(swarm: SwarmStack): Promise<string> {
   const [sentinel] = await swarm.containersOf('sentinel-1');
   if (!sentinel) throw new CliError('no sentinel-1 container');
   const password = readEnvFile(swarm.docker.envFile).REDIS_PASSWORD ?? '';
-  const out = await capture('docker', [
-    'exec',
-    '-e',
-    `REDISCLI_AUTH=${password}`,
-    sentinel,
-    'redis-cli',
-    '--no-auth-warning',
-    '-p',
-    '26379',
-    'SENTINEL',
-    'get-master-addr-by-name',
-    'authstack',
-  ]);
+  // `-e NAME` without a value: docker takes it from its own environment, so the password is in
+  // no command line (every local user can read /proc/*/cmdline).
+  const out = await capture(
+    'docker',
+    ['exec', '-e', 'REDISCLI_AUTH', sentinel, 'redis-cli', '--no-auth-warning', '-p', '26379', 'SENTINEL', 'get-master-addr-by-name', 'authstack'],
+    { env: { ...process.env, REDISCLI_AUTH: password } },
+  );
   const address = out.split('\n')[0]?.trim();
   if (!address) throw new CliError(`the Sentinels name no primary: ${out}`);
   return address;

@@ -16,6 +16,7 @@ import { sessionsApiRouter } from './http/routes/sessions-api.ts';
 import { createAccountFlow } from './http/flows/account.ts';
 import { createRevocationFlow } from './http/flows/revocation.ts';
 import { createSignInFlow } from './http/flows/sign-in.ts';
+import { deviceCookie } from './http/flows/device-cookie.ts';
 import { deviceCookieOptions, sessionCookieOptions } from './sessions/session-cookie.ts';
 import { createSessionMiddleware } from './sessions/session-middleware.ts';
 
@@ -90,14 +91,21 @@ export function createApp(deps: AppDeps): { app: Express; lifecycle: Lifecycle }
 
   const cookieOptions = sessionCookieOptions(config.session);
   const clearSessionCookie = (res: Response) => res.clearCookie(config.session.cookieName, cookieOptions);
-  const deviceCookie = { name: config.device.cookieName, options: deviceCookieOptions(config) };
-  const signInFlow = createSignInFlow({ authenticator: domain.authenticator, sessions: domain.sessions, metrics, clearSessionCookie, deviceCookie });
-  const revocation = createRevocationFlow({ sessions: domain.sessions, clearSessionCookie });
+  const devices = deviceCookie(config.device.cookieName, deviceCookieOptions(config));
+  const signInFlow = createSignInFlow({ authenticator: domain.authenticator, sessions: domain.sessions, metrics, clearSessionCookie, deviceCookie: devices });
+  const revocation = createRevocationFlow({
+    sessions: domain.sessions,
+    accounts: domain.accounts,
+    devices: domain.devices,
+    deviceCookie: devices,
+    clearSessionCookie,
+  });
   const accountFlow = createAccountFlow({
     authenticator: domain.authenticator,
     accounts: domain.accounts,
     sessions: domain.sessions,
-    deviceCookieName: config.device.cookieName,
+    devices: domain.devices,
+    deviceCookie: devices,
     signup: { enabled: config.signupEnabled, limit: domain.signupLimit },
   });
 

@@ -28,15 +28,15 @@ export type Domain = ReturnType<typeof createDomain>;
 export function createDomain({ config, redis, logger, metrics, clock }: DomainDeps) {
   const keys = new RedisKeys(config.redis.keyPrefix);
   const replicated = replicaAcknowledgement(redis, config.redis.sentinel !== undefined);
-  const users = new UserRepository(redis, keys, clock, replicated);
+  const users = new UserRepository({ redis, keys, clock, replicated });
   const hasher = new PasswordHasher(config.argon2, config.hashing, metrics);
   const counters = new FailureCounters(redis);
   const throttle = new LoginThrottle(counters, keys, config.throttle);
   const signupLimit = new SignupLimit(counters, keys, config.throttle.maxSignupsPerIpPerHour);
-  const devices = new DeviceTrust(config.session.secrets, config.device.maxAgeMs, clock);
+  const devices = new DeviceTrust({ secrets: config.session.secrets, maxAgeMs: config.device.maxAgeMs, clock });
   const sessionStore = new SessionStore({ redis, keys, session: config.session, clock, logger, metrics, replicated });
   const sessions = new SessionManager({ store: sessionStore, config: config.session, clock, metrics, logger });
   const authenticator = new Authenticator({ users, hasher, throttle, devices, metrics, logger });
-  const accounts = new Accounts(users, hasher, sessions, logger);
+  const accounts = new Accounts({ users, hasher, sessions, logger });
   return { keys, users, hasher, throttle, signupLimit, devices, sessionStore, sessions, authenticator, accounts };
 }

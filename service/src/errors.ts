@@ -26,7 +26,8 @@ export const unauthenticated = () => new AppError(401, 'unauthenticated', 'Sign 
 export const invalidCredentials = () => new AppError(401, 'invalid_credentials', 'Wrong username or password.');
 export const crossOrigin = () => new AppError(403, 'cross_origin', 'Cross-origin requests are not allowed.');
 export const notFound = (message = 'Not found.') => new AppError(404, 'not_found', message);
-export const usernameTaken = () => new AppError(409, 'username_taken', 'That username is taken.');
+export const usernameTaken = (lookAlike = false) =>
+  new AppError(409, 'username_taken', lookAlike ? 'That username looks too much like one that is taken.' : 'That username is taken.');
 export const unsupportedMediaType = (message = 'Send the body as application/json.') => new AppError(415, 'unsupported_media_type', message);
 /** Throttling answers: the client learns when to come back, nothing else. */
 export const tooManyAttempts = (retryAfterMs: number) =>

@@ -28,6 +28,9 @@ async function main(): Promise<void> {
   const lifecycle = new Lifecycle();
   const { app } = createApp({ ...runtime, lifecycle });
 
+  // Users from before the look-alike rule get their claim, so their look-alikes are refused too.
+  const claimed = await domain.users.claimMissingSkeletons();
+  if (claimed > 0) logger.info({ event: 'users.skeletons_claimed', count: claimed }, `claimed the look-alike skeleton of ${claimed} existing users`);
   if (config.admin) {
     const outcome = await domain.accounts.ensureUser(config.admin.username, config.admin.password);
     logger.info({ event: 'admin.bootstrap', outcome, username: config.admin.username }, `admin user ${outcome}`);

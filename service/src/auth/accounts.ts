@@ -1,8 +1,8 @@
-import { AppError, invalidRequest, usernameTaken } from '../errors.ts';
+import { AppError, invalidRequest, unauthenticated, usernameTaken } from '../errors.ts';
 import type { Logger } from '../infra/logger.ts';
 import type { SessionManager } from '../sessions/session-manager.ts';
 import { UsernameTakenError, type User, type UserRepository } from '../users/user-repository.ts';
-import { usernameProblem } from '../users/username.ts';
+import { isMixedScript, usernameProblem } from '../users/username.ts';
 import type { PasswordHasher } from './password-hasher.ts';
 import { passwordProblem } from './password-policy.ts';
 
@@ -13,16 +13,21 @@ export class Accounts {
   private readonly sessions: SessionManager;
   private readonly logger: Logger;
 
-  constructor(users: UserRepository, hasher: PasswordHasher, sessions: SessionManager, logger: Logger) {
-    this.users = users;
-    this.hasher = hasher;
-    this.sessions = sessions;
-    this.logger = logger;
+  constructor(deps: { users: UserRepository; hasher: PasswordHasher; sessions: SessionManager; logger: Logger }) {
+    this.users = deps.users;
+    this.hasher = deps.hasher;
+    this.sessions = deps.sessions;
+    this.logger = deps.logger;
   }
 
-  /** Validates, hashes and stores a new user. 400 invalid/weak, 409 taken. */
+  /**
+   * Validates, hashes and stores a new user. 400 when the name is invalid or mixes scripts
+   * (Unicode TS #39: "раураl" is Cyrillic and Latin) or the password is weak; 409 when the name,
+   * or one that looks like it (its confusable skeleton), is taken.
+   */
   async create(username: string, password: string): Promise<User> {
-    const nameProblem = usernameProblem(username);
+    const nameProblem =
+      usernameProblem(username) ?? (isMixedScript(username) ? 'username must be written in one script (no look-alike letters from another)' : undefined);
     if (nameProblem) throw invalidRequest(nameProblem);
     this.assertPasswordAcceptable(password, username);
     const hash = await this.hasher.hash(password);
@@ -31,28 +36,43 @@ export class Accounts {
       this.logger.info({ event: 'user.created', userId: user.id }, 'user created');
       return user;
     } catch (error) {
-      if (error instanceof UsernameTakenError) throw usernameTaken();
+      if (error instanceof UsernameTakenError) throw usernameTaken(error.lookAlike);
       throw error;
     }
   }
 
   /**
-   * Sets a new password and ends the user's sessions except `keepSessionId` (the caller's
-   * own, which the route re-establishes with the returned user), in one step
-   * (UserRepository.changePasswordHash).
+   * Sets a new password and, in the same step (UserRepository.changePasswordHash), ends the
+   * user's sessions except `keepSessionId` (the caller's own, which the route re-establishes
+   * with the returned user) and every device cookie (a new device generation). 401 when the user
+   * is gone.
    */
   async changePassword(
     user: Pick<User, 'id' | 'username'>,
     newPassword: string,
     keepSessionId?: string,
-  ): Promise<{ user: Pick<User, 'id' | 'username' | 'passwordChangedAt'>; revoked: number }> {
+  ): Promise<{ user: Pick<User, 'id' | 'username' | 'credentialVersion' | 'deviceGeneration'>; revoked: number }> {
     this.assertPasswordAcceptable(newPassword, user.username);
     const hash = await this.hasher.hash(newPassword);
     const keep = keepSessionId === undefined ? '' : this.sessions.memberOf(keepSessionId);
-    const { changedAt, endedSessions: revoked } = await this.users.changePasswordHash(user.id, hash, keep);
-    this.sessions.countRevoked('password_change', revoked);
-    this.logger.info({ event: 'user.password_changed', userId: user.id, revokedSessions: revoked }, 'password changed');
-    return { user: { id: user.id, username: user.username, passwordChangedAt: changedAt }, revoked };
+    const changed = await this.users.changePasswordHash(user.id, hash, keep);
+    if (!changed) throw unauthenticated();
+    this.sessions.countRevoked('password_change', changed.endedSessions);
+    this.logger.info({ event: 'user.password_changed', userId: user.id, revokedSessions: changed.endedSessions }, 'password changed');
+    const { credentialVersion, deviceGeneration } = changed;
+    return { user: { id: user.id, username: user.username, credentialVersion, deviceGeneration }, revoked: changed.endedSessions };
+  }
+
+  /**
+   * "Sign out everywhere else": every session of the user but `keepSessionId` ends, and every
+   * device cookie with them (a new device generation), in one step. Returns the new generation
+   * (the caller's own device cookie is re-issued with it) and how many sessions ended.
+   */
+  async signOutElsewhere(user: Pick<User, 'id'>, keepSessionId: string): Promise<{ deviceGeneration: number; revoked: number }> {
+    const done = await this.users.signOutElsewhere(user.id, this.sessions.memberOf(keepSessionId));
+    if (!done) throw unauthenticated();
+    this.sessions.countRevoked('revoked', done.endedSessions);
+    return { deviceGeneration: done.deviceGeneration, revoked: done.endedSessions };
   }
 
   async remove(user: User): Promise<number> {

@@ -18,8 +18,10 @@ export interface AttemptContext {
 
 export interface Authenticated {
   user: User;
-  /** A fresh device cookie value for this browser and user. */
+  /** The device cookie value for this browser and user: fresh, or the presented one refreshed. */
   deviceToken: string;
+  /** The device the browser was trusted as, when it presented a valid device cookie. */
+  deviceId?: string;
 }
 
 /**
@@ -58,7 +60,11 @@ export class Authenticator {
       this.metrics.loginAttempts.inc({ result: 'busy' });
       throw error;
     }
-    const device = this.devices.verify(context.deviceToken, username);
+    // A device cookie is bound to an account and its device generation, so with one the user is
+    // looked up first; without one (every anonymous guess) only once the throttle let it through.
+    const withDevice = context.deviceToken !== undefined;
+    let user = withDevice ? await this.users.findByUsername(username) : undefined;
+    const device = user ? this.devices.verify(context.deviceToken, user) : undefined;
     const verdict = await this.throttle.reserve(username, ip, device);
     if (!verdict.allowed) {
       this.metrics.loginAttempts.inc({ result: 'throttled' });
@@ -70,7 +76,7 @@ export class Authenticator {
       throw tooManyAttempts(verdict.retryAfterMs);
     }
 
-    const user = await this.users.findByUsername(username);
+    if (!withDevice) user = await this.users.findByUsername(username);
     let ok: boolean;
     try {
       ok = user ? await this.hasher.verify(user.passwordHash, password) : await this.hasher.verifyDecoy(password);
@@ -95,13 +101,14 @@ export class Authenticator {
 
     await this.throttle.recordSuccess(verdict);
     await this.upgradeHashIfNeeded(user, password, log);
-    return { user, deviceToken: this.devices.issue(username) };
+    // One token per browser and user: a trusted device's token is refreshed, not multiplied.
+    return { user, deviceId: device?.id, deviceToken: this.devices.issue(user, device?.id) };
   }
 
   /**
    * Re-hash with the current parameters when the stored hash is weaker (OWASP). The write is a
    * compare-and-set against the hash that was verified: a password change that landed since
-   * (its new hash, its passwordChangedAt) is never undone by this upgrade.
+   * (its new hash, its credential version) is never undone by this upgrade.
    */
   private async upgradeHashIfNeeded(user: User, password: string, log: Logger): Promise<void> {
     if (!this.hasher.needsRehash(user.passwordHash)) return;

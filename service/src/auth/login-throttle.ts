@@ -9,10 +9,11 @@ export interface ThrottleLimits {
   failureWindowMs: number;
   maxFailuresPerIpPerHour: number;
   maxFailuresPerAccountPerHour: number;
+  maxDeviceFailuresPerAccountPerHour: number;
 }
 
 /** Which limit refused an attempt (metrics label and audit field). */
-export type ThrottleLimit = 'user_ip' | 'ip' | 'account' | 'device';
+export type ThrottleLimit = 'user_ip' | 'ip' | 'account' | 'device' | 'device_account';
 
 export interface ThrottleVerdict {
   allowed: boolean;
@@ -59,9 +60,12 @@ function expandIPv6(address: string): string[] {
  *   - user_ip: consecutive failures per (account, client); a success resets it;
  *   - ip: failures per client per hour, across accounts (password spraying);
  *   - account: failures per account per hour, across clients (a distributed attack).
- * A trusted device (a valid device cookie for the account, DeviceTrust) is judged only by its
- * own consecutive-failure counter, so the account lockout anonymous clients trigger never
- * locks the user out of browsers they already signed in from.
+ * A trusted device (a valid device cookie for the account, DeviceTrust) is judged by two others:
+ *   - device: consecutive failures of that device; a success resets it;
+ *   - device_account: device-path failures per account per hour, across all its devices, so the
+ *     judged guesses at an account stay bounded however many device cookies someone holds.
+ * So the account lockout anonymous clients trigger never locks the user out of browsers they
+ * already signed in from, and each kind of client has its own, bounded budget.
  *
  * Every attempt is counted before its password is checked (so parallel guesses cannot slip past
  * a limit), on all its counters or, when one refuses, on none: only attempts whose password was
@@ -93,7 +97,12 @@ export class LoginThrottle {
       windowMs,
     });
     const { maxConsecutiveFailures, failureWindowMs } = this.limits;
-    if (device) return [counter('device', device.id, maxConsecutiveFailures, failureWindowMs)];
+    if (device) {
+      return [
+        counter('device', device.id, maxConsecutiveFailures, failureWindowMs),
+        counter('device_account', account, this.limits.maxDeviceFailuresPerAccountPerHour, HOUR_MS),
+      ];
+    }
     return [
       // JSON-encode the pair so no username can collide with another (username, client) pair.
       counter('user_ip', JSON.stringify([account, client]), maxConsecutiveFailures, failureWindowMs),

@@ -212,6 +212,12 @@ const settings = {
   LOGIN_MAX_FAILURES_PER_IP_PER_HOUR: integer(100, 1, 1_000_000),
   /** Failures per account per hour, across IPs. */
   LOGIN_MAX_FAILURES_PER_ACCOUNT_PER_HOUR: integer(100, 1, 1_000_000),
+  /**
+   * Failures per account per hour from browsers holding a device cookie for it, across all of
+   * them: a separate budget, so that anonymous guessing cannot lock the user out of their own
+   * browsers, and bounded, so that many device cookies do not multiply the guesses.
+   */
+  LOGIN_MAX_DEVICE_FAILURES_PER_ACCOUNT_PER_HOUR: integer(100, 1, 1_000_000),
   /** Enables POST /api/register. */
   SIGNUP_ENABLED: boolean(false),
   /** Registrations allowed per IP per hour. */
@@ -235,6 +241,17 @@ const schema = z.object(settings).superRefine((cfg, ctx) => {
   }
   if (cfg.ADMIN_USERNAME && !cfg.ADMIN_PASSWORD) {
     ctx.addIssue({ code: 'custom', path: ['ADMIN_PASSWORD'], message: 'is required when ADMIN_USERNAME is set (or use ADMIN_PASSWORD_FILE)' });
+  }
+  // The Sentinel client connects in plain TCP to the Sentinels and to the nodes they name: a
+  // rediss:// REDIS_URL would silently stop applying, so the pair is refused rather than
+  // quietly downgraded.
+  if (cfg.REDIS_SENTINELS && cfg.REDIS_URL.startsWith('rediss://')) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['REDIS_SENTINELS'],
+      message:
+        'cannot be combined with a rediss:// REDIS_URL: TLS through Sentinel is not supported; use Sentinel on a private network, or a single TLS Redis without REDIS_SENTINELS',
+    });
   }
 });
 
@@ -275,6 +292,7 @@ export interface Config {
     failureWindowMs: number;
     maxFailuresPerIpPerHour: number;
     maxFailuresPerAccountPerHour: number;
+    maxDeviceFailuresPerAccountPerHour: number;
     maxSignupsPerIpPerHour: number;
   };
   signupEnabled: boolean;
@@ -350,6 +368,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       failureWindowMs: c.LOGIN_FAILURE_WINDOW,
       maxFailuresPerIpPerHour: c.LOGIN_MAX_FAILURES_PER_IP_PER_HOUR,
       maxFailuresPerAccountPerHour: c.LOGIN_MAX_FAILURES_PER_ACCOUNT_PER_HOUR,
+      maxDeviceFailuresPerAccountPerHour: c.LOGIN_MAX_DEVICE_FAILURES_PER_ACCOUNT_PER_HOUR,
       maxSignupsPerIpPerHour: c.SIGNUP_MAX_PER_IP_PER_HOUR,
     },
     signupEnabled: c.SIGNUP_ENABLED,

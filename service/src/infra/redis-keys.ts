@@ -14,9 +14,11 @@ export function digest(value: string): string {
  * can share a Redis safely. Users never carry a TTL; everything else does, and everything an
  * anonymous request can create has a fixed, small size.
  *
- *   user:<id>                 hash {id, username, passwordHash, createdAt, passwordChangedAt}
- *   username:<normalized>     string -> user id (the uniqueness claim, SET NX; written only
- *                             when a user is created)
+ *   user:<id>                 hash {id, username, passwordHash, createdAt, passwordChangedAt,
+ *                             credentialVersion, deviceGeneration} (the last two: counters)
+ *   username:<normalized>     string -> user id (the uniqueness claim; written only when a user
+ *                             is created)
+ *   username-skeleton:<digest(skeleton)>  string -> user id (the look-alike claim, likewise)
  *   users                     set of user ids (for `users ls`)
  *   sess:<digest(sid)>        a session record (JSON), TTL = its own idle/absolute deadline
  *   user-sessions:<user id>   sorted set of the user's session digests, scored by absolute deadline
@@ -38,6 +40,11 @@ export class RedisKeys {
   /** The name must already be normalized (users/username.ts). */
   username(normalizedName: string): string {
     return `${this.prefix}username:${normalizedName}`;
+  }
+
+  /** The claim on a username's confusable skeleton (users/username.ts), digested: fixed size. */
+  usernameSkeleton(skeleton: string): string {
+    return `${this.prefix}username-skeleton:${digest(skeleton)}`;
   }
 
   users(): string {

@@ -92,7 +92,7 @@ export class SessionManager {
    * response, so the next request finds it. Beyond MAX_SESSIONS_PER_USER the user's oldest sessions end.
    * Throws 401 when the user was removed or changed their password since it was checked.
    */
-  async establish(req: Request, user: Pick<User, 'id' | 'username' | 'passwordChangedAt'>): Promise<void> {
+  async establish(req: Request, user: Pick<User, 'id' | 'username' | 'credentialVersion'>): Promise<void> {
     if (req.session.userId) {
       // The browser's previous session (re-login, password change) ends with this one's start.
       await this.store.revoke(req.session.userId, [this.memberOf(req.sessionID)]);
@@ -106,7 +106,7 @@ export class SessionManager {
       lastSeenAt: now,
       ip: req.ip ?? '',
       userAgent: (req.get('user-agent') ?? '').slice(0, 256),
-      credentialVersion: user.passwordChangedAt,
+      credentialVersion: user.credentialVersion,
       signedWith: this.signedWith,
     } satisfies Partial<SessionData>);
     let evicted: string[];

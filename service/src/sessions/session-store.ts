@@ -19,7 +19,7 @@ import './session-types.ts';
  *   ->    {1, evicted member...} or {0} when refused (user removed or password changed meanwhile)
  */
 const CREATE = new LuaScript(`
-if redis.call('HGET', KEYS[3], 'passwordChangedAt') ~= ARGV[4] then return {0} end
+if (redis.call('HGET', KEYS[3], 'credentialVersion') or redis.call('HGET', KEYS[3], 'passwordChangedAt')) ~= ARGV[4] then return {0} end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[6])

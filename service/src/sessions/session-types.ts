@@ -9,7 +9,7 @@ declare module 'express-session' {
     lastSeenAt: number;
     ip: string;
     userAgent: string;
-    /** The user's passwordChangedAt when the session began: a later change invalidates it. */
+    /** The user's credential version when the session began: a password change ends it. */
     credentialVersion: number;
     /**
      * The id of the secret that signed the cookie this session was last issued with (see

@@ -33,7 +33,7 @@ describe('lockout resistance', () => {
     const first = await attempt(username, password, '198.51.100.10');
     const device = cookieFrom(first, DEVICE)!;
     expect(first.status).toBe(200);
-    expect(device).toMatch(/^__Host-device=v1\./);
+    expect(device).toMatch(/^__Host-device=v2\./);
 
     const statuses: number[] = [];
     await pool(1000, 8, async (i) => {

@@ -44,7 +44,7 @@ describe('sessions per user', () => {
         lastSeenAt: now,
         ip: '198.51.100.1',
         userAgent: 'bulk',
-        credentialVersion: user.passwordChangedAt,
+        credentialVersion: user.credentialVersion,
         signedWith: 'bulk',
       } as SessionData;
       await t.domain.sessionStore.create(randomBytes(32).toString('base64url'), sess, cap);

@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import argon2 from 'argon2';
-import { buildTestApp, createUser, login, sessionCookie, uniqueUsername, viaEdge, type TestApp } from '../helpers/test-app.ts';
+import { randomBytes } from 'node:crypto';
+import type { SessionData } from 'express-session';
+import { SessionRefusedError } from '../../src/sessions/session-store.ts';
+import { TestClock, buildTestApp, createUser, login, sessionCookie, uniqueUsername, viaEdge, type TestApp } from '../helpers/test-app.ts';
 
 describe('POST /api/password', () => {
   let t: TestApp;
@@ -57,6 +60,42 @@ describe('POST /api/password', () => {
 
   it('when not signed in, then 401', async () => {
     expect((await viaEdge(t.app).post('/api/password').send({ currentPassword: 'x', newPassword: 'y' })).status).toBe(401);
+  });
+});
+
+describe('the credential version (security review 2: a counter, not a timestamp)', () => {
+  it('when the password changes in the same millisecond a login checked the old one, then that login cannot create its session; each change moves the version up by one', async () => {
+    // A frozen clock: every step below happens in the same millisecond, as on a busy primary or
+    // after a failover to a replica whose clock is behind.
+    const clock = new TestClock();
+    const t = await buildTestApp({}, { clock });
+    try {
+      const { user } = await createUser(t);
+      const checkedBefore = (await t.domain.users.findById(user.id))!;
+      const now = clock.now();
+
+      const first = await t.domain.accounts.changePassword(user, 'the first new passphrase');
+      const second = await t.domain.accounts.changePassword(user, 'the second new passphrase');
+      const creating = t.domain.sessionStore.create(
+        randomBytes(32).toString('base64url'),
+        {
+          userId: user.id,
+          username: user.username,
+          createdAt: now,
+          lastSeenAt: now,
+          ip: '192.0.2.7',
+          userAgent: 'race',
+          credentialVersion: checkedBefore.credentialVersion,
+          signedWith: 'test',
+        } as SessionData,
+        20,
+      );
+
+      await expect(creating).rejects.toBeInstanceOf(SessionRefusedError);
+      expect([first.user.credentialVersion, second.user.credentialVersion]).toEqual([checkedBefore.credentialVersion + 1, checkedBefore.credentialVersion + 2]);
+    } finally {
+      await t.close();
+    }
   });
 });
 

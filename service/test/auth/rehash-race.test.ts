@@ -56,7 +56,7 @@ describe('re-hash after login vs password change', () => {
     return { user, username, hasher, authenticator };
   }
 
-  it('when the password changes while the login re-hashes, then the new password works, the old one fails, and passwordChangedAt is the change', async () => {
+  it('when the password changes while the login re-hashes, then the new password works, the old one fails, and the credential version is the change', async () => {
     const { user, username, hasher, authenticator } = await userWithOldHash();
     hasher.holdNextHash();
     const loggingIn = authenticator.authenticate(username, GOOD_PASSWORD, { ip: '198.51.100.5' });
@@ -69,7 +69,7 @@ describe('re-hash after login vs password change', () => {
 
     expect(await argon2.verify(stored.passwordHash, 'the changed passphrase')).toBe(true);
     expect(await argon2.verify(stored.passwordHash, GOOD_PASSWORD)).toBe(false);
-    expect(stored.passwordChangedAt).toBe(changed.user.passwordChangedAt);
+    expect(stored.credentialVersion).toBe(changed.user.credentialVersion);
     expect(t.logs.events('user.rehash_skipped').map((e) => e.userId)).toContain(user.id);
   });
 

@@ -41,7 +41,7 @@ describe('config', () => {
       },
       device: { cookieName: '__Host-device', maxAgeMs: 90 * 86_400_000 },
       argon2: { memoryCost: 19456, timeCost: 2, parallelism: 1 },
-      throttle: { maxConsecutiveFailures: 10, maxFailuresPerIpPerHour: 100, maxFailuresPerAccountPerHour: 100 },
+      throttle: { maxConsecutiveFailures: 10, maxFailuresPerIpPerHour: 100, maxFailuresPerAccountPerHour: 100, maxDeviceFailuresPerAccountPerHour: 100 },
     });
   });
 
@@ -108,6 +108,15 @@ describe('config', () => {
 
   it('when ADMIN_USERNAME is set without a password, then it fails naming ADMIN_PASSWORD', () => {
     expect(problems({ ...base, ADMIN_USERNAME: 'admin' })).toEqual([expect.stringMatching(/^ADMIN_PASSWORD: /)]);
+  });
+
+  it('when REDIS_SENTINELS is combined with a rediss:// REDIS_URL, then start-up fails naming REDIS_SENTINELS (TLS would silently stop applying); plain redis:// with Sentinel is fine', () => {
+    const sentinels = { ...base, REDIS_SENTINELS: 'sentinel-1:26379,sentinel-2:26379' };
+
+    expect(problems({ ...sentinels, REDIS_URL: 'rediss://redis.example:6380' })).toEqual([
+      expect.stringMatching(/^REDIS_SENTINELS: .*rediss:\/\/.*not supported/),
+    ]);
+    expect(loadConfig(sentinels).redis.sentinel?.nodes).toHaveLength(2);
   });
 
   it('when COOKIE_SECURE=false (local plain-HTTP development), then the cookie is named sid', () => {

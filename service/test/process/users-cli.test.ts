@@ -40,6 +40,17 @@ describe('operator CLI (npm run users -- ...)', () => {
     expect(empty).toMatchObject({ code: 1, stderr: expect.stringContaining('no password') });
   });
 
+  it('when `add` gets a look-alike of an existing name or a name mixing scripts, then it exits non-zero with the reason, as sign-up does', async () => {
+    const username = `coco${Date.now()}`;
+    await users(['add', username], 'a cli-made passphrase\n');
+
+    const lookAlike = await users(['add', username.replace('coco', '\u0441\u043e\u0441\u043e')], 'another fine passphrase\n');
+    const mixed = await users(['add', username.replace('coco', 'c\u043eco')], 'another fine passphrase\n');
+
+    expect(lookAlike).toMatchObject({ code: 1, stderr: expect.stringContaining('looks') });
+    expect(mixed).toMatchObject({ code: 1, stderr: expect.stringContaining('one script') });
+  });
+
   it('when `passwd` runs, then the new password works and all existing sessions end', async () => {
     const username = uniqueUsername('cli');
     await users(['add', username], 'first cli passphrase\n');

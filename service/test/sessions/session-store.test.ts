@@ -16,7 +16,7 @@ import { buildTestApp, createUser, type TestApp } from '../helpers/test-app.ts';
 describe("connect-redis's test cases against SessionStore", () => {
   let t: TestApp;
   let store: SessionStore;
-  let user: { id: string; username: string; passwordChangedAt: number };
+  let user: { id: string; username: string; credentialVersion: number };
 
   beforeAll(async () => {
     t = await buildTestApp();
@@ -35,7 +35,7 @@ describe("connect-redis's test cases against SessionStore", () => {
       lastSeenAt: now - idleForMs,
       ip: '203.0.113.9',
       userAgent: 'connect-redis lifecycle',
-      credentialVersion: user.passwordChangedAt,
+      credentialVersion: user.credentialVersion,
       signedWith: 'test',
       ...extra,
     } as SessionData;

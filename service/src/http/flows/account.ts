@@ -1,13 +1,14 @@
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import type { z } from 'zod';
 import type { Accounts } from '../../auth/accounts.ts';
 import type { Authenticator } from '../../auth/authenticator.ts';
+import type { DeviceTrust } from '../../auth/device-trust.ts';
 import type { SignupLimit } from '../../auth/login-throttle.ts';
 import { AppError, notFound, tooManyAttempts } from '../../errors.ts';
 import type { SessionManager, SessionUser } from '../../sessions/session-manager.ts';
 import type { User } from '../../users/user-repository.ts';
 import { credentialsSchema, parseBody, passwordChangeSchema } from '../request-body.ts';
-import { presentedDeviceToken } from './sign-in.ts';
+import type { DeviceCookie } from './device-cookie.ts';
 
 /** The inputs of the account forms, named as the JSON API names its fields. */
 export type AccountField = 'username' | 'password' | 'currentPassword' | 'newPassword';
@@ -31,7 +32,7 @@ export interface AccountFlow {
    * new one, ends every other session of the user and renews the caller's. Returns how many
    * other sessions ended.
    */
-  changePassword(req: Request, user: SessionUser): Promise<{ revoked: number }>;
+  changePassword(req: Request, res: Response, user: SessionUser): Promise<{ revoked: number }>;
   /** Whether sign-up exists at all (SIGNUP_ENABLED); when not, register answers 404. */
   readonly signupEnabled: boolean;
   /** Creates the user under the per-IP sign-up limit and signs them in. */
@@ -47,27 +48,30 @@ export function createAccountFlow(deps: {
   authenticator: Authenticator;
   accounts: Accounts;
   sessions: SessionManager;
-  deviceCookieName: string;
+  devices: DeviceTrust;
+  deviceCookie: DeviceCookie;
   signup: { enabled: boolean; limit: SignupLimit };
 }): AccountFlow {
-  const { authenticator, accounts, sessions, deviceCookieName, signup } = deps;
+  const { authenticator, accounts, sessions, devices, deviceCookie, signup } = deps;
   return {
-    async changePassword(req, user) {
+    async changePassword(req, res, user) {
       const { currentPassword, newPassword } = parseFields(passwordChangeSchema, req.body);
       // The current password is checked under the login throttle: a stolen session must not
       // become an unlimited password-guessing oracle.
-      await about({ 401: 'currentPassword' }, () =>
+      const { deviceId } = await about({ 401: 'currentPassword' }, () =>
         authenticator.authenticate(user.username, currentPassword, {
           ip: req.ip ?? '',
-          deviceToken: presentedDeviceToken(req, deviceCookieName),
+          deviceToken: deviceCookie.presented(req),
           log: req.log,
           purpose: 'password_change',
         }),
       );
       const changed = await about({ 400: 'newPassword' }, () => accounts.changePassword(user, newPassword, req.sessionID));
       // A fresh id for the session that made the change (its old record ends with it), carrying
-      // the new credential version; every other session is already gone.
+      // the new credential version; every other session is already gone. Every device cookie
+      // ended with the change too: this browser gets its own again, for the new generation.
       await sessions.establish(req, changed.user);
+      deviceCookie.set(req, res, devices.issue(changed.user, deviceId));
       return { revoked: changed.revoked };
     },
 

@@ -1,32 +1,16 @@
-import { parse as parseCookies } from 'cookie';
-import type { CookieOptions, Request, Response } from 'express';
+import type { Request, Response } from 'express';
 import type { Authenticator } from '../../auth/authenticator.ts';
 import type { Metrics } from '../../infra/metrics.ts';
 import type { SessionManager } from '../../sessions/session-manager.ts';
 import type { User } from '../../users/user-repository.ts';
 import { credentialsSchema, parseBody } from '../request-body.ts';
+import type { DeviceCookie } from './device-cookie.ts';
 
 export interface SignInFlow {
   /** Validates the body, authenticates under the throttle and starts a fresh session. */
   signIn(req: Request, res: Response): Promise<User>;
   /** Ends the session (if any) and clears the cookie. */
   signOut(req: Request, res: Response): Promise<void>;
-}
-
-export interface DeviceCookie {
-  name: string;
-  options: CookieOptions & { maxAge: number };
-}
-
-/** The device cookie a request presents, if any (auth/device-trust.ts). */
-export function presentedDeviceToken(req: Request, cookieName: string): string | undefined {
-  const header = req.headers.cookie;
-  if (!header || !header.includes(cookieName)) return undefined;
-  try {
-    return parseCookies(header)[cookieName];
-  } catch {
-    return undefined;
-  }
 }
 
 /** Login and logout, shared by the JSON API and the HTML forms so both audit the same way. */
@@ -43,13 +27,12 @@ export function createSignInFlow(deps: {
       const { username, password } = parseBody(credentialsSchema, req.body);
       const { user, deviceToken } = await authenticator.authenticate(username, password, {
         ip: req.ip ?? '',
-        deviceToken: presentedDeviceToken(req, deviceCookie.name),
+        deviceToken: deviceCookie.presented(req),
         log: req.log,
       });
       await sessions.establish(req, user);
-      // From now on this browser is a trusted device for this user (login throttling). Like the
-      // session cookie, a Secure cookie is only sent over a connection the edge vouched for.
-      if (req.secure || !deviceCookie.options.secure) res.cookie(deviceCookie.name, deviceToken, deviceCookie.options);
+      // From now on this browser is a trusted device for this user (login throttling).
+      deviceCookie.set(req, res, deviceToken);
       metrics.loginAttempts.inc({ result: 'success' });
       req.log.info({ event: 'login.success', userId: user.id, ip: req.ip }, 'login succeeded');
       return user;

@@ -35,7 +35,7 @@ export function authApiRouter({ sessions, signInFlow, accountFlow }: AuthApiDeps
   router.post('/password', requireSession(), async (req, res) => {
     const user = requireUser(req);
     requireJson(req);
-    await accountFlow.changePassword(req, user);
+    await accountFlow.changePassword(req, res, user);
     res.status(204).end();
   });
 

@@ -76,7 +76,7 @@ export function pagesRouter({ sessions, signInFlow, revocation, accountFlow }: P
   router.post('/password', form, async (req, res) => {
     if (!req.user) return res.redirect(303, '/login');
     try {
-      await accountFlow.changePassword(req, req.user);
+      await accountFlow.changePassword(req, res, req.user);
       res.redirect(303, noticeUrl('password-changed'));
     } catch (error) {
       const answer = refusal(error);
@@ -104,7 +104,7 @@ export function pagesRouter({ sessions, signInFlow, revocation, accountFlow }: P
 
   router.post('/sessions/revoke-others', async (req, res) => {
     if (!req.user) return res.redirect(303, '/login');
-    await revocation.revokeOthers(req, req.user);
+    await revocation.revokeOthers(req, res, req.user);
     res.redirect(303, '/');
   });
 

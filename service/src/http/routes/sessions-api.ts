@@ -17,7 +17,7 @@ export function sessionsApiRouter(sessions: SessionManager, revocation: Revocati
 
   // Revoke all of the caller's other sessions ("log out everywhere else").
   router.delete('/', signedIn, async (req, res) => {
-    await revocation.revokeOthers(req, requireUser(req));
+    await revocation.revokeOthers(req, res, requireUser(req));
     res.status(204).end();
   });
 
