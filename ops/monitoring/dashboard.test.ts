@@ -4,9 +4,9 @@ import { describe, expect, it } from '@jest/globals';
 import { parse as parseYaml } from 'yaml';
 import { createMetrics, observeRedis } from '../../service/src/infra/metrics.ts';
 import type { RedisClient } from '../../service/src/infra/redis-client.ts';
-import { repoRoot } from '../lib/repo.ts';
+import { repoRoot } from '../../testkit/repo.ts';
 import { DASHBOARD_DIR, PANELS_WITH_DATA, RULES_DIR, loadQueries } from './promql-check.ts';
-import { PROMETHEUS_SERIES, dashboardPanels, exportedSeriesNames, unknownMetrics } from './promql.ts';
+import { PROMETHEUS_SERIES, dashboardPanels, exportedSeriesNames, syntaxError, unknownMetrics } from './promql.ts';
 
 /**
  * The shipped dashboards, provisioning and rules, checked without a Prometheus (the live check,
@@ -106,6 +106,17 @@ describe('the PromQL of the dashboards and the alert rules', () => {
 
     expect(queries.length).toBeGreaterThan(20);
     expect(unknown).toEqual([]);
+  });
+
+  it('when every expression is parsed by the PromQL grammar, then none has a syntax error', () => {
+    const { queries } = loadQueries(dashboardFiles, ruleFiles);
+
+    const errors = queries.flatMap((query) => {
+      const error = syntaxError(query.promql);
+      return error === undefined ? [] : [`${query.source}: ${error}`];
+    });
+
+    expect(errors).toEqual([]);
   });
 
   it('when Grafana variables are replaced, then no $ variable is left in any expression', () => {

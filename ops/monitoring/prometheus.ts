@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CliError } from '../lib/log.ts';
-import { freePorts } from '../lib/ports.ts';
+import { freePorts } from '../../testkit/ports.ts';
 import { sleep } from '../lib/run.ts';
 import { ensureTools } from '../lib/tools.ts';
 

@@ -1,10 +1,11 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { readEnvFile } from '../lib/env-file.ts';
 import { CliError, say } from '../lib/log.ts';
-import { fromRepo, repoRoot } from '../lib/repo.ts';
+import { fromRepo, repoRoot } from '../../testkit/repo.ts';
 import { writeSecretFiles } from '../lib/secrets.ts';
 import {
   DEFAULT_INTERVALS,
@@ -240,19 +241,29 @@ must have data (PANELS_WITH_DATA in ops/monitoring/promql-check.ts).
                 that has seen no logins yet; make smoke gives it the traffic the panels need).
   --keep        keep Prometheus' work directory (config, TSDB, log) and print where it is.`;
 
-function parseArgs(args: string[]): Record<string, string | true> {
-  const parsed: Record<string, string | true> = {};
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    const [flag, inline] = arg.split(/=(.*)/s, 2) as [string, string | undefined];
-    if (['--help', '-h', '--keep', '--no-require-data'].includes(flag)) parsed[flag.replace(/^-+/, '')] = true;
-    else if (['--target', '--token-file', '--ca-file'].includes(flag)) {
-      const value = inline ?? args[++i];
-      if (!value) throw new CliError(`${flag} needs a value\n\n${USAGE}`, 2);
-      parsed[flag.slice(2)] = value;
-    } else throw new CliError(`promql-check: unknown argument '${arg}'\n\n${USAGE}`, 2);
+/** The switches; node:util's parseArgs (strict) rejects any other, a value where none belongs and a missing value. */
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  keep: { type: 'boolean' },
+  'no-require-data': { type: 'boolean' },
+  target: { type: 'string' },
+  'token-file': { type: 'string' },
+  'ca-file': { type: 'string' },
+} as const;
+
+function parseOptions(args: string[]) {
+  try {
+    const { values } = parseArgs({ args, options: OPTIONS });
+    // parseArgs takes --target= as an empty value; none of these means anything empty.
+    const empty = Object.entries(values).find(([, value]) => value === '');
+    if (empty) throw new CliError(`promql-check: --${empty[0]} needs a value\n\n${USAGE}`, 2);
+    return values;
+  } catch (error) {
+    // A usage error: exit 2 with the usage, as for an unknown command.
+    if (error instanceof Error && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS_'))
+      throw new CliError(`promql-check: ${error.message}\n\n${USAGE}`, 2);
+    throw error;
   }
-  return parsed;
 }
 
 /** The target a user named: host:port is plain HTTP; a URL may be https and carry a path. */
@@ -275,13 +286,13 @@ export function parseTarget(value: string): Pick<ScrapeTarget, 'address' | 'sche
  * running native stack or any target. Returns the exit code.
  */
 export async function promqlCheckCommand(args: string[]): Promise<number> {
-  const options = parseArgs(args);
+  const options = parseOptions(args);
   if (options.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
   let target: ScrapeTarget;
-  if (typeof options.target === 'string') {
+  if (options.target !== undefined) {
     target = { job: 'authstack', ...parseTarget(options.target) };
   } else {
     const runDir = fromRepo(process.env.RUN_DIR ?? '.run/native');
@@ -291,7 +302,7 @@ export async function promqlCheckCommand(args: string[]): Promise<number> {
     target = nativeStackTarget(runDir, servicePort);
   }
   const workDir = mkdtempSync(join(tmpdir(), 'authstack-promql-'));
-  if (typeof options['token-file'] === 'string') target.tokenFile = fromRepo(options['token-file']);
+  if (options['token-file'] !== undefined) target.tokenFile = fromRepo(options['token-file']);
   else if (!target.tokenFile) {
     const token = readEnvFile(fromRepo(process.env.ENV_FILE ?? '.env')).METRICS_TOKEN;
     if (token) {
@@ -300,7 +311,7 @@ export async function promqlCheckCommand(args: string[]): Promise<number> {
     }
   }
   if (target.scheme === 'https') {
-    const caFile = typeof options['ca-file'] === 'string' ? fromRepo(options['ca-file']) : join(repoRoot, 'certs/ca.crt');
+    const caFile = options['ca-file'] !== undefined ? fromRepo(options['ca-file']) : join(repoRoot, 'certs/ca.crt');
     if (existsSync(caFile)) target.caFile = caFile;
   }
   let ok = false;

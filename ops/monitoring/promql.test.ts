@@ -10,6 +10,7 @@ import {
   recordedNames,
   ruleQueries,
   substituteVariables,
+  syntaxError,
   unknownMetrics,
   variableExpr,
 } from './promql.ts';
@@ -175,6 +176,7 @@ describe('metricNames', () => {
     ['absent(o_total{label="with } brace and ( paren"}) * 2', ['o_total']],
     ['vector(1) + scalar(time())', []],
     ['sum(p) + sum(p{a="b"})', ['p']],
+    ['{"http.requests.total"} + {"__name__"="q_total", a="b"} + r{__name__!="s"}', ['http.requests.total', 'q_total', 'r']],
   ];
 
   it.each(cases)('when the expression is %j, then it reads %j', (expr, names) => {
@@ -183,6 +185,17 @@ describe('metricNames', () => {
 
   it('when a string is not closed, then tokenizing fails naming the expression', () => {
     expect(() => metricNames('up{job="x}')).toThrow('unterminated string');
+  });
+
+  it('when an expression does not parse, then syntaxError says where and metricNames fails naming the expression', () => {
+    expect(syntaxError('sum(rate(a_total[5m])) by (job)')).toBeUndefined();
+    expect(syntaxError('sum(rate(a_total[5m])')).toBe('syntax error: unexpected end of expression');
+    expect(syntaxError('rate(a_total[5m]) +* 2')).toBe("syntax error at character 20, near '* 2'");
+    // Unknown functions are errors, as in Prometheus; so is a Grafana variable left unreplaced.
+    expect(syntaxError('no_such_function(a_total)')).toMatch(/^syntax error at character 17/);
+    expect(syntaxError('rate(a_total[$__rate_interval])')).toMatch(/^syntax error at character 14/);
+    expect(syntaxError('up + "abc')).toBe('unterminated string at character 6');
+    expect(() => metricNames('up{job="x"} +')).toThrow('syntax error: unexpected end of expression in: up{job="x"} +');
   });
 });
 

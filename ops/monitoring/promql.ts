@@ -4,6 +4,8 @@
  * an expression reads. No I/O here, so all of it is unit-tested (promql.test.ts).
  */
 
+import { parser } from '@prometheus-io/lezer-promql';
+
 /** One expression and where it came from, for the table and for the panels that need data. */
 export interface QuerySource {
   /** Human-readable origin: `authstack.json: Login outcomes [A]`, `authstack.yml: AuthstackDown`. */
@@ -213,110 +215,92 @@ export function substituteVariables(expr: string, variables: Record<string, stri
 
 // --- metric names -----------------------------------------------------------------------------
 
-type Token = { kind: 'ident' | 'string' | 'number' | 'punct' | 'op'; value: string };
+type SyntaxNode = ReturnType<typeof parser.parse>['topNode'];
 
-/** PromQL's lexical structure, enough to tell metric names from everything else. */
-export function tokenize(expr: string): Token[] {
-  const tokens: Token[] = [];
-  let i = 0;
-  while (i < expr.length) {
-    const c = expr[i]!;
-    if (/\s/.test(c)) {
-      i++;
-    } else if (c === '#') {
-      // a comment runs to the end of the line
-      while (i < expr.length && expr[i] !== '\n') i++;
-    } else if (c === '"' || c === "'" || c === '`') {
-      let j = i + 1;
-      let value = '';
-      while (j < expr.length && expr[j] !== c) {
-        if (expr[j] === '\\' && c !== '`') j++;
-        value += expr[j] ?? '';
-        j++;
-      }
-      if (j >= expr.length) throw new Error(`unterminated string in: ${expr}`);
-      tokens.push({ kind: 'string', value });
-      i = j + 1;
-    } else if ('{}()[],'.includes(c)) {
-      tokens.push({ kind: 'punct', value: c });
-      i++;
-    } else {
-      const rest = expr.slice(i);
-      // Numbers and durations: 0.5, 1e-3, 0x1F, 5m, 1h30m, .5 (and the durations of ranges).
-      const number = /^(?:0x[0-9a-f]+|(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?)[a-z0-9]*/i.exec(rest);
-      const ident = /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(rest);
-      if (number) {
-        tokens.push({ kind: 'number', value: number[0] });
-        i += number[0].length;
-      } else if (ident) {
-        tokens.push({ kind: 'ident', value: ident[0] });
-        i += ident[0].length;
-      } else {
-        const op = /^(?:=~|!~|!=|==|>=|<=|[-+*/%^=<>@:])/.exec(rest);
-        if (!op) throw new Error(`unexpected '${c}' in: ${expr}`);
-        tokens.push({ kind: 'op', value: op[0] });
-        i += op[0].length;
-      }
+/** Every node of an expression's syntax tree, in document order, by Prometheus' own PromQL grammar. */
+function syntaxNodes(expr: string): SyntaxNode[] {
+  const nodes: SyntaxNode[] = [];
+  const walk = (node: SyntaxNode) => {
+    for (let child = node.firstChild; child; child = child.nextSibling) {
+      nodes.push(child);
+      walk(child);
     }
-  }
-  return tokens;
+  };
+  walk(parser.parse(expr).topNode);
+  return nodes;
 }
 
-/** Words of the language that are not metric names where they stand alone. */
-const KEYWORDS = new Set(['and', 'or', 'unless', 'bool', 'offset', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'inf', 'nan']);
-/** Keywords followed by a parenthesised list of label names. */
-const LABEL_LISTS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right']);
+const textOf = (expr: string, node: SyntaxNode | null) => (node ? expr.slice(node.from, node.to) : undefined);
 
 /**
- * The metric names an expression reads, in order of appearance, each once: identifiers that
- * stand as vector selectors (`foo`, `foo{...}`, `foo[5m]`, `foo offset 1h`) and `__name__="foo"`
- * matchers. Not names: functions and aggregations (an identifier followed by `(`, or by
- * `by`/`without`), keywords, label names (inside `{}` and the lists after by, without, on,
- * ignoring, group_left, group_right), strings, numbers, durations and subquery ranges.
+ * Whether a string literal has its closing quote. The grammar takes an unclosed string to the
+ * end of the line without an error of its own, so this is checked here (escapes are skipped:
+ * `"a\"` is unclosed; backquoted strings have none).
+ */
+function isClosedString(literal: string): boolean {
+  const quote = literal[0]!;
+  const rest = literal.slice(1);
+  return (quote === '`' ? rest : rest.replace(/\\./gs, '')).endsWith(quote);
+}
+
+/** The first sign in the tree that the expression does not parse: an error node (⚠) or an unclosed string. */
+function firstSyntaxError(expr: string, nodes: SyntaxNode[]): string | undefined {
+  for (const node of nodes) {
+    const at = `at character ${node.from + 1}`;
+    if (node.name === 'StringLiteral' && !isClosedString(textOf(expr, node)!)) return `unterminated string ${at}`;
+    if (!node.type.isError) continue;
+    // The parser recovers by marking what it skipped or missed: point at where that starts.
+    const rest = expr.slice(node.from).trim();
+    if (rest === '') return 'syntax error: unexpected end of expression';
+    return `syntax error ${at}, near '${rest.slice(0, 30)}'`;
+  }
+  return undefined;
+}
+
+/** Why an expression does not parse, or undefined when it does: caught offline, before any Prometheus sees it. */
+export function syntaxError(expr: string): string | undefined {
+  return firstSyntaxError(expr, syntaxNodes(expr));
+}
+
+/**
+ * A string literal's value. Backquoted strings are raw; in the others an escape stands for the
+ * character it escapes, which is exact for metric names (they hold no control characters).
+ */
+function stringValue(literal: string): string {
+  const body = literal.slice(1, -1);
+  return literal.startsWith('`') ? body : body.replace(/\\(.)/gs, '$1');
+}
+
+/** The metric a vector selector's node names: its identifier, a `{"utf8.name"}`, or an exact `__name__` matcher. */
+function selectedMetric(expr: string, node: SyntaxNode): string | undefined {
+  const parent = node.parent?.name;
+  if (node.name === 'Identifier' && parent === 'VectorSelector') return textOf(expr, node);
+  if (node.name === 'QuotedLabelName' && parent === 'LabelMatchers') return stringValue(textOf(expr, node)!);
+  let label: string | undefined;
+  if (node.name === 'UnquotedLabelMatcher') label = textOf(expr, node.getChild('LabelName'));
+  if (node.name === 'QuotedLabelMatcher') label = stringValue(textOf(expr, node.getChild('QuotedLabelName')) ?? '""');
+  // Only `=` names one metric; `=~`, `!=` and `!~` select by pattern or by exclusion.
+  if (label !== '__name__' || !node.getChild('MatchOp')?.getChild('EqlSingle')) return undefined;
+  const value = textOf(expr, node.getChild('StringLiteral'));
+  return value === undefined ? undefined : stringValue(value);
+}
+
+/**
+ * The metric names an expression reads, in order of appearance, each once: the vector selectors
+ * of its syntax tree (`foo`, `foo{...}`, `foo[5m]`, `{__name__="foo"}`). Functions, aggregations,
+ * keywords, label names, strings, numbers and durations are nodes of other types. Throws when the
+ * expression does not parse (see syntaxError), naming the expression.
  */
 export function metricNames(expr: string): string[] {
-  const tokens = tokenize(expr);
-  const names: string[] = [];
-  const add = (name: string) => {
-    if (!names.includes(name)) names.push(name);
-  };
-  for (let i = 0; i < tokens.length; i++) {
-    const token = tokens[i]!;
-    const next = tokens[i + 1];
-    if (token.kind === 'punct' && token.value === '{') {
-      // Label matchers: only __name__="x" names a metric.
-      let j = i + 1;
-      while (j < tokens.length && tokens[j]!.value !== '}') {
-        const [label, op, value] = [tokens[j], tokens[j + 1], tokens[j + 2]];
-        if (label?.kind === 'ident' && label.value === '__name__' && op?.value === '=' && value?.kind === 'string') add(value.value);
-        j++;
-      }
-      i = j;
-    } else if (token.kind === 'punct' && token.value === '[') {
-      // A range or subquery: durations and a colon, nothing else.
-      let j = i + 1;
-      while (j < tokens.length && tokens[j]!.value !== ']') j++;
-      i = j;
-    } else if (token.kind === 'ident') {
-      const word = token.value.toLowerCase();
-      if (LABEL_LISTS.has(word) && next?.value === '(') {
-        let j = i + 2;
-        while (j < tokens.length && tokens[j]!.value !== ')') j++;
-        i = j;
-      } else if (KEYWORDS.has(word)) {
-        continue;
-      } else if (next?.value === '(') {
-        continue; // a function or an aggregation: sum(...), rate(...), vector(0)
-      } else if (next?.kind === 'ident' && (next.value.toLowerCase() === 'by' || next.value.toLowerCase() === 'without')) {
-        continue; // an aggregation with its clause first: sum by (le) (...)
-      } else if (tokens[i - 1]?.value === '@' && (word === 'start' || word === 'end')) {
-        continue;
-      } else {
-        add(token.value);
-      }
-    }
+  const nodes = syntaxNodes(expr);
+  const problem = firstSyntaxError(expr, nodes);
+  if (problem !== undefined) throw new Error(`${problem} in: ${expr}`);
+  const names = new Set<string>();
+  for (const node of nodes) {
+    const name = selectedMetric(expr, node);
+    if (name !== undefined) names.add(name);
   }
-  return names;
+  return [...names];
 }
 
 // --- exported names ---------------------------------------------------------------------------
