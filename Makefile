@@ -22,7 +22,7 @@ build: install ## compile the service into dist/
 	npm run build
 
 test: install ## everything CI runs before Docker: lint, jest (real redis-server), native stack + HTTPS smoke
-	$(OPS) ensure-tools redis-server nginx openssl chromium promtool shellcheck yamllint kubectl
+	$(OPS) ensure-tools redis-server nginx mkcert chromium promtool shellcheck yamllint kubectl
 	npm run lint
 	npm test
 	npm run test:stack
@@ -34,15 +34,15 @@ bench/node_modules/.package-lock.json: bench/package-lock.json
 	npm ci --prefix bench --no-audit --no-fund
 
 bench: build bench/node_modules/.package-lock.json ## benchmarks vs bare Express and a tutorial session app, logins, timing, memory; prints ratios (BENCH_QUICK=1: short)
-	$(OPS) ensure-tools redis-server nginx openssl wrk
+	$(OPS) ensure-tools redis-server nginx mkcert wrk
 	npm run bench
 
 bench-check: build bench/node_modules/.package-lock.json ## make bench, then exit 1 when a target is missed (for humans, never CI)
-	$(OPS) ensure-tools redis-server nginx openssl wrk
+	$(OPS) ensure-tools redis-server nginx mkcert wrk
 	BENCH_CHECK=1 npm run bench
 
 bench-profile: build ## CPU profile (node --cpu-prof) of GET /api/me under load, summed by package and function
-	$(OPS) ensure-tools redis-server nginx openssl wrk
+	$(OPS) ensure-tools redis-server nginx mkcert wrk
 	node bench/profile.ts
 
 soak: install ## 5-minute mixed soak against the running stack: RSS curve, errors, restarts (SOAK_SECONDS)

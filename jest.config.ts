@@ -40,7 +40,7 @@ const config: Config = {
       ...shared,
       displayName: 'unit',
       // Pure logic: no I/O, no Redis.
-      testMatch: ['<rootDir>/service/test/**/*.unit.test.ts', '<rootDir>/ops/**/*.test.ts'],
+      testMatch: ['<rootDir>/service/test/**/*.unit.test.ts', '<rootDir>/ops/**/*.test.ts', '<rootDir>/testkit/**/*.test.ts'],
       testPathIgnorePatterns: ['/node_modules/', '\\.integration\\.test\\.ts$'],
     },
     {

@@ -90,8 +90,8 @@ export async function hashUnderLoad(
       },
     };
   } finally {
-    me.close();
-    flood.close();
+    await me.close();
+    await flood.close();
     await service.stop();
   }
 }

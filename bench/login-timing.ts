@@ -17,7 +17,7 @@ export async function loginTiming(redisUrl: string, { attempts = 100, warmup = 1
       ip += 1;
       const body = { username: kind === 'unknown' ? `ghost-${ip}` : USERNAME, password: `wrong guess ${ip}` };
       const res = await client.send({ method: 'POST', path: '/api/login', headers: { 'X-Forwarded-For': clientIp(ip) }, body });
-      if (res.status !== 401) throw new Error(`login timing: expected 401 for the ${kind} case, got ${res.status} ${res.text.slice(0, 120)}`);
+      if (res.status !== 401) throw new Error(`login timing: expected 401 for the ${kind} case, got ${res.status} ${res.body.slice(0, 120)}`);
       return res.ms;
     };
 
@@ -42,7 +42,7 @@ export async function loginTiming(redisUrl: string, { attempts = 100, warmup = 1
       ratio: median(unknown) / median(wrong),
     };
   } finally {
-    client.close();
+    await client.close();
     await service.stop();
   }
 }

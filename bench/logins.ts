@@ -8,7 +8,7 @@
 // - saturating: wrk with 4 connections flat out, idle and during the flood: the reads use
 //   all the CPU they can get, so this also says how much CPU the flood takes from them.
 // Both are judged against the target.
-import { Agent, request } from 'node:http';
+import { httpClient } from '../testkit/http.ts';
 import { createClient, percentile, sessionCookie } from './lib/http.ts';
 import { startNode } from './lib/processes.ts';
 import { wrk } from './lib/wrk.ts';
@@ -48,39 +48,27 @@ async function pacedProbe(port: number, cookie: string, seconds: number): Promis
       await new Promise((resolve) => setTimeout(resolve, PACE_MS));
     }
   } finally {
-    client.close();
+    await client.close();
   }
   return percentile(latencies, 99);
 }
 
 /** `connections` clients logging in back to back for `seconds`; each honours Retry-After on 503. */
 async function loginLoad(port: number, connections: number, seconds: number): Promise<LoginRow> {
-  const agent = new Agent({ keepAlive: true, maxSockets: connections });
-  const body = JSON.stringify({ username: 'bench-admin', password: PASSWORD });
+  const client = httpClient({ origin: `http://127.0.0.1:${port}`, connections });
   const latencies: number[] = [];
   let busy = 0;
   const deadline = Date.now() + seconds * 1000;
   // Each client from its own address (the bench is the trusted loopback edge): the throttle
   // counts concurrent attempts per (account, address) before checking them, by design.
-  const once = (client: number) =>
-    new Promise<{ status: number; retryAfter: number }>((resolve, reject) => {
-      const started = performance.now();
-      const headers = {
-        'content-type': 'application/json',
-        'content-length': Buffer.byteLength(body),
-        'x-forwarded-proto': 'https',
-        'x-forwarded-for': `10.77.0.${client + 1}`,
-      };
-      const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/api/login', agent, headers }, (res) => {
-        res.resume();
-        res.on('end', () => {
-          if (res.statusCode === 200) latencies.push(performance.now() - started);
-          resolve({ status: res.statusCode ?? 0, retryAfter: Number(res.headers['retry-after'] ?? 1) });
-        });
-      });
-      req.on('error', reject);
-      req.end(body);
+  const once = async (id: number) => {
+    const res = await client.send('/api/login', {
+      headers: { 'x-forwarded-proto': 'https', 'x-forwarded-for': `10.77.0.${id + 1}` },
+      json: { username: 'bench-admin', password: PASSWORD },
     });
+    if (res.status === 200) latencies.push(res.ms);
+    return { status: res.status, retryAfter: Number(res.all('retry-after')[0] ?? 1) };
+  };
   const started = Date.now();
   await Promise.all(
     Array.from({ length: connections }, async (_, client) => {
@@ -93,7 +81,7 @@ async function loginLoad(port: number, connections: number, seconds: number): Pr
       }
     }),
   );
-  agent.destroy();
+  await client.close();
   const elapsed = (Date.now() - started) / 1000;
   return { connections, loginsPerSecond: latencies.length / elapsed, busyPerSecond: busy / elapsed, p50Ms: percentile(latencies, 50) };
 }
@@ -128,7 +116,7 @@ export async function logins(redisUrl: string, options: { seconds: number; conne
     const reader = { username: 'bench-reader', password: PASSWORD };
     const signup = await client.send({ method: 'POST', path: '/api/register', body: reader });
     const login = await client.send({ method: 'POST', path: '/api/login', body: reader });
-    client.close();
+    await client.close();
     const cookie = sessionCookie(login);
     if (signup.status !== 201 || !cookie) throw new Error(`bench-reader: sign-up answered ${signup.status}, login ${login.status}`);
     const me = { url: `${base}/api/me`, connections: 4, threads: 1, seconds: options.seconds, headers: { ...headers, Cookie: cookie } };

@@ -48,7 +48,7 @@ export async function memory(redisUrl: string, { requests = 5_000, concurrency =
     const after = await service.memory();
     return { requests, seconds, statuses, before, after, heapRatio: after.heapUsed / before.heapUsed, rssRatio: after.rss / before.rss };
   } finally {
-    client.close();
+    await client.close();
     await service.stop();
   }
 }

@@ -4,9 +4,10 @@
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { httpsClient } from '../ops/lib/https-client.ts';
-import { startRedisServer } from '../ops/lib/redis-server.ts';
-import { startEdge, startNode } from './lib/processes.ts';
+import { httpClient } from '../testkit/http.ts';
+import { startRedisServer } from '../testkit/redis-server.ts';
+import { startEdge } from '../testkit/nginx.ts';
+import { startNode } from './lib/processes.ts';
 import { wrk } from './lib/wrk.ts';
 
 interface ProfileNode {
@@ -43,9 +44,9 @@ const service = await startNode(
 );
 const edge = await startEdge(service.port);
 try {
-  const send = httpsClient({ caFile: edge.caFile });
+  const { send } = httpClient({ caFiles: [edge.caFile] });
   const login = await send(`${edge.origin}/api/login`, { json: { username: 'bench-admin', password: PASSWORD } });
-  const cookie = (login.headers['set-cookie'] as string[]).find((c) => c.startsWith('__Host-sid='))!.split(';')[0]!;
+  const cookie = login.cookie()!;
   const result = await wrk({ url: `${edge.origin}/api/me`, connections: 16, seconds, headers: { Cookie: cookie } });
   process.stdout.write(`GET /api/me through nginx, c16, ${seconds}s: ${Math.round(result.rps)} req/s, p99 ${result.p99Ms} ms\n`);
 } finally {

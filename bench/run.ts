@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import argon2 from 'argon2';
-import { startRedisServer } from '../ops/lib/redis-server.ts';
+import { startRedisServer } from '../testkit/redis-server.ts';
 import { hashUnderLoad } from './hash-under-load.ts';
 import { median, unexpected5xx } from './lib/http.ts';
 import { loginTiming } from './login-timing.ts';

@@ -3,9 +3,11 @@
 // the project's own nginx configuration, on one machine in one run, with wrk. Reports req/s,
 // p50, p99, Node CPU per request and, for authstack, Redis commands per request.
 import { spawn } from 'node:child_process';
-import { httpsClient } from '../ops/lib/https-client.ts';
+import { httpClient } from '../testkit/http.ts';
 import { median } from './lib/http.ts';
-import { cpuMs, startEdge, startNode, type Running } from './lib/processes.ts';
+import { startEdge } from '../testkit/nginx.ts';
+import { cpuMs } from '../testkit/proc.ts';
+import { startNode, type Running } from './lib/processes.ts';
 import { wrk } from './lib/wrk.ts';
 
 export interface ThroughputRow {
@@ -77,7 +79,7 @@ async function startTarget(app: Target['app'], redisUrl: string, serviceLog: str
       : { REDIS_URL: redisUrl, NODE_ENV: 'production' };
   const running = await startNode(script, env, { readyPath: app === 'authstack' ? '/healthz' : '/', logFile: app === 'authstack' ? serviceLog : undefined });
   const edge = await startEdge(running.port);
-  const send = httpsClient({ caFile: edge.caFile });
+  const { send } = httpClient({ caFiles: [edge.caFile] });
   const headers: Record<string, string> = {};
   let path = '/';
   if (app === 'tutorial') {

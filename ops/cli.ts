@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { ensureLocalCertificates } from './certs.ts';
+import { ensureLocalCertificates } from '../testkit/certs.ts';
 import { ciDocker } from './ci/ci-docker.ts';
 import { runSmoke, testNativeStack } from './ci/test-stack.ts';
 import { DockerStack } from './docker/docker-stack.ts';
@@ -12,7 +12,7 @@ import { prettyLogs } from './lib/pretty-logs.ts';
 import { CliError } from './lib/log.ts';
 import { Phases } from './lib/phases.ts';
 import { clearReports, totals } from './lib/test-reports.ts';
-import { fromRepo, repoRoot } from './lib/repo.ts';
+import { fromRepo, repoRoot } from '../testkit/repo.ts';
 import { run } from './lib/run.ts';
 import { ensureTools } from './lib/tools.ts';
 import { lint } from './lint.ts';
@@ -199,9 +199,7 @@ async function main(argv: string[]): Promise<number> {
       generateEnvFile(fromRepo(args[0] ?? process.env.ENV_FILE ?? '.env'));
       return 0;
     case 'certs':
-      await ensureLocalCertificates(fromRepo(args[0] ?? process.env.CERTS_DIR ?? 'certs'), {
-        useMkcert: process.env.CERTS_USE_MKCERT === 'never' || process.env.CERTS_USE_MKCERT === '0' ? 'never' : 'auto',
-      });
+      ensureLocalCertificates(fromRepo(args[0] ?? process.env.CERTS_DIR ?? 'certs'));
       return 0;
     case 'images': {
       const docker = new DockerStack();

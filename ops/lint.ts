@@ -1,15 +1,14 @@
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { ensureLocalCertificates } from './certs.ts';
+import { ensureLocalCertificates } from '../testkit/certs.ts';
 import { CliError, say } from './lib/log.ts';
 import { pinnedNodeVersion } from './lib/node-pin.ts';
-import { repoRoot } from './lib/repo.ts';
+import { repoRoot } from '../testkit/repo.ts';
 import { run } from './lib/run.ts';
 import { validateKubernetesManifests } from './k8s/validate.ts';
 import { ensureTools } from './lib/tools.ts';
-import { globalsFor } from './native/native-stack.ts';
-import { renderNginx } from './native/nginx-config.ts';
+import { nginxGlobals, renderNginx } from '../testkit/nginx.ts';
 
 const log = (message: string) => say('lint', message);
 
@@ -54,7 +53,7 @@ async function yamllint(): Promise<void> {
 async function nginxTest(): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), 'authstack-nginx-'));
   try {
-    const certs = await ensureLocalCertificates(join(tmp, 'certs'), { useMkcert: 'never', quiet: true });
+    const certs = ensureLocalCertificates(join(tmp, 'certs'), { quiet: true });
     mkdirSync(join(tmp, 'acme'));
     for (const variant of ['off', 'on'] as const) {
       const out = join(tmp, `nginx-${variant}`);
@@ -74,7 +73,7 @@ async function nginxTest(): Promise<void> {
       });
       // With TLS_OCSP=on and a local certificate nginx warns that it cannot staple; syntax and
       // every include are still checked, which is what this is for.
-      const result = await run('nginx', ['-t', '-q', '-p', `${out}/`, '-c', join(out, 'nginx.conf'), '-g', await globalsFor(out)], {
+      const result = await run('nginx', ['-t', '-q', '-p', `${out}/`, '-c', join(out, 'nginx.conf'), '-g', nginxGlobals(out)], {
         allowFailure: true,
         ignoreStdout: true,
       });
@@ -128,7 +127,7 @@ function swarmConfigs(): void {
 
 /** Static checks beyond tsc: shell, YAML, nginx, Prometheus, Kubernetes manifests and the Node pin. */
 export async function lint(): Promise<void> {
-  await ensureTools('shellcheck', 'yamllint', 'nginx', 'promtool', 'openssl', 'kubectl');
+  await ensureTools('shellcheck', 'yamllint', 'nginx', 'promtool', 'mkcert', 'kubectl');
   nodePin();
   await shellcheck();
   await yamllint();

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readEnvFile } from './lib/env-file.ts';
-import { httpsClient } from './lib/https-client.ts';
+import { httpClient } from '../testkit/http.ts';
 import { CliError, say } from './lib/log.ts';
-import { fromRepo, repoRoot } from './lib/repo.ts';
+import { fromRepo, repoRoot } from '../testkit/repo.ts';
 import { capture, run, sleep } from './lib/run.ts';
 
 const log = (message: string) => say('soak', message);
@@ -57,7 +57,7 @@ export async function soak(target: SoakTarget, options: { seconds: number; users
   const base = smoke.BASE_URL;
   if (!base) throw new CliError('no running stack found (.run/smoke.env): make up first');
   const env = readEnvFile(fromRepo(smoke.SMOKE_ENV_FILE ?? '.env'));
-  const send = httpsClient({ caFile: smoke.SMOKE_CA_FILE || join(repoRoot, 'certs/ca.crt'), timeoutMs: 15_000 });
+  const { send } = httpClient({ caFiles: [smoke.SMOKE_CA_FILE || join(repoRoot, 'certs/ca.crt')], timeoutMs: 15_000 });
   const credentials = { username: env.ADMIN_USERNAME ?? 'admin', password: env.ADMIN_PASSWORD ?? '' };
   const counts = { requests: 0, errors: 0 };
   const errorSamples: string[] = [];

@@ -1,5 +1,5 @@
 import { describe, expect } from '@jest/globals';
-import { commandLines } from '../ops/lib/command-lines.ts';
+import { commandLines } from '../testkit/proc.ts';
 import { itWhen } from './support/conditional.ts';
 import { baseUrl, envFile, envValues } from './support/stack.ts';
 

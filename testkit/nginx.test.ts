@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { testScratchDir } from '../lib/scratch-dir.ts';
-import { NGINX_TEMPLATE_VARS, renderNginx, renderTemplate, type NginxTemplateVars } from './nginx-config.ts';
+import { repoRoot } from './repo.ts';
+import { testScratchDir } from './scratch-dir.ts';
+import { NGINX_TEMPLATE_VARS, renderNginx, renderTemplate, type NginxTemplateVars } from './nginx.ts';
 
 const vars: NginxTemplateVars = {
   UPSTREAM_ADDR: '127.0.0.1:3000',
@@ -47,7 +48,7 @@ describe('renderNginx (the real nginx/ directory)', () => {
     expect(readFileSync(join(out, 'conf.d/00-native-paths.conf'), 'utf8')).toContain(`proxy_temp_path ${join(out, 'tmp/proxy')};`);
     // Every variable the template needs is in the list both runtimes substitute.
     const templates = ['authstack.conf.template', 'upstream/static.conf.template', 'upstream/dns.conf.template'].map((f) =>
-      readFileSync(join(import.meta.dirname, '../../nginx/templates', f), 'utf8'),
+      readFileSync(join(repoRoot, 'nginx/templates', f), 'utf8'),
     );
     const used = new Set(templates.flatMap((template) => [...template.matchAll(/\$\{([A-Z_]+)\}/g)].map((m) => m[1])));
     expect([...used].sort()).toEqual([...NGINX_TEMPLATE_VARS].sort());

@@ -1,6 +1,11 @@
-import { copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { repoRoot } from '../lib/repo.ts';
+import { ensureLocalCertificates } from './certs.ts';
+import { probe } from './http.ts';
+import { freePorts } from './ports.ts';
+import { repoRoot } from './repo.ts';
 
 /**
  * The variables the site template may use (nginx/templates/*.conf.template, docs/edge.md).
@@ -71,8 +76,63 @@ export function renderNginx(out: string, vars: NginxTemplateVars): void {
   );
 }
 
-/** The global directives nginx.conf leaves to the runtime (see its header), for `-g`. */
-export function nginxGlobals(out: string, options: { isRoot: boolean; workerUser: string }): string {
-  // As root, workers must not run as root: www-data on Debian, else nobody.
-  return `daemon off; pid ${join(out, 'nginx.pid')};${options.isRoot ? ` user ${options.workerUser};` : ''}`;
+/**
+ * The global directives nginx.conf leaves to the runtime (see its header), for `-g`: no daemon,
+ * the pid file in `out`, and as root, workers that do not run as root (www-data on Debian, else
+ * nobody).
+ */
+export function nginxGlobals(out: string): string {
+  const isRoot = process.getuid?.() === 0;
+  const succeeds = (command: string, args: string[]) => spawnSync(command, args, { stdio: 'ignore' }).status === 0;
+  const workerUser = succeeds('id', ['www-data']) ? 'www-data' : `nobody ${spawnSync('id', ['-gn', 'nobody'], { encoding: 'utf8' }).stdout.trim()}`;
+  return `daemon off; pid ${join(out, 'nginx.pid')};${isRoot ? ` user ${workerUser};` : ''}`;
+}
+
+/**
+ * The project's own nginx configuration, rendered as the native stack renders it, in front of
+ * `upstreamPort` on free loopback ports, with a fresh local CA (tests, the bench): the edge's
+ * own cost and rules are part of what they measure.
+ */
+export async function startEdge(
+  upstreamPort: number,
+  vars: Partial<NginxTemplateVars> = {},
+): Promise<{ origin: string; caFile: string; port: number; httpPort: number; stop(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'authstack-edge-'));
+  const certs = ensureLocalCertificates(join(dir, 'certs'), { quiet: true });
+  const [https, http] = (await freePorts(2)) as [number, number];
+  const out = join(dir, 'nginx');
+  mkdirSync(join(dir, 'acme'));
+  renderNginx(out, {
+    UPSTREAM_ADDR: `127.0.0.1:${upstreamPort}`,
+    UPSTREAM_MODE: 'static',
+    UPSTREAM_RESOLVER: '127.0.0.1',
+    NGINX_HTTP_LISTEN: `127.0.0.1:${http}`,
+    NGINX_HTTPS_LISTEN: `127.0.0.1:${https}`,
+    PUBLIC_ORIGIN: `https://localhost:${https}`,
+    TLS_CERT: certs.leafCrt,
+    TLS_KEY: certs.leafKey,
+    TLS_OCSP: 'off',
+    ACME_WEBROOT: join(dir, 'acme'),
+    METRICS_AT_EDGE: 'off',
+    ...vars,
+  });
+  const log = openSync(join(dir, 'nginx.log'), 'a');
+  const child = spawn('nginx', ['-p', `${out}/`, '-c', join(out, 'nginx.conf'), '-g', nginxGlobals(out)], { stdio: ['ignore', log, log] });
+  const origin = `https://localhost:${https}`;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  for (let tries = 0; (await probe(`${origin}/`, { caFiles: [certs.caCrt], timeoutMs: 1000 })).status === 0; tries += 1) {
+    if (tries > 150 || child.exitCode !== null) throw new Error(`nginx did not come up:\n${readFileSync(join(dir, 'nginx.log'), 'utf8')}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    origin,
+    caFile: certs.caCrt,
+    port: https,
+    httpPort: http,
+    async stop() {
+      child.kill('SIGQUIT');
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -34,3 +34,20 @@ export function watchCommandLines(secrets: readonly string[], intervalMs = 5): {
     },
   };
 }
+
+/** Linux clock ticks per second (USER_HZ), the unit of utime/stime in /proc/<pid>/stat. */
+const TICKS_PER_SECOND = 100;
+
+/** CPU time (user + system, ms) a process and its reaped children used so far. */
+export function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime, stime are fields 14 and 15 (index 11 and 12 after the command name).
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
+}
+
+/** Resident memory of a process in bytes (VmRSS). */
+export function rssBytes(pid: number): number {
+  const kb = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return Number(kb) * 1024;
+}

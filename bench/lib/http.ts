@@ -1,6 +1,6 @@
-// A small keep-alive HTTP client that times each request, plus the statistics we print.
-import { Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { performance } from 'node:perf_hooks';
+// The bench's requests (testkit's client, kept alive) straight at the service, timed, plus the
+// statistics we print.
+import { httpClient, type HttpResponse } from '../../testkit/http.ts';
 
 /** Responses with a 5xx the service should never send (503 busy is the designed answer). */
 export const unexpected5xx: string[] = [];
@@ -12,62 +12,34 @@ export interface BenchRequest {
   body?: string | object;
 }
 
-export interface BenchResponse {
-  status: number;
-  headers: IncomingHttpHeaders;
-  text: string;
-  ms: number;
+export interface BenchResponse extends HttpResponse {
+  /** 503 busy: the hashing queue was full (the designed answer to a flood). */
   busy: boolean;
 }
 
 export interface BenchClient {
   send(request: BenchRequest): Promise<BenchResponse>;
-  close(): void;
+  close(): Promise<void>;
 }
 
 export function createClient(port: number, { maxSockets = 16 } = {}): BenchClient {
-  const agent = new Agent({ keepAlive: true, maxSockets });
-  const send = ({ method = 'GET', path, headers = {}, body }: BenchRequest) =>
-    new Promise<BenchResponse>((resolve, reject) => {
-      const payload = body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
-      const started = performance.now();
-      const req = httpRequest(
-        {
-          host: '127.0.0.1',
-          port,
-          method,
-          path,
-          agent,
-          // As nginx forwards it: HTTPS at the edge, from the trusted loopback hop.
-          headers: {
-            'X-Forwarded-Proto': 'https',
-            ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {}),
-            ...headers,
-          },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            const ms = performance.now() - started;
-            const status = res.statusCode ?? 0;
-            const busy = status === 503 && /"error":"busy"/.test(text);
-            if (status >= 500 && !busy) unexpected5xx.push(`${method} ${path} -> ${status} ${text.slice(0, 120)}`);
-            resolve({ status, headers: res.headers, text, ms, busy });
-          });
-          res.on('error', reject);
-        },
-      );
-      req.on('error', reject);
-      req.end(payload);
-    });
-  return { send, close: () => agent.destroy() };
+  const client = httpClient({ origin: `http://127.0.0.1:${port}`, connections: maxSockets });
+  return {
+    async send({ method = 'GET', path, headers = {}, body }) {
+      // As nginx forwards it: HTTPS at the edge, from the trusted loopback hop.
+      const init = { method, headers: { 'x-forwarded-proto': 'https', ...headers } };
+      const res = await client.send(path, typeof body === 'object' ? { ...init, json: body } : { ...init, body });
+      const busy = res.status === 503 && /"error":"busy"/.test(res.body);
+      if (res.status >= 500 && !busy) unexpected5xx.push(`${method} ${path} -> ${res.status} ${res.body.slice(0, 120)}`);
+      return { ...res, busy };
+    },
+    close: () => client.close(),
+  };
 }
 
 /** The session cookie ("name=value") a login answer set, if any. */
 export function sessionCookie(res: BenchResponse): string | undefined {
-  return res.headers['set-cookie']?.find((c) => c.startsWith('__Host-sid='))?.split(';')[0];
+  return res.cookie();
 }
 
 export function percentile(values: number[], p: number): number {

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { watchCommandLines } from '../lib/command-lines.ts';
+import { watchCommandLines } from '../../testkit/proc.ts';
 import { readEnvFile, updateEnvFile } from '../lib/env-file.ts';
-import { httpsClient } from '../lib/https-client.ts';
+import { httpClient } from '../../testkit/http.ts';
 import { CliError, say } from '../lib/log.ts';
 import type { Phases } from '../lib/phases.ts';
-import { repoRoot } from '../lib/repo.ts';
+import { repoRoot } from '../../testkit/repo.ts';
 import { run, sleep } from '../lib/run.ts';
 import { ensureTools } from '../lib/tools.ts';
 import { DockerStack } from '../docker/docker-stack.ts';
@@ -87,7 +87,7 @@ export async function ciDocker(phases: Phases): Promise<void> {
 async function persistenceChecks(envFile: string, make: (args: string[], input?: string) => Promise<unknown>): Promise<void> {
   const smoke = readEnvFile(join(repoRoot, '.run/smoke.env'));
   const base = smoke.BASE_URL ?? 'https://localhost';
-  const send = httpsClient({ caFile: join(repoRoot, 'certs/ca.crt') });
+  const { send } = httpClient({ caFiles: [join(repoRoot, 'certs/ca.crt')] });
   const settingsOf = () => readEnvFile(envFile);
   const login = async (username: string, password: string): Promise<string> => {
     const response = await send(`${base}/api/login`, { json: { username, password } });

@@ -1,10 +1,10 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureLocalCertificates } from '../certs.ts';
+import { ensureLocalCertificates } from '../../testkit/certs.ts';
 import { generateEnvFile } from '../env-gen.ts';
 import { say } from '../lib/log.ts';
-import { freePorts } from '../lib/ports.ts';
-import { repoRoot } from '../lib/repo.ts';
+import { freePorts } from '../../testkit/ports.ts';
+import { repoRoot } from '../../testkit/repo.ts';
 import { run } from '../lib/run.ts';
 import { reportFile } from '../lib/test-reports.ts';
 import { ensureTools } from '../lib/tools.ts';
@@ -41,7 +41,7 @@ export async function runSmoke(env: Record<string, string>, args: string[] = [],
  * a failure (or with KEEP_RUN_DIR=1).
  */
 export async function testNativeStack(smokeArgs: string[]): Promise<number> {
-  await ensureTools('redis-server', 'redis-cli', 'nginx', 'openssl', 'chromium', 'prometheus');
+  await ensureTools('redis-server', 'redis-cli', 'nginx', 'mkcert', 'chromium', 'prometheus');
   const runDir = join(repoRoot, '.run', `test-${process.pid}`);
   mkdirSync(runDir, { recursive: true });
   const envFile = join(runDir, 'test.env');
@@ -61,7 +61,7 @@ export async function testNativeStack(smokeArgs: string[]): Promise<number> {
   try {
     await buildIfStale();
     generateEnvFile(envFile, TEST_STACK_SETTINGS);
-    await ensureLocalCertificates(certsDir, { useMkcert: 'never', quiet: true });
+    ensureLocalCertificates(certsDir, { quiet: true });
     await stack.up();
     code = await runSmoke(
       {

@@ -1,12 +1,12 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureLocalCertificates } from '../certs.ts';
+import { ensureLocalCertificates } from '../../testkit/certs.ts';
 import { generateEnvFile } from '../env-gen.ts';
 import { readEnvFile } from '../lib/env-file.ts';
 import { CliError, say } from '../lib/log.ts';
-import { isPortFree } from '../lib/ports.ts';
-import { probe } from '../lib/probe.ts';
-import { fromRepo, repoRoot } from '../lib/repo.ts';
+import { isPortFree } from '../../testkit/ports.ts';
+import { atPort, probe } from '../../testkit/http.ts';
+import { fromRepo, repoRoot } from '../../testkit/repo.ts';
 import { capture, run, sleep, waitFor } from '../lib/run.ts';
 import { writeSecretFiles } from '../lib/secrets.ts';
 import { SECRET_FILES, assertValidServiceConfig, serviceEnvFrom, type SecretKey } from '../lib/service-env.ts';
@@ -261,12 +261,9 @@ export class DockerStack {
     let last = '';
     const ok = await waitFor(
       async () => {
-        const { status, error } = await probe({
-          origin,
-          connectHost: '127.0.0.1',
-          port,
-          path: '/healthz',
-          caFile: join(repoRoot, 'certs/ca.crt'),
+        const { status, error } = await probe(atPort(`${origin}/healthz`, port), {
+          connectTo: '127.0.0.1',
+          caFiles: [join(repoRoot, 'certs/ca.crt')],
           timeoutMs: 5000,
         });
         last = `${status} ${error ?? ''}`;
@@ -304,12 +301,12 @@ export class DockerStack {
   // --- commands ----------------------------------------------------------------------------------
 
   async up(): Promise<void> {
-    await ensureTools('docker');
+    await ensureTools('docker', 'mkcert');
     await this.connect({ start: true });
     generateEnvFile(this.envFile);
     this.checkOrigin();
     // Only the leaf certificate is mounted into nginx; never the CA key.
-    await ensureLocalCertificates(join(repoRoot, 'certs'), { quiet: true });
+    ensureLocalCertificates(join(repoRoot, 'certs'), { quiet: true });
     this.writeComposeInputs();
     await this.checkPorts();
     await this.ensureBaseImages();

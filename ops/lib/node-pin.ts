@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot } from './repo.ts';
+import { repoRoot } from '../../testkit/repo.ts';
 
 /**
  * The exact Node.js version the project runs, from .node-version: the one pin. .tools/ (CI and

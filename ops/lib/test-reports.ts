@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot } from './repo.ts';
+import { repoRoot } from '../../testkit/repo.ts';
 
 /**
  * Every jest run writes its JSON report here (`--json --outputFile`): `npm test` as jest.json,

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { startEdge } from '../../bench/lib/processes.ts';
+import { startEdge } from '../../testkit/nginx.ts';
 import { buildTestApp, createUser, uniqueUsername, type TestApp } from '../../service/test/helpers/test-app.ts';
 import { serve } from '../../service/test/helpers/served.ts';
-import { httpsClient } from '../lib/https-client.ts';
+import { httpClient } from '../../testkit/http.ts';
 
 /**
  * Security review 2, suspected finding 5: password hashing outside the edge's limit. Every
@@ -27,8 +27,8 @@ describe('the edge limit on password hashing', () => {
   });
 
   it('when one address floods password changes for several accounts and sign-ups, then the edge refuses past its burst and another client signs in meanwhile, never told busy', async () => {
-    const flooder = httpsClient({ caFile: edge.caFile, timeoutMs: 30_000 });
-    const someoneElse = httpsClient({ caFile: edge.caFile, timeoutMs: 30_000, localAddress: '127.0.0.2' });
+    const flooder = httpClient({ caFiles: [edge.caFile] }).send;
+    const someoneElse = httpClient({ caFiles: [edge.caFile], localAddress: '127.0.0.2' }).send;
     const accounts = await Promise.all(Array.from({ length: 5 }, () => createUser(t)));
     const cookies: string[] = [];
     for (const { username, password } of accounts) {

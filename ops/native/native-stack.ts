@@ -1,18 +1,19 @@
+import { X509Certificate } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureLocalCertificates } from '../certs.ts';
+import { ensureLocalCertificates } from '../../testkit/certs.ts';
 import { generateEnvFile } from '../env-gen.ts';
 import { readEnvFile } from '../lib/env-file.ts';
 import { CliError, say } from '../lib/log.ts';
-import { pickPort } from '../lib/ports.ts';
-import { probe } from '../lib/probe.ts';
-import { fromRepo, repoRoot } from '../lib/repo.ts';
-import { capture, run, waitFor } from '../lib/run.ts';
+import { pickPort } from '../../testkit/ports.ts';
+import { atPort, probe } from '../../testkit/http.ts';
+import { fromRepo, repoRoot } from '../../testkit/repo.ts';
+import { run, waitFor } from '../lib/run.ts';
 import { writeSecretFiles } from '../lib/secrets.ts';
 import { SECRET_FILES, assertValidServiceConfig, serviceEnvFrom, type SecretKey } from '../lib/service-env.ts';
 import { ensureTools } from '../lib/tools.ts';
-import { nginxGlobals, renderNginx, type NginxTemplateVars } from './nginx-config.ts';
-import { Supervisor } from './supervisor.ts';
+import { nginxGlobals, renderNginx, type NginxTemplateVars } from '../../testkit/nginx.ts';
+import { Daemons } from './daemons.ts';
 
 const log = (message: string) => say('native-stack', message);
 
@@ -54,7 +55,7 @@ export class NativeStack {
   readonly envFile: string;
   readonly certsDir: string;
   private readonly env: NodeJS.ProcessEnv;
-  private readonly supervisor: Supervisor;
+  private readonly daemons: Daemons;
   private readonly stopTimeoutMs: number;
   private readonly readyTimeoutMs: number;
 
@@ -63,7 +64,7 @@ export class NativeStack {
     this.runDir = fromRepo(options.runDir ?? this.env.RUN_DIR ?? '.run/native');
     this.envFile = fromRepo(options.envFile ?? this.env.ENV_FILE ?? '.env');
     this.certsDir = fromRepo(options.certsDir ?? this.env.CERTS_DIR ?? 'certs');
-    this.supervisor = new Supervisor(this.runDir);
+    this.daemons = new Daemons(this.runDir, { nginx: 'nginx', service: process.execPath, redis: 'redis-server' });
     // Redis writes its AOF/RDB on TERM; give it time before KILL.
     this.stopTimeoutMs = Number(this.env.STOP_TIMEOUT ?? 15) * 1000;
     this.readyTimeoutMs = Number(this.env.READY_TIMEOUT ?? 60) * 1000;
@@ -88,22 +89,22 @@ export class NativeStack {
   }
 
   private anyRunning(): boolean {
-    return COMPONENTS.some((name) => this.supervisor.isRunning(name));
+    return COMPONENTS.some((name) => this.daemons.isRunning(name));
   }
 
   // --- commands ------------------------------------------------------------------------------
 
   async up(): Promise<void> {
-    if (COMPONENTS.every((name) => this.supervisor.isRunning(name)) && this.loadState()) {
+    if (COMPONENTS.every((name) => this.daemons.isRunning(name)) && this.loadState()) {
       log(`already running in ${this.runDir}`);
       this.printAccess(this.requireState());
       return;
     }
-    await ensureTools('redis-server', 'redis-cli', 'nginx', 'openssl');
+    await ensureTools('redis-server', 'redis-cli', 'nginx', 'mkcert');
     await buildIfStale();
     generateEnvFile(this.envFile);
     const state = await this.plan();
-    if (state.caFile) await ensureLocalCertificates(this.certsDir, { quiet: true });
+    if (state.caFile) ensureLocalCertificates(this.certsDir, { quiet: true });
     for (const file of [state.tlsCert, state.tlsKey]) if (!existsSync(file)) throw new CliError(`TLS_CERT/TLS_KEY not readable: ${file}`);
     // Fail before starting anything when the service would refuse the configuration.
     const { env } = this.serviceEnv(state);
@@ -121,10 +122,9 @@ export class NativeStack {
     // nginx first (QUIT lets workers finish in-flight requests), Redis last.
     for (const name of ['nginx', 'service', 'redis'] as const) {
       if (
-        await this.supervisor.stop(name, {
+        await this.daemons.stop(name, {
           signal: name === 'nginx' ? 'SIGQUIT' : 'SIGTERM',
           timeoutMs: this.stopTimeoutMs,
-          onKill: () => log(`${name} did not stop within ${this.stopTimeoutMs / 1000}s; sending KILL`),
         })
       ) {
         log(`stopped ${name}`);
@@ -148,7 +148,7 @@ export class NativeStack {
       nginx: `${state?.publicOrigin ?? '?'} (http ${state?.httpPort ?? '?'})`,
     };
     for (const name of COMPONENTS) {
-      const pid = this.supervisor.pidOf(name);
+      const pid = this.daemons.pidOf(name);
       rows.push([name, pid ? 'running' : 'stopped', pid ? String(pid) : '-', address[name]]);
     }
     process.stdout.write(rows.map((r) => `${r[0]!.padEnd(8)} ${r[1]!.padEnd(8)} ${r[2]!.padEnd(8)} ${r[3]}`).join('\n') + '\n');
@@ -159,7 +159,7 @@ export class NativeStack {
     const files: Record<string, string[]> = {
       redis: [join(this.runDir, 'redis.log')],
       service: [join(this.runDir, 'service.log')],
-      nginx: [join(this.runDir, 'nginx-error.log'), join(this.runDir, 'nginx-access.log')],
+      nginx: [join(this.runDir, 'nginx.log')],
     };
     for (const name of components) if (!(name in files)) throw new CliError(`logs: unknown component '${name}' (service, nginx, redis)`);
     const chosen = (components.length > 0 ? components : ['redis', 'service', 'nginx']).flatMap((name) => files[name]!);
@@ -187,21 +187,21 @@ export class NativeStack {
         return;
       case 'service':
         await buildIfStale();
-        await this.supervisor.stop('service', { timeoutMs: this.stopTimeoutMs });
+        await this.daemons.stop('service', { timeoutMs: this.stopTimeoutMs });
         await this.startService(state);
         await this.waitEdgeReady(state);
         return;
       case 'redis':
-        await this.supervisor.stop('redis', { timeoutMs: this.stopTimeoutMs });
+        await this.daemons.stop('redis', { timeoutMs: this.stopTimeoutMs });
         await this.startRedis(state);
         return;
       case 'nginx':
-        if (this.supervisor.isRunning('nginx')) {
+        if (this.daemons.isRunning('nginx')) {
           // Re-render from nginx/ and reload gracefully (HUP): new workers, no dropped requests.
           const out = join(this.runDir, 'nginx');
           renderNginx(out, this.nginxVars(state));
           await this.nginxTest(out);
-          this.supervisor.signal('nginx', 'SIGHUP');
+          this.daemons.signal('nginx', 'SIGHUP');
           log('nginx reloaded');
         } else {
           await this.startNginx(state);
@@ -216,7 +216,7 @@ export class NativeStack {
   /** The operator CLI against this stack's Redis, with the service's environment. */
   async users(args: string[]): Promise<number> {
     const state = this.requireState();
-    if (!this.supervisor.isRunning('redis')) throw new CliError('redis is not running; start the stack with: make up');
+    if (!this.daemons.isRunning('redis')) throw new CliError('redis is not running; start the stack with: make up');
     await buildIfStale();
     const { env } = this.serviceEnv(state);
     const result = await run(process.execPath, [join(repoRoot, 'dist/cli/users.js'), ...args], { env, cwd: repoRoot, stdio: 'inherit', allowFailure: true });
@@ -226,12 +226,12 @@ export class NativeStack {
   /** Where Redis listens and its password, for backups. */
   redisEndpoint(): { port: number; password: string } {
     const state = this.requireState();
-    if (!this.supervisor.isRunning('redis')) throw new CliError('redis is not running; start the stack with: make up');
+    if (!this.daemons.isRunning('redis')) throw new CliError('redis is not running; start the stack with: make up');
     return { port: state.redisPort, password: this.secretValues().REDIS_PASSWORD ?? '' };
   }
 
   isServiceRunning(): boolean {
-    return this.supervisor.isRunning('service');
+    return this.daemons.isRunning('service');
   }
 
   // --- planning ------------------------------------------------------------------------------
@@ -263,7 +263,7 @@ export class NativeStack {
       tls = { tlsCert: fromRepo(tlsCert), tlsKey: fromRepo(tlsKey) };
       if (!tlsOcsp) {
         // Staple only when the real certificate names an OCSP responder.
-        const uri = (await run('openssl', ['x509', '-in', tls.tlsCert, '-noout', '-ocsp_uri'], { allowFailure: true })).stdout.trim();
+        const uri = /OCSP - URI:(\S+)/.exec(new X509Certificate(readFileSync(tls.tlsCert)).infoAccess ?? '')?.[1];
         tlsOcsp = uri ? 'on' : 'off';
         log(`OCSP stapling ${tlsOcsp}: ${tls.tlsCert} ${uri ? 'names an OCSP responder (TLS_OCSP=off to disable)' : 'names no OCSP responder'}`);
       }
@@ -326,7 +326,7 @@ export class NativeStack {
   }
 
   private async startRedis(state: StackState): Promise<void> {
-    if (this.supervisor.isRunning('redis')) return log(`redis already running (pid ${this.supervisor.pidOf('redis')})`);
+    if (this.daemons.isRunning('redis')) return log(`redis already running (pid ${this.daemons.pidOf('redis')})`);
     const password = this.secretValues().REDIS_PASSWORD;
     if (!password) throw new CliError(`REDIS_PASSWORD is empty in ${this.envFile}`);
     const dataDir = join(this.runDir, 'redis');
@@ -352,8 +352,8 @@ export class NativeStack {
     );
     log(`starting redis on 127.0.0.1:${state.redisPort}`);
     const logFile = join(this.runDir, 'redis.log');
-    await this.supervisor.start('redis', 'redis-server', [conf], { env: process.env, stdout: logFile, stderr: logFile });
-    const ready = await waitFor(async () => ((await this.redisPing(state)) ? true : this.supervisor.isRunning('redis') ? undefined : false), {
+    await this.daemons.start('redis', [conf], { env: process.env, log: logFile });
+    const ready = await waitFor(async () => ((await this.redisPing(state)) ? true : this.daemons.isRunning('redis') ? undefined : false), {
       timeoutMs: this.readyTimeoutMs,
       intervalMs: 200,
     });
@@ -362,22 +362,16 @@ export class NativeStack {
   }
 
   private async startService(state: StackState): Promise<void> {
-    if (this.supervisor.isRunning('service')) return log(`service already running (pid ${this.supervisor.pidOf('service')})`);
+    if (this.daemons.isRunning('service')) return log(`service already running (pid ${this.daemons.pidOf('service')})`);
     const { env } = this.serviceEnv(state);
     log(`starting the service on 127.0.0.1:${state.servicePort}`);
     const logFile = join(this.runDir, 'service.log');
-    await this.supervisor.start('service', process.execPath, ['dist/server.js'], { env, cwd: repoRoot, stdout: logFile, stderr: logFile });
+    await this.daemons.start('service', ['dist/server.js'], { env, cwd: repoRoot, log: logFile });
     const ready = await waitFor(
       async () => {
-        const { status } = await probe({
-          origin: `http://127.0.0.1:${state.servicePort}`,
-          connectHost: '127.0.0.1',
-          port: state.servicePort,
-          path: '/healthz',
-          timeoutMs: 2000,
-        });
+        const { status } = await probe(`http://127.0.0.1:${state.servicePort}/healthz`, { timeoutMs: 2000 });
         if (status === 200) return true;
-        return this.supervisor.isRunning('service') ? undefined : false;
+        return this.daemons.isRunning('service') ? undefined : false;
       },
       { timeoutMs: this.readyTimeoutMs, intervalMs: 200 },
     );
@@ -402,20 +396,20 @@ export class NativeStack {
   }
 
   private async nginxTest(out: string): Promise<void> {
-    await run('nginx', ['-t', '-q', '-p', `${out}/`, '-c', join(out, 'nginx.conf'), '-g', await globalsFor(out)], { ignoreStdout: true });
+    await run('nginx', ['-t', '-q', '-p', `${out}/`, '-c', join(out, 'nginx.conf'), '-g', nginxGlobals(out)], { ignoreStdout: true });
   }
 
   private async startNginx(state: StackState): Promise<void> {
-    if (this.supervisor.isRunning('nginx')) return log(`nginx already running (pid ${this.supervisor.pidOf('nginx')})`);
+    if (this.daemons.isRunning('nginx')) return log(`nginx already running (pid ${this.daemons.pidOf('nginx')})`);
     const out = join(this.runDir, 'nginx');
     mkdirSync(join(this.runDir, 'acme', '.well-known', 'acme-challenge'), { recursive: true });
     renderNginx(out, this.nginxVars(state));
     await this.nginxTest(out);
     log(`starting nginx: https on 127.0.0.1:${state.httpsPort}, http on 127.0.0.1:${state.httpPort}`);
-    await this.supervisor.start('nginx', 'nginx', ['-p', `${out}/`, '-c', join(out, 'nginx.conf'), '-g', await globalsFor(out)], {
+    // Access lines (stdout) and errors (stderr) in one file, as `docker logs` shows them.
+    await this.daemons.start('nginx', ['-p', `${out}/`, '-c', join(out, 'nginx.conf'), '-g', nginxGlobals(out)], {
       env: process.env,
-      stdout: join(this.runDir, 'nginx-access.log'),
-      stderr: join(this.runDir, 'nginx-error.log'),
+      log: join(this.runDir, 'nginx.log'),
     });
   }
 
@@ -424,22 +418,19 @@ export class NativeStack {
     let last = '';
     const ready = await waitFor(
       async () => {
-        const { status, error } = await probe({
-          origin: state.publicOrigin,
-          connectHost: '127.0.0.1',
-          port: state.httpsPort,
-          path: '/readyz',
-          caFile: state.caFile,
+        const { status, error } = await probe(atPort(`${state.publicOrigin}/readyz`, state.httpsPort), {
+          connectTo: '127.0.0.1',
+          caFiles: state.caFile ? [state.caFile] : [],
         });
         last = `${status}${error ? ` ${error}` : ''}`;
         if (status === 200) return true;
-        return this.supervisor.isRunning('nginx') ? undefined : false;
+        return this.daemons.isRunning('nginx') ? undefined : false;
       },
       { timeoutMs: this.readyTimeoutMs, intervalMs: 250 },
     );
     if (ready !== true) {
       throw new CliError(
-        `https://127.0.0.1:${state.httpsPort}/readyz did not answer 200 within ${this.readyTimeoutMs / 1000}s (last: ${last})\n${tail(join(this.runDir, 'nginx-error.log'))}\n${tail(join(this.runDir, 'service.log'))}`,
+        `https://127.0.0.1:${state.httpsPort}/readyz did not answer 200 within ${this.readyTimeoutMs / 1000}s (last: ${last})\n${tail(join(this.runDir, 'nginx.log'))}\n${tail(join(this.runDir, 'service.log'))}`,
       );
     }
   }
@@ -474,14 +465,6 @@ export class NativeStack {
     logs: make logs    processes: make ps    stop: make down
 ${state.caFile ? `    certificate: local CA ${state.caFile} (make certs prints how to trust it in browsers)\n` : ''}`);
   }
-}
-
-/** nginx -g globals for this machine: workers as www-data (Debian) or nobody when we are root. */
-export async function globalsFor(out: string): Promise<string> {
-  const isRoot = process.getuid?.() === 0;
-  let workerUser = 'www-data';
-  if (isRoot && (await run('id', ['www-data'], { allowFailure: true })).code !== 0) workerUser = `nobody ${await capture('id', ['-gn', 'nobody'])}`;
-  return nginxGlobals(out, { isRoot, workerUser });
 }
 
 /** Installs dependencies and builds dist/ when missing or older than the sources. */

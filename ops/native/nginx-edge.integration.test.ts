@@ -1,15 +1,7 @@
-import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer, get as httpGet, type Server } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ensureLocalCertificates } from '../certs.ts';
-import { freePorts } from '../lib/ports.ts';
-import { suiteScratchDir } from '../lib/scratch-dir.ts';
-import { ensureTools } from '../lib/tools.ts';
-import { globalsFor } from './native-stack.ts';
-import { renderNginx } from './nginx-config.ts';
-import { Supervisor } from './supervisor.ts';
+import { httpClient } from '../../testkit/http.ts';
+import { startEdge } from '../../testkit/nginx.ts';
 
 interface Answer {
   status: number;
@@ -25,64 +17,30 @@ interface Answer {
  */
 describe.each(['off', 'on'] as const)('the edge with METRICS_AT_EDGE=%s', (metricsAtEdge) => {
   let upstream: Server;
-  let https: number;
-  let http: number;
-  let ca: string;
-  // jest runs afterAll hooks in the order they are declared: nginx is stopped (its PID record
-  // lives in the scratch directory) before the directory is removed.
-  afterAll(async () => {
-    await supervisor.stop('nginx', { signal: 'SIGQUIT', timeoutMs: 5000 });
-    await new Promise((resolve) => upstream.close(resolve));
-  });
-  const dir = suiteScratchDir(`authstack-edge-${metricsAtEdge}-`);
-  const supervisor = new Supervisor(dir);
+  let edge: Awaited<ReturnType<typeof startEdge>>;
 
   beforeAll(async () => {
-    await ensureTools('nginx', 'openssl');
-    const certs = await ensureLocalCertificates(join(dir, 'certs'), { useMkcert: 'never', quiet: true });
-    ca = readFileSync(certs.caCrt, 'utf8');
-    let service: number;
-    [https, http, service] = (await freePorts(3)) as [number, number, number];
     upstream = createServer((req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end(`upstream saw ${req.url}`));
-    await new Promise<void>((resolve) => upstream.listen(service, '127.0.0.1', resolve));
-    const out = join(dir, 'nginx');
-    mkdirSync(join(dir, 'acme'), { recursive: true });
-    renderNginx(out, {
-      UPSTREAM_ADDR: `127.0.0.1:${service}`,
-      UPSTREAM_MODE: 'static',
-      UPSTREAM_RESOLVER: '127.0.0.1',
-      NGINX_HTTP_LISTEN: `127.0.0.1:${http}`,
-      NGINX_HTTPS_LISTEN: `127.0.0.1:${https}`,
-      PUBLIC_ORIGIN: 'https://auth.example.test:8443',
-      TLS_CERT: certs.leafCrt,
-      TLS_KEY: certs.leafKey,
-      TLS_OCSP: 'off',
-      ACME_WEBROOT: join(dir, 'acme'),
-      METRICS_AT_EDGE: metricsAtEdge,
-    });
-    await supervisor.start('nginx', 'nginx', ['-p', `${out}/`, '-c', join(out, 'nginx.conf'), '-g', await globalsFor(out)], {
-      env: process.env,
-      stdout: join(dir, 'access.log'),
-      stderr: join(dir, 'error.log'),
-    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const port = (upstream.address() as { port: number }).port;
+    edge = await startEdge(port, { PUBLIC_ORIGIN: 'https://auth.example.test:8443', METRICS_AT_EDGE: metricsAtEdge });
   });
+  afterAll(async () => {
+    await edge.stop();
+    await new Promise((resolve) => upstream.close(resolve));
+  });
+
   const plain = (path: string, host: string) =>
     new Promise<Answer>((resolve, reject) => {
-      httpGet({ host: '127.0.0.1', port: http, path, headers: { host } }, (res) => {
+      httpGet({ host: '127.0.0.1', port: edge.httpPort, path, headers: { host } }, (res) => {
         res.resume();
         resolve({ status: res.statusCode ?? 0, location: res.headers.location, body: '' });
       }).on('error', reject);
     });
-  const secure = (path: string) =>
-    new Promise<Answer>((resolve, reject) => {
-      const req = httpsRequest({ host: '127.0.0.1', port: https, path, servername: 'localhost', headers: { host: 'localhost' }, ca, agent: false }, (res) => {
-        let body = '';
-        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      });
-      req.on('error', reject);
-      req.end();
-    });
+  const secure = async (path: string): Promise<Answer> => {
+    const { status, body } = await httpClient({ origin: edge.origin, caFiles: [edge.caFile] }).send(path);
+    return { status, body };
+  };
 
   it('when plain HTTP arrives with any Host header, then 301 to the same path on PUBLIC_ORIGIN, never to the client-supplied host', async () => {
     const forged = await plain('/dashboard?tab=1', 'evil.example');

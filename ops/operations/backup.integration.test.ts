@@ -3,9 +3,9 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createClient } from 'redis';
-import { watchCommandLines } from '../lib/command-lines.ts';
-import { startRedisServer, type RedisServer } from '../lib/redis-server.ts';
-import { suiteScratchDir } from '../lib/scratch-dir.ts';
+import { watchCommandLines } from '../../testkit/proc.ts';
+import { startRedisServer, type RedisServer } from '../../testkit/redis-server.ts';
+import { suiteScratchDir } from '../../testkit/scratch-dir.ts';
 import { backupNativeRedis } from './backup.ts';
 
 /**

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { httpsClient } from '../lib/https-client.ts';
+import { httpClient, type HttpClient } from '../../testkit/http.ts';
 import { CliError, say } from '../lib/log.ts';
 import type { Phases } from '../lib/phases.ts';
-import { repoRoot } from '../lib/repo.ts';
+import { repoRoot } from '../../testkit/repo.ts';
 import { capture, run, sleep, waitFor } from '../lib/run.ts';
 import { readEnvFile } from '../lib/env-file.ts';
 import type { SwarmStack } from './swarm-stack.ts';
@@ -32,7 +32,7 @@ const FAILOVER_503_BOUND_S = 15;
  *      restart; sessions and users from before still work; /readyz follows.
  */
 export async function runDrills(swarm: SwarmStack, phases: Phases): Promise<void> {
-  const send = httpsClient({ caFile: swarm.caFile });
+  const { send } = httpClient({ caFiles: [swarm.caFile] });
   const base = swarm.origin;
   const users = await phases.run('swarm: drill users', () => createUsers(swarm, CLIENTS + 2));
   const clients = users.slice(0, CLIENTS);
@@ -144,7 +144,7 @@ export async function runDrills(swarm: SwarmStack, phases: Phases): Promise<void
   });
 }
 
-async function login(send: ReturnType<typeof httpsClient>, base: string, user: Credentials): Promise<string> {
+async function login(send: HttpClient['send'], base: string, user: Credentials): Promise<string> {
   const response = await send(`${base}/api/login`, { json: user });
   const cookie = response.cookie();
   if (response.status !== 200 || !cookie) throw new CliError(`login as ${user.username}: ${response.status} ${response.body}`);

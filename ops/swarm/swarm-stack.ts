@@ -2,13 +2,13 @@ import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import { ensureLocalCertificates } from '../certs.ts';
+import { ensureLocalCertificates } from '../../testkit/certs.ts';
 import { DockerStack } from '../docker/docker-stack.ts';
 import { generateEnvFile } from '../env-gen.ts';
 import { readEnvFile } from '../lib/env-file.ts';
 import { CliError, say } from '../lib/log.ts';
-import { probe } from '../lib/probe.ts';
-import { fromRepo, repoRoot } from '../lib/repo.ts';
+import { atPort, probe } from '../../testkit/http.ts';
+import { fromRepo, repoRoot } from '../../testkit/repo.ts';
 import { capture, run, sleep, waitFor } from '../lib/run.ts';
 import { writeSecretFiles } from '../lib/secrets.ts';
 import { SECRET_FILES, assertValidServiceConfig, serviceEnvFrom, type SecretKey } from '../lib/service-env.ts';
@@ -135,10 +135,10 @@ export class SwarmStack {
   }
 
   async up(): Promise<void> {
-    await ensureTools('docker');
+    await ensureTools('docker', 'mkcert');
     await this.docker.connect({ start: true });
     generateEnvFile(this.docker.envFile);
-    await ensureLocalCertificates(join(repoRoot, 'certs'), { quiet: true });
+    ensureLocalCertificates(join(repoRoot, 'certs'), { quiet: true });
     if (await this.docker.containerOf('nginx'))
       throw new CliError('the compose stack holds the edge ports: make down first (both publish HTTP_PORT/HTTPS_PORT)');
     await this.ensureSwarm();
@@ -228,12 +228,9 @@ export class SwarmStack {
       const unhealthy = (
         await capture('docker', ['ps', '--filter', `label=com.docker.stack.namespace=${SWARM_STACK}`, '--filter', 'health=starting', '-q'])
       ).trim();
-      const edge = await probe({
-        origin: origin.origin,
-        connectHost: '127.0.0.1',
-        port: Number(this.setting('HTTPS_PORT', '443')),
-        path: '/readyz',
-        caFile: this.caFile,
+      const edge = await probe(atPort(`${origin.origin}/readyz`, Number(this.setting('HTTPS_PORT', '443'))), {
+        connectTo: '127.0.0.1',
+        caFiles: [this.caFile],
       });
       if (rows.length > 0 && pending.length === 0 && !unhealthy && edge.status === 200) return;
       last = `${pending.join(', ') || 'replicas ok'}; ${unhealthy ? 'health checks starting' : 'healthy'}; edge /readyz ${edge.status || edge.error}`;

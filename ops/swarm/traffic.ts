@@ -1,4 +1,4 @@
-import { httpsClient, type HttpsResponse } from '../lib/https-client.ts';
+import { httpClient, type HttpClient, type HttpResponse } from '../../testkit/http.ts';
 import { sleep } from '../lib/run.ts';
 
 export interface Credentials {
@@ -35,7 +35,7 @@ export class Traffic {
   private running = false;
   private readonly loops: Array<Promise<void>> = [];
   private readonly started = Date.now();
-  private readonly send: ReturnType<typeof httpsClient>;
+  private readonly send: HttpClient['send'];
   private readonly base: string;
   private readonly users: Credentials[];
 
@@ -43,7 +43,7 @@ export class Traffic {
   constructor(base: string, caFile: string, users: Credentials[], timeoutMs = 15_000) {
     this.base = base;
     this.users = users;
-    this.send = httpsClient({ caFile, timeoutMs });
+    this.send = httpClient({ caFiles: [caFile], timeoutMs }).send;
   }
 
   /** ms since the traffic started: the time axis of every outcome */
@@ -63,7 +63,7 @@ export class Traffic {
     return this.outcomes;
   }
 
-  private async request(client: number, kind: Outcome['kind'], path: string, init: Parameters<typeof this.send>[1] = {}): Promise<HttpsResponse | undefined> {
+  private async request(client: number, kind: Outcome['kind'], path: string, init: Parameters<typeof this.send>[1] = {}): Promise<HttpResponse | undefined> {
     const at = this.now();
     try {
       const response = await this.send(`${this.base}${path}`, init);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { shippedMaxmemoryPolicy, startRedisServer, type RedisServer } from '../../../ops/lib/redis-server.ts';
+import { shippedMaxmemoryPolicy, startRedisServer, type RedisServer } from '../../../testkit/redis-server.ts';
 import { buildTestApp, createUser, login, type TestApp } from '../helpers/test-app.ts';
 import { commandCounts, infoNumber, pool, serve } from '../helpers/served.ts';
 

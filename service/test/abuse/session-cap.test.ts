@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { SessionData } from 'express-session';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { startRedisServer, type RedisServer } from '../../../ops/lib/redis-server.ts';
+import { startRedisServer, type RedisServer } from '../../../testkit/redis-server.ts';
 import { buildTestApp, createUser, login, metricValue, viaEdge, type TestApp } from '../helpers/test-app.ts';
 
 /** Every command Redis ran so far, Lua-internal ones included (INFO commandstats), but the

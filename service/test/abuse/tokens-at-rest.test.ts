@@ -2,8 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { testScratchDir } from '../../../ops/lib/scratch-dir.ts';
-import { startRedisServer, type RedisServer } from '../../../ops/lib/redis-server.ts';
+import { testScratchDir } from '../../../testkit/scratch-dir.ts';
+import { startRedisServer, type RedisServer } from '../../../testkit/redis-server.ts';
 import { buildTestApp, createUser, login, sessionIdOf, viaEdge, type TestApp } from '../helpers/test-app.ts';
 
 /**

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { suiteScratchDir } from '../../../ops/lib/scratch-dir.ts';
+import { suiteScratchDir } from '../../../testkit/scratch-dir.ts';
 import { ConfigError, loadConfig, parseDurationMs } from '../../src/config/config.ts';
 
 const SECRET = 'x'.repeat(32);

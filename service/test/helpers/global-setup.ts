@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { startRedisServer, type RedisServer } from '../../../ops/lib/redis-server.ts';
+import { startRedisServer, type RedisServer } from '../../../testkit/redis-server.ts';
 
 /** Where the integration tests find their Redis: each test file connects with its own key prefix. */
 export const TEST_REDIS_URL = 'AUTHSTACK_TEST_REDIS_URL';

@@ -1,7 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
-import { startRedisServer } from '../../../ops/lib/redis-server.ts';
+import { startRedisServer } from '../../../testkit/redis-server.ts';
 import { serve } from '../helpers/served.ts';
 import { buildTestApp, createUser, GOOD_PASSWORD, login, viaEdge, type TestApp, sessionIdOf, uniqueUsername } from '../helpers/test-app.ts';
 

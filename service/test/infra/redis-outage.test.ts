@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
-import { startRedisServer, type RedisServer } from '../../../ops/lib/redis-server.ts';
+import { startRedisServer, type RedisServer } from '../../../testkit/redis-server.ts';
 import { buildTestApp, createUser, login, viaEdge, type TestApp } from '../helpers/test-app.ts';
 
 /** Polls until `check` passes or the deadline is reached. */

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { freePorts } from '../../../ops/lib/ports.ts';
+import { freePorts } from '../../../testkit/ports.ts';
 import { inFlightLogin } from '../helpers/in-flight-login.ts';
 import { redisUrl, testEnv } from '../helpers/test-app.ts';
 import { requireBuild, runNode, startNode } from './helpers.ts';

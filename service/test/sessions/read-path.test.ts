@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { sign } from 'cookie-signature';
 import session, { Cookie, type SessionData } from 'express-session';
 import type request from 'supertest';
-import { repoRoot } from '../../../ops/lib/repo.ts';
+import { repoRoot } from '../../../testkit/repo.ts';
 import {
   GOOD_PASSWORD,
   SECRET_A,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { sign } from 'cookie-signature';
-import { startRedisServer, type RedisServer } from '../../../ops/lib/redis-server.ts';
+import { startRedisServer, type RedisServer } from '../../../testkit/redis-server.ts';
 import { commandCounts } from '../helpers/served.ts';
 import {
   SECRET_A,

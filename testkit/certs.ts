@@ -1,0 +1,62 @@
+import { spawnSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** Renew a leaf this close to its end. */
+const RENEW_WITHIN_MS = 30 * 86_400_000;
+const NAMES = ['localhost', '127.0.0.1', '::1'];
+
+export interface CertPaths {
+  /** The local CA's certificate: what clients (curl --cacert, the smoke tests) trust. */
+  caCrt: string;
+  leafCrt: string;
+  leafKey: string;
+}
+
+export const certPaths = (dir: string): CertPaths => ({
+  caCrt: join(dir, 'ca.crt'),
+  leafCrt: join(dir, 'localhost.crt'),
+  leafKey: join(dir, 'localhost.key'),
+});
+
+const log = (message: string) => process.stderr.write(`certs: ${message}\n`);
+
+/**
+ * Local TLS certificates for https://localhost, made by mkcert (Debian's package): its CA
+ * (rootCA.pem, rootCA-key.pem) kept in `dir` as its CAROOT, ca.crt a copy of that CA for clients,
+ * and a leaf for localhost, 127.0.0.1 and ::1. Idempotent: keeps a valid leaf this CA issued,
+ * renews one that ends within 30 days, and never overwrites a certificate it did not issue (your
+ * own, or a real one). To make browsers trust it: `CAROOT=<dir> mkcert -install`.
+ */
+export function ensureLocalCertificates(dir: string, options: { quiet?: boolean } = {}): CertPaths {
+  const paths = certPaths(dir);
+  mkdirSync(dir, { recursive: true });
+  const ca = join(dir, 'rootCA.pem');
+  if (existsSync(paths.leafCrt)) {
+    const leaf = new X509Certificate(readFileSync(paths.leafCrt));
+    const ours = existsSync(ca) && leaf.checkIssued(new X509Certificate(readFileSync(ca)));
+    if (!ours) {
+      log(`keeping ${paths.leafCrt}: it was not issued by the local CA in ${dir}, so it is yours`);
+      return paths;
+    }
+    if (Date.parse(leaf.validTo) - Date.now() > RENEW_WITHIN_MS) {
+      if (!options.quiet) log(`keeping valid ${paths.leafCrt} (until ${leaf.validTo})`);
+      return paths;
+    }
+    log(`renewing ${paths.leafCrt}: it ends within 30 days`);
+  }
+  const made = spawnSync('mkcert', ['-cert-file', paths.leafCrt, '-key-file', paths.leafKey, ...NAMES], {
+    env: { ...process.env, CAROOT: dir },
+    encoding: 'utf8',
+  });
+  if (made.error || made.status !== 0) {
+    const reason = made.error ? 'mkcert is not installed (sudo apt-get install -y mkcert)' : made.stderr.trim();
+    throw new Error(`certs: mkcert failed: ${reason}`);
+  }
+  chmodSync(paths.leafKey, 0o600);
+  copyFileSync(ca, paths.caCrt);
+  log(`issued ${paths.leafCrt} for ${NAMES.join(', ')} (local CA ${paths.caCrt})`);
+  if (!options.quiet) log(`browsers trust it after: CAROOT=${dir} mkcert -install   (curl: --cacert ${paths.caCrt})`);
+  return paths;
+}
