@@ -7,7 +7,7 @@ import { DockerStack } from './docker/docker-stack.ts';
 import { findEngine, startEngine, stopEngine } from './docker/engine.ts';
 import { buildStandinImages, neededImages } from './docker/standin-images.ts';
 import { generateEnvFile } from './env-gen.ts';
-import { readEnvFile } from './lib/env-file.ts';
+import { readEnvFile } from '../testkit/env-file.ts';
 import { prettyLogs } from './lib/pretty-logs.ts';
 import { CliError } from './lib/log.ts';
 import { Phases } from './lib/phases.ts';

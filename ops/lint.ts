@@ -37,15 +37,7 @@ async function shellcheck(): Promise<void> {
 
 async function yamllint(): Promise<void> {
   const rules = '{extends: default, rules: {line-length: {max: 140}, document-start: disable, truthy: {check-keys: false}}}';
-  const targets = ['docker-compose.yml', 'deploy'].filter((t) => {
-    try {
-      statSync(join(repoRoot, t));
-      return true;
-    } catch {
-      return false;
-    }
-  });
-  await run('yamllint', ['-s', '-d', rules, ...targets], { cwd: repoRoot });
+  await run('yamllint', ['-s', '-d', rules, 'docker-compose.yml', 'deploy', 'nginx/kustomization.yaml'], { cwd: repoRoot });
   log('yamllint: clean');
 }
 
@@ -108,23 +100,6 @@ function nodePin(): void {
   log(`node pin: .node-version ${pin} = Dockerfile base tag`);
 }
 
-/**
- * The swarm stack ships nginx's files as swarm configs, one by one: a snippet added to nginx/
- * but not to deploy/swarm/stack.yml would be missing only there, at deploy time.
- */
-function swarmConfigs(): void {
-  const stack = readFileSync(join(repoRoot, 'deploy/swarm/stack.yml'), 'utf8');
-  const wanted = [
-    ...filesUnder('nginx/snippets', () => true),
-    'nginx/nginx.conf',
-    'nginx/templates/authstack.conf.template',
-    'nginx/templates/upstream/dns.conf.template',
-  ];
-  const missing = wanted.filter((file) => !stack.includes(`file: ../../${file}`));
-  if (missing.length > 0) throw new CliError(`deploy/swarm/stack.yml does not ship ${missing.join(', ')} as a swarm config`);
-  log(`swarm: stack.yml ships all ${wanted.length} nginx files`);
-}
-
 /** Static checks beyond tsc: shell, YAML, nginx, Prometheus, Kubernetes manifests and the Node pin. */
 export async function lint(): Promise<void> {
   await ensureTools('shellcheck', 'yamllint', 'nginx', 'promtool', 'mkcert', 'kubectl');
@@ -133,7 +108,6 @@ export async function lint(): Promise<void> {
   await yamllint();
   await nginxTest();
   await promtool();
-  swarmConfigs();
   await validateKubernetesManifests({ report: log });
   log(`ok (${relative(process.cwd(), repoRoot) || '.'})`);
 }

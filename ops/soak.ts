@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readEnvFile } from './lib/env-file.ts';
+import { readEnvFile } from '../testkit/env-file.ts';
 import { httpClient } from '../testkit/http.ts';
 import { CliError, say } from './lib/log.ts';
 import { fromRepo, repoRoot } from '../testkit/repo.ts';

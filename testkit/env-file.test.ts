@@ -2,7 +2,7 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { readEnvFile, updateEnvFile } from './env-file.ts';
-import { testScratchDir } from '../../testkit/scratch-dir.ts';
+import { testScratchDir } from './scratch-dir.ts';
 
 const tempFile = (content: string, mode = 0o600) => {
   const file = join(testScratchDir('env-file-'), '.env');

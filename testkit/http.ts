@@ -4,6 +4,7 @@ import { isIPv6, type LookupFunction } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { rootCertificates } from 'node:tls';
 import { Agent, request } from 'undici';
+import { COOKIE_NAMES } from '../service/src/config/config.ts';
 
 /** One answer, read whole. */
 export interface HttpResponse {
@@ -132,7 +133,7 @@ function answer(status: number, headers: Record<string, string | string[] | unde
         throw new Error(`expected a JSON body, got status ${status}: ${body.slice(0, 200)}`);
       }
     },
-    cookie(name = '__Host-sid') {
+    cookie(name = COOKIE_NAMES.session.secure) {
       return all('set-cookie')
         .find((c) => c.startsWith(`${name}=`))
         ?.split(';')[0];

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ensureLocalCertificates } from './certs.ts';
@@ -46,6 +46,19 @@ export function renderTemplate(template: string, vars: NginxTemplateVars, name =
 }
 
 /**
+ * nginx's own files, relative to nginx/ (nginx.conf, snippets/*, templates/**): what every
+ * runtime ships, read from the directory, so a new snippet needs no list anywhere else (the
+ * native stack renders them, compose mounts the directories, swarm makes a config of each).
+ */
+export function nginxFiles(): string[] {
+  const dir = join(repoRoot, 'nginx');
+  const under = (sub: string) => readdirSync(join(dir, sub), { recursive: true }).map((f) => join(sub, String(f)));
+  return ['nginx.conf', ...under('snippets'), ...under('templates').filter((f) => f.endsWith('.template'))]
+    .filter((f) => statSync(join(dir, f)).isFile())
+    .sort();
+}
+
+/**
  * Renders nginx/ for the native runtime into `out`: nginx.conf and the snippets as they are,
  * the site template rendered into conf.d/, and temp paths inside `out` (the container keeps its
  * compiled-in paths). The same files the compose stack mounts, so both run one configuration.
@@ -56,15 +69,14 @@ export function renderNginx(out: string, vars: NginxTemplateVars): void {
   rmSync(join(out, 'conf.d'), { recursive: true, force: true });
   mkdirSync(join(out, 'conf.d'), { recursive: true });
   mkdirSync(join(out, 'tmp'), { recursive: true });
-  copyFileSync(join(source, 'nginx.conf'), join(out, 'nginx.conf'));
-  for (const file of readdirSync(join(source, 'snippets'))) copyFileSync(join(source, 'snippets', file), join(out, 'snippets', file));
-  // templates/**.conf.template -> conf.d/**.conf, subdirectories kept (as the image's entrypoint does).
-  for (const file of readdirSync(join(source, 'templates'), { recursive: true })
-    .map(String)
-    .filter((f) => f.endsWith('.conf.template'))) {
-    const name = file.replace(/\.template$/, '');
-    mkdirSync(dirname(join(out, 'conf.d', name)), { recursive: true });
-    writeFileSync(join(out, 'conf.d', name), renderTemplate(readFileSync(join(source, 'templates', file), 'utf8'), vars, name));
+  // nginx.conf and snippets/ as they are; templates/**.conf.template rendered into conf.d/**.conf,
+  // subdirectories kept (as the image's entrypoint does).
+  for (const file of nginxFiles()) {
+    const template = file.startsWith('templates/');
+    const target = template ? join(out, 'conf.d', file.slice('templates/'.length).replace(/\.template$/, '')) : join(out, file);
+    mkdirSync(dirname(target), { recursive: true });
+    if (template) writeFileSync(target, renderTemplate(readFileSync(join(source, file), 'utf8'), vars, file));
+    else copyFileSync(join(source, file), target);
   }
   writeFileSync(
     join(out, 'conf.d', '00-native-paths.conf'),

@@ -2,7 +2,9 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run } from '../../ops/lib/run.ts';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { parseDuration } from '../../service/src/config/config.ts';
 
 export interface WrkResult {
   requests: number;
@@ -14,12 +16,7 @@ export interface WrkResult {
   errors: number;
 }
 
-function ms(text: string): number {
-  const match = /^([\d.]+)(us|ms|s|m)$/.exec(text.trim());
-  if (!match) return Number.NaN;
-  const value = Number(match[1]);
-  return { us: value / 1000, ms: value, s: value * 1000, m: value * 60_000 }[match[2] as 'us' | 'ms' | 's' | 'm'];
-}
+const ms = (text: string): number => parseDuration(text) ?? Number.NaN;
 
 /** Parses wrk --latency output. */
 export function parseWrk(output: string): WrkResult {
@@ -57,7 +54,7 @@ export async function wrk(options: WrkOptions): Promise<WrkResult> {
     args.push('-s', script);
   }
   try {
-    const { stdout } = await run('wrk', [...args, options.url], { timeoutMs: (options.seconds + 30) * 1000 });
+    const { stdout } = await promisify(execFile)('wrk', [...args, options.url], { timeout: (options.seconds + 30) * 1000 });
     return parseWrk(stdout);
   } finally {
     if (script) rmSync(script, { force: true });

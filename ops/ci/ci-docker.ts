@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { watchCommandLines } from '../../testkit/proc.ts';
-import { readEnvFile, updateEnvFile } from '../lib/env-file.ts';
+import { readEnvFile, updateEnvFile } from '../../testkit/env-file.ts';
 import { httpClient } from '../../testkit/http.ts';
 import { CliError, say } from '../lib/log.ts';
 import type { Phases } from '../lib/phases.ts';

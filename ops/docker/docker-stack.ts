@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureLocalCertificates } from '../../testkit/certs.ts';
 import { generateEnvFile } from '../env-gen.ts';
-import { readEnvFile } from '../lib/env-file.ts';
+import { readEnvFile } from '../../testkit/env-file.ts';
 import { CliError, say } from '../lib/log.ts';
 import { isPortFree } from '../../testkit/ports.ts';
 import { atPort, probe } from '../../testkit/http.ts';

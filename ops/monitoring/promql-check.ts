@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
-import { readEnvFile } from '../lib/env-file.ts';
+import { readEnvFile } from '../../testkit/env-file.ts';
 import { CliError, say } from '../lib/log.ts';
 import { fromRepo, repoRoot } from '../../testkit/repo.ts';
 import { writeSecretFiles } from '../lib/secrets.ts';

@@ -4,6 +4,7 @@
  * an expression reads. No I/O here, so all of it is unit-tested (promql.test.ts).
  */
 
+import { parseDuration } from '../../service/src/config/config.ts';
 import { parser } from '@prometheus-io/lezer-promql';
 
 /** One expression and where it came from, for the table and for the panels that need data. */
@@ -145,14 +146,10 @@ export interface GrafanaIntervals {
 /** A one-hour view over a 15 s scrape interval (deploy/prometheus/prometheus.yml). */
 export const DEFAULT_INTERVALS: GrafanaIntervals = { rateInterval: '1m', interval: '15s', range: '1h' };
 
-const DURATION_UNITS_S: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86_400, w: 604_800, y: 31_536_000 };
-
 /** A Prometheus duration (`90s`, `1h30m`, `500ms`) in seconds; undefined when it is not one. */
 export function durationSeconds(duration: string): number | undefined {
-  if (!/^(?:\d+(?:ms|s|m|h|d|w|y))+$/.test(duration)) return undefined;
-  let total = 0;
-  for (const [, value, unit] of duration.matchAll(/(\d+)(ms|s|m|h|d|w|y)/g)) total += Number(value) * DURATION_UNITS_S[unit!]!;
-  return total;
+  const ms = /\./.test(duration) ? undefined : parseDuration(duration);
+  return ms === undefined ? undefined : ms / 1000;
 }
 
 /** Grafana's built-in variables (the ones a PromQL expression can use) for the given intervals. */

@@ -3,7 +3,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync,
 import { join } from 'node:path';
 import { ensureLocalCertificates } from '../../testkit/certs.ts';
 import { generateEnvFile } from '../env-gen.ts';
-import { readEnvFile } from '../lib/env-file.ts';
+import { readEnvFile } from '../../testkit/env-file.ts';
 import { CliError, say } from '../lib/log.ts';
 import { pickPort } from '../../testkit/ports.ts';
 import { atPort, probe } from '../../testkit/http.ts';

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { readEnvFile } from '../lib/env-file.ts';
+import { readEnvFile } from '../../testkit/env-file.ts';
 import { testScratchDir } from '../../testkit/scratch-dir.ts';
 import { rotateSessionSecret, rotatedSecrets } from './rotate-secret.ts';
 

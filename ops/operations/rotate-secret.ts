@@ -1,4 +1,4 @@
-import { readEnvFile, updateEnvFile } from '../lib/env-file.ts';
+import { readEnvFile, updateEnvFile } from '../../testkit/env-file.ts';
 import { CliError, say } from '../lib/log.ts';
 import { randomSecret } from '../lib/secrets.ts';
 

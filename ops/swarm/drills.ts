@@ -4,7 +4,7 @@ import { CliError, say } from '../lib/log.ts';
 import type { Phases } from '../lib/phases.ts';
 import { repoRoot } from '../../testkit/repo.ts';
 import { capture, run, sleep, waitFor } from '../lib/run.ts';
-import { readEnvFile } from '../lib/env-file.ts';
+import { readEnvFile } from '../../testkit/env-file.ts';
 import type { SwarmStack } from './swarm-stack.ts';
 import { Traffic, isFailure, summarize, type Credentials, type Outcome } from './traffic.ts';
 

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { ensureLocalCertificates } from '../../testkit/certs.ts';
+import { nginxFiles } from '../../testkit/nginx.ts';
 import { DockerStack } from '../docker/docker-stack.ts';
 import { generateEnvFile } from '../env-gen.ts';
-import { readEnvFile } from '../lib/env-file.ts';
+import { readEnvFile } from '../../testkit/env-file.ts';
 import { CliError, say } from '../lib/log.ts';
 import { atPort, probe } from '../../testkit/http.ts';
 import { fromRepo, repoRoot } from '../../testkit/repo.ts';
@@ -99,12 +100,6 @@ export class SwarmStack {
     );
     const certFile = this.env.TLS_CERT_FILE || join(repoRoot, 'certs/localhost.crt');
     const keyFile = this.env.TLS_KEY_FILE || join(repoRoot, 'certs/localhost.key');
-    const nginxFiles = [
-      'nginx/nginx.conf',
-      ...listFiles('nginx/snippets'),
-      'nginx/templates/authstack.conf.template',
-      'nginx/templates/upstream/dns.conf.template',
-    ];
     return {
       SWARM_RUN_DIR: this.runDir,
       SWARM_BACKEND_SUBNET: subnet,
@@ -120,15 +115,34 @@ export class SwarmStack {
       METRICS_TOKEN_VERSION: contentVersion(secrets.METRICS_TOKEN!),
       ADMIN_PASSWORD_VERSION: contentVersion(secrets.ADMIN_PASSWORD!),
       TLS_VERSION: contentVersion(readFileSync(certFile), readFileSync(keyFile)),
-      NGINX_CONFIG_VERSION: contentVersion(...nginxFiles.map((f) => readFileSync(fromRepo(f)))),
+      NGINX_CONFIG_VERSION: contentVersion(...nginxFiles().map((f) => readFileSync(join(repoRoot, 'nginx', f)))),
       REDIS_CONFIG_VERSION: contentVersion(readFileSync(fromRepo('deploy/redis.conf')), readFileSync(fromRepo('deploy/redis/ha-entrypoint.sh'))),
     };
+  }
+
+  /**
+   * nginx's own files as swarm configs, derived from nginx/ (testkit/nginx.ts): a second compose
+   * file beside stack.yml, written for each deploy, so a new snippet needs no list in stack.yml.
+   */
+  private writeNginxConfigs(): string {
+    const configs = nginxFiles().map((file) => ({ file, key: `nginx_${file.replace(/\.(conf|template)$/g, '').replace(/[^a-z0-9]+/gi, '_')}` }));
+    const compose = {
+      version: '3.8',
+      services: { nginx: { configs: configs.map(({ file, key }) => ({ source: key, target: `/etc/nginx/${file}` })) } },
+      configs: Object.fromEntries(
+        configs.map(({ file, key }) => [key, { name: `authstack_${key}_\${NGINX_CONFIG_VERSION}`, file: join(repoRoot, 'nginx', file) }]),
+      ),
+    };
+    const path = join(this.runDir, 'nginx-configs.json');
+    writeFileSync(path, `${JSON.stringify(compose, null, 2)}\n`);
+    return path;
   }
 
   /** `docker stack deploy` with local images only (no registry: never resolve, prefer offline). */
   private async deploy(): Promise<void> {
     const vars = this.writeInputs();
-    await run('docker', ['stack', 'deploy', '--resolve-image', 'never', '--prune', '-c', STACK_FILE, SWARM_STACK], {
+    const nginx = this.writeNginxConfigs();
+    await run('docker', ['stack', 'deploy', '--resolve-image', 'never', '--prune', '-c', STACK_FILE, '-c', nginx, SWARM_STACK], {
       env: { ...process.env, ...vars, DOCKER_SERVICE_PREFER_OFFLINE_IMAGE: '1' },
       stdio: 'inherit',
     });
@@ -246,12 +260,6 @@ export class SwarmStack {
       for (const name of names) await run('docker', [kind, 'rm', name], { allowFailure: true });
     }
   }
-}
-
-function listFiles(dir: string): string[] {
-  return readdirSync(fromRepo(dir))
-    .sort()
-    .map((name) => `${dir}/${name}`);
 }
 
 /** The first IPv4 address of a physical-looking interface (not loopback, not a Docker bridge). */

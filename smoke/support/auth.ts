@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { postJson, type RequestOptions, type Response } from './http.ts';
 import { secret } from './stack.ts';
+import { COOKIE_NAMES } from '../../service/src/config/config.ts';
 
 /** A username that exists nowhere: failure tests must never throttle the real admin. */
 export const randomUsername = (): string => `smoke-${randomBytes(6).toString('hex')}`;
@@ -31,8 +32,8 @@ export async function loginAs(username: string, password: string, options: Reque
   const session = response
     .all('set-cookie')
     .map(parseSetCookie)
-    .find((c) => c.name === '__Host-sid');
-  if (!session) throw new Error(`login of ${username} set no __Host-sid cookie: ${JSON.stringify(response.all('set-cookie'))}`);
+    .find((c) => c.name === COOKIE_NAMES.session.secure);
+  if (!session) throw new Error(`login of ${username} set no session cookie: ${JSON.stringify(response.all('set-cookie'))}`);
   return { response, cookie: `${session.name}=${session.value}` };
 }
 

@@ -1,5 +1,5 @@
 import { isAbsolute, resolve } from 'node:path';
-import { readEnvFile } from '../../ops/lib/env-file.ts';
+import { readEnvFile } from '../../testkit/env-file.ts';
 
 /**
  * Where the stack under test is and how to talk to it. Every value comes from, in order:

@@ -21,14 +21,41 @@ export class ConfigError extends Error {
 /** Keys that may come from NAME_FILE instead of NAME. */
 export const SECRET_KEYS = ['SESSION_SECRETS', 'REDIS_PASSWORD', 'METRICS_TOKEN', 'ADMIN_PASSWORD'] as const;
 
-const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+/**
+ * The cookies' names, here once: a contract (the browser, the edge and scripts refer to them).
+ * __Host- makes the browser insist on Secure, Path=/ and no Domain: the cookie cannot be planted
+ * by a sibling subdomain or over plain HTTP; it only works on secure cookies.
+ */
+export const COOKIE_NAMES = {
+  session: { secure: '__Host-sid', plain: 'sid' },
+  device: { secure: '__Host-device', plain: 'device' },
+} as const;
 
-/** "900" (seconds), "90s", "30m", "12h", "1d", "250ms" -> milliseconds. */
+const DURATION_UNITS_MS = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, y: 31_536_000_000 };
+
+/**
+ * The one duration parser of the code base (settings, PromQL ranges, wrk's output), in
+ * milliseconds: one or more `<number><unit>` parts ("90s", "1h30m", "1.5ms", "250us") in the
+ * `units` allowed (all by default); a bare number means `bareUnit`, or is refused without one.
+ */
+export function parseDuration(text: string, options: { bareUnit?: DurationUnit; units?: readonly DurationUnit[] } = {}): number | undefined {
+  const trimmed = text.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return options.bareUnit ? Number(trimmed) * DURATION_UNITS_MS[options.bareUnit] : undefined;
+  const units = options.units ?? (Object.keys(DURATION_UNITS_MS) as DurationUnit[]);
+  const part = `(\\d+(?:\\.\\d+)?)(${[...units].sort((a, b) => b.length - a.length).join('|')})`;
+  if (!new RegExp(`^(?:${part})+$`).test(trimmed)) return undefined;
+  let total = 0;
+  for (const [, value, unit] of trimmed.matchAll(new RegExp(part, 'g'))) total += Number(value) * DURATION_UNITS_MS[unit as DurationUnit];
+  return total;
+}
+
+type DurationUnit = keyof typeof DURATION_UNITS_MS;
+
+/** A setting's duration: "900" (seconds), "90s", "30m", "12h", "1d", "250ms" -> whole milliseconds. */
 export function parseDurationMs(text: string, { allowZero = false } = {}): number | undefined {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
-  if (!match) return undefined;
-  const value = Math.round(Number(match[1]) * DURATION_UNITS_MS[match[2] ?? 's']!);
-  return Number.isFinite(value) && (value > 0 || (allowZero && value === 0)) ? value : undefined;
+  const parsed = parseDuration(text, { bareUnit: 's', units: ['ms', 's', 'm', 'h', 'd'] });
+  const value = parsed === undefined ? undefined : Math.round(parsed);
+  return value !== undefined && Number.isFinite(value) && (value > 0 || (allowZero && value === 0)) ? value : undefined;
 }
 
 const duration = (fallback: string, options: { allowZero?: boolean } = {}) =>
@@ -144,7 +171,7 @@ const settings = {
         .map((s) => s.trim())
         .filter(Boolean);
     }),
-  /** Secure cookies (named __Host-sid). false only for local plain-HTTP development. */
+  /** Secure cookies (named __Host-...: COOKIE_NAMES). false only for local plain-HTTP development. */
   COOKIE_SECURE: boolean(true),
   /** The origin browsers use, e.g. https://localhost; unsafe requests from others get 403. */
   PUBLIC_ORIGIN: z
@@ -346,15 +373,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     session: {
       secrets: c.SESSION_SECRETS,
       cookieSecure: c.COOKIE_SECURE,
-      // __Host- makes the browser insist on Secure, Path=/ and no Domain: the cookie cannot be
-      // planted by a sibling subdomain or over plain HTTP. It only works on secure cookies.
-      cookieName: c.COOKIE_SECURE ? '__Host-sid' : 'sid',
+      cookieName: COOKIE_NAMES.session[c.COOKIE_SECURE ? 'secure' : 'plain'],
       idleTimeoutMs: c.SESSION_IDLE_TIMEOUT,
       absoluteTimeoutMs: c.SESSION_ABSOLUTE_TIMEOUT,
       maxSessionsPerUser: c.MAX_SESSIONS_PER_USER,
       readPath: c.SESSION_READ_PATH,
     },
-    device: { cookieName: c.COOKIE_SECURE ? '__Host-device' : 'device', maxAgeMs: c.DEVICE_COOKIE_MAX_AGE },
+    device: { cookieName: COOKIE_NAMES.device[c.COOKIE_SECURE ? 'secure' : 'plain'], maxAgeMs: c.DEVICE_COOKIE_MAX_AGE },
     trustProxy: c.TRUST_PROXY,
     publicOrigin: c.PUBLIC_ORIGIN,
     metricsToken: c.METRICS_TOKEN,

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { GOOD_PASSWORD, buildTestApp, createUser, login, sessionCookie, uniqueUsername, viaEdge, type TestApp } from '../helpers/test-app.ts';
+import { DEVICE_COOKIE, GOOD_PASSWORD, buildTestApp, createUser, login, sessionCookie, uniqueUsername, viaEdge, type TestApp } from '../helpers/test-app.ts';
 
-const DEVICE = '__Host-device';
+const DEVICE = DEVICE_COOKIE;
 const NEW_PASSWORD = 'the victim changed it to this';
 
 /** `name=value` of the device cookie a response sets, or undefined. */

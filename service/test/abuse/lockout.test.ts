@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { buildTestApp, createUser, metricValue, sessionCookie, viaEdge, type TestApp } from '../helpers/test-app.ts';
+import { DEVICE_COOKIE, buildTestApp, createUser, metricValue, sessionCookie, viaEdge, type TestApp } from '../helpers/test-app.ts';
 import { pool } from '../helpers/served.ts';
 
-const DEVICE = '__Host-device';
+const DEVICE = DEVICE_COOKIE;
 
 /** `name=value` of a Set-Cookie the response carries, or undefined. */
 function cookieFrom(res: { headers: Record<string, unknown> }, name: string): string | undefined {
@@ -33,7 +33,7 @@ describe('lockout resistance', () => {
     const first = await attempt(username, password, '198.51.100.10');
     const device = cookieFrom(first, DEVICE)!;
     expect(first.status).toBe(200);
-    expect(device).toMatch(/^__Host-device=v2\./);
+    expect(device).toMatch(new RegExp(`^${DEVICE}=v2\\.`));
 
     const statuses: number[] = [];
     await pool(1000, 8, async (i) => {

@@ -4,6 +4,7 @@ import type { Express } from 'express';
 import request from 'supertest';
 import { createApp } from '../../src/app.ts';
 import { bootstrap, type Runtime } from '../../src/bootstrap.ts';
+import { COOKIE_NAMES } from '../../src/config/config.ts';
 import type { Lifecycle } from '../../src/lifecycle.ts';
 import type { Metrics } from '../../src/infra/metrics.ts';
 import type { RedisClient } from '../../src/infra/redis-client.ts';
@@ -13,6 +14,9 @@ import { TEST_REDIS_URL } from './global-setup.ts';
 export const SECRET_A = 'secret-A-'.padEnd(40, 'a');
 export const SECRET_B = 'secret-B-'.padEnd(40, 'b');
 export const PUBLIC_ORIGIN = 'https://auth.example.test';
+/** The session and device cookies' names over HTTPS (the app's contract: config's COOKIE_NAMES). */
+export const SESSION_COOKIE = COOKIE_NAMES.session.secure;
+export const DEVICE_COOKIE = COOKIE_NAMES.device.secure;
 
 /** A clock tests move by hand, for idle and absolute expiry. */
 export class TestClock implements Clock {
@@ -120,13 +124,13 @@ export function viaEdge(app: Express) {
 }
 
 /** The session cookie ("name=value") from a response, or undefined. */
-export function sessionCookie(res: request.Response, name = '__Host-sid'): string | undefined {
+export function sessionCookie(res: request.Response, name: string = SESSION_COOKIE): string | undefined {
   const header = res.headers['set-cookie'] as unknown as string[] | undefined;
   const line = header?.find((c) => c.startsWith(`${name}=`));
   return line?.split(';')[0];
 }
 
-/** The session id inside a signed cookie ("__Host-sid=s%3A<id>.<signature>"). */
+/** The session id inside a signed cookie ("<name>=s%3A<id>.<signature>"). */
 export function sessionIdOf(cookie: string): string {
   return decodeURIComponent(cookie.split('=')[1]!).slice(2).split('.')[0]!;
 }

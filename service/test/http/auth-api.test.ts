@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
-import { buildTestApp, createUser, login, metricValue, sessionCookie, uniqueUsername, viaEdge, type TestApp } from '../helpers/test-app.ts';
+import { SESSION_COOKIE, buildTestApp, createUser, login, metricValue, sessionCookie, uniqueUsername, viaEdge, type TestApp } from '../helpers/test-app.ts';
 
 describe('JSON auth API', () => {
   let t: TestApp;
@@ -124,7 +124,7 @@ describe('JSON auth API', () => {
       const res = await viaEdge(t.app).post('/api/logout').set('Cookie', cookie);
 
       expect(res.status).toBe(204);
-      const cleared = (res.headers['set-cookie'] as unknown as string[]).find((c) => c.startsWith('__Host-sid='))!;
+      const cleared = (res.headers['set-cookie'] as unknown as string[]).find((c) => c.startsWith(`${SESSION_COOKIE}=`))!;
       expect(cleared).toMatch(/Expires=Thu, 01 Jan 1970/);
       expect(await t.redis.keys(`${t.prefix}sess:*`)).toHaveLength(keysBefore.length - 1);
       expect((await viaEdge(t.app).get('/api/me').set('Cookie', cookie)).status).toBe(401);

@@ -6,6 +6,7 @@ import session, { Cookie, type SessionData } from 'express-session';
 import type request from 'supertest';
 import { repoRoot } from '../../../testkit/repo.ts';
 import {
+  SESSION_COOKIE,
   GOOD_PASSWORD,
   SECRET_A,
   SECRET_B,
@@ -142,7 +143,7 @@ describe('the read path gives what express-session alone gives', () => {
     }
   }
 
-  const signed = (id: string, secret: string) => `__Host-sid=${encodeURIComponent(`s:${sign(id, secret)}`)}`;
+  const signed = (id: string, secret: string) => `${SESSION_COOKIE}=${encodeURIComponent(`s:${sign(id, secret)}`)}`;
   const newUser = () => createUser(withReadPath, uniqueUsername('diff'));
   const signIn = async (t: TestApp = withReadPath) => {
     const { username, password, user } = await createUser(t, uniqueUsername('diff'));
@@ -171,7 +172,7 @@ describe('the read path gives what express-session alone gives', () => {
 
   it('with an unsigned id', async () => {
     const { cookie } = await signIn();
-    await expectSameThroughBoth(`__Host-sid=${sessionIdOf(cookie)}`);
+    await expectSameThroughBoth(`${SESSION_COOKIE}=${sessionIdOf(cookie)}`);
   });
 
   it('with a cookie signed with an unknown secret', async () => {
@@ -201,7 +202,7 @@ describe('the read path gives what express-session alone gives', () => {
 
   it('with the name without the __Host- prefix', async () => {
     const { cookie } = await signIn();
-    await expectSameThroughBoth(cookie.replace('__Host-sid=', 'sid='));
+    await expectSameThroughBoth(cookie.replace(`${SESSION_COOKIE}=`, 'sid='));
   });
 
   it('after logout', async () => {

@@ -3,6 +3,7 @@ import { sign } from 'cookie-signature';
 import { startRedisServer, type RedisServer } from '../../../testkit/redis-server.ts';
 import { commandCounts } from '../helpers/served.ts';
 import {
+  SESSION_COOKIE,
   SECRET_A,
   SECRET_B,
   TestClock,
@@ -116,7 +117,7 @@ describe('cookies that are tampered with or signed with an unknown secret', () =
     const { username, password } = await createUser(t);
     const cookie = await login(t, username, password);
     const sid = sessionIdOf(cookie);
-    const forged = `__Host-sid=${encodeURIComponent(`s:${sign(sid, 'an-attacker-secret-that-is-long-enough-xx')}`)}`;
+    const forged = `${SESSION_COOKIE}=${encodeURIComponent(`s:${sign(sid, 'an-attacker-secret-that-is-long-enough-xx')}`)}`;
 
     const res = await viaEdge(t.app).get('/api/me').set('Cookie', forged);
 
@@ -125,7 +126,7 @@ describe('cookies that are tampered with or signed with an unknown secret', () =
 
   it('when the cookie is not signed at all or is garbage, then 401', async () => {
     for (const value of ['plain-session-id', 's:', 's:abc', '%', 's:x.y.z', '']) {
-      const res = await viaEdge(t.app).get('/api/me').set('Cookie', `__Host-sid=${value}`);
+      const res = await viaEdge(t.app).get('/api/me').set('Cookie', `${SESSION_COOKIE}=${value}`);
       expect({ value, status: res.status }).toEqual({ value, status: 401 });
     }
   });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { SessionData } from 'express-session';
-import { TestClock, buildTestApp, createUser, login, viaEdge, type TestApp, sessionIdOf, sessionKey } from '../helpers/test-app.ts';
+import { SESSION_COOKIE, TestClock, buildTestApp, createUser, login, viaEdge, type TestApp, sessionIdOf, sessionKey } from '../helpers/test-app.ts';
 
 describe('session management API', () => {
   let t: TestApp;
@@ -98,7 +98,7 @@ describe('session management API', () => {
     const res = await viaEdge(t.app).delete(`/api/sessions/${ownId}`).set('Cookie', mine);
 
     expect(res.status).toBe(204);
-    const setCookie = (res.headers['set-cookie'] as unknown as string[]).filter((c) => c.startsWith('__Host-sid='));
+    const setCookie = (res.headers['set-cookie'] as unknown as string[]).filter((c) => c.startsWith(`${SESSION_COOKIE}=`));
     expect(setCookie).toHaveLength(1);
     expect(setCookie[0]).toMatch(/Expires=Thu, 01 Jan 1970/);
     expect((await viaEdge(t.app).get('/api/me').set('Cookie', mine)).status).toBe(401);

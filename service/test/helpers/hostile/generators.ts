@@ -1,4 +1,7 @@
 import fc from 'fast-check';
+import { COOKIE_NAMES } from '../../../src/config/config.ts';
+
+const SESSION = COOKIE_NAMES.session.secure;
 
 /**
  * Hostile HTTP requests for the fuzz suite (test/http/hostile-input.test.ts), in three parts:
@@ -272,14 +275,14 @@ export const cookiePlan: fc.Arbitrary<CookiePlan> = fc.oneof(
       kind: fc.constant('raw' as const),
       header: fc.oneof(
         fc.constantFrom(
-          '__Host-sid',
-          '__Host-sid=',
-          '=__Host-sid',
-          '__Host-sid=%',
-          '__Host-sid=%E0%A4%A',
-          '__host-sid=s%3Ax.y',
+          SESSION,
+          `${SESSION}=`,
+          `=${SESSION}`,
+          `${SESSION}=%`,
+          `${SESSION}=%E0%A4%A`,
+          `${SESSION.toLowerCase()}=s%3Ax.y`,
           ';;;',
-          '__Host-sid="s:',
+          `${SESSION}="s:`,
           'sid=s%3Aabc.def',
         ),
         printable(200),
