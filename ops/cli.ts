@@ -1,28 +1,29 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { soak, soakTargetFor } from '../bench/soak.ts';
 import { ensureLocalCertificates } from '../testkit/certs.ts';
+import { readEnvFile } from '../testkit/env-file.ts';
+import { fromRepo, repoRoot } from '../testkit/repo.ts';
 import { ciDocker } from './ci/ci-docker.ts';
 import { runSmoke, testNativeStack } from './ci/test-stack.ts';
 import { DockerStack } from './docker/docker-stack.ts';
 import { findEngine, startEngine, stopEngine } from './docker/engine.ts';
 import { buildStandinImages, neededImages } from './docker/standin-images.ts';
 import { generateEnvFile } from './env-gen.ts';
-import { readEnvFile } from '../testkit/env-file.ts';
-import { prettyLogs } from './lib/pretty-logs.ts';
 import { CliError } from './lib/log.ts';
 import { Phases } from './lib/phases.ts';
-import { clearReports, totals } from './lib/test-reports.ts';
-import { fromRepo, repoRoot } from '../testkit/repo.ts';
+import { prettyLogs } from './lib/pretty-logs.ts';
 import { run } from './lib/run.ts';
+import { clearReports, totals } from './lib/test-reports.ts';
 import { ensureTools } from './lib/tools.ts';
 import { lint } from './lint.ts';
-import { soak, soakTargetFor } from './soak.ts';
 import { promqlCheckCommand } from './monitoring/promql-check.ts';
 import { NativeStack } from './native/native-stack.ts';
-import { runDrills } from './swarm/drills.ts';
-import { SwarmStack } from './swarm/swarm-stack.ts';
 import { backupContainerRedis, backupNativeRedis, defaultBackupName } from './operations/backup.ts';
 import { rotateSessionSecret } from './operations/rotate-secret.ts';
+import { runDrills } from './swarm/drills.ts';
+import { SwarmStack } from './swarm/swarm-stack.ts';
 
 const USAGE = `usage: node ops/cli.ts <command> [args]    (the Makefile's targets call these)
 
@@ -42,7 +43,7 @@ Docker Swarm (deploy/swarm/stack.yml, docs/scaling.md):
   swarm users <args>         the user CLI inside a service replica
   swarm drills               the CI drills: rolling update, replica loss, Redis failover, under load
 
-Setup:  env [file] | certs [dir] | images (stand-in base images + the service image)
+Setup:  env [file] | certs [dir] | images [--list] [--force] (stand-in base images + the service image)
 Tests:  lint | smoke | test-stack [jest args] | promql-check [--target host:port] | ci [docker]
 Logs:   pretty-logs                 stdin to stdout, the service's JSON lines readable on a terminal
 Parts:  docker <command> | native <command> | engine start|find|stop | ensure-tools <command...>
@@ -51,217 +52,170 @@ Environment: ENV_FILE (.env), RUN_DIR, CERTS_DIR, HTTPS_PORT, HTTP_PORT, SERVICE
 TLS_CERT, TLS_KEY, TLS_OCSP, COMPOSE_PROFILES, WAIT_TIMEOUT, READY_TIMEOUT, STOP_TIMEOUT (README).`;
 
 type Mode = 'docker' | 'native';
+type Command = (args: string[]) => Promise<number | void> | number | void;
 
-/** STACK=docker|native, else docker when an engine answers (also the one `up` starts), else native. */
-async function pickMode(): Promise<Mode> {
+/** A command's own switches (node:util parseArgs); unknown ones are an error (exit 2). */
+function options<T extends Record<string, { type: 'boolean' | 'string' }>>(args: string[], spec: T) {
+  try {
+    return parseArgs({ args, options: spec, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new CliError(`${(error as Error).message}\n\n${USAGE}`, 2);
+  }
+}
+
+/** STACK=docker|native, else for `up` docker when an engine answers, and for the rest the stack whose service runs. */
+async function modeFor(command: string): Promise<Mode> {
   const forced = process.env.STACK;
   if (forced === 'docker' || forced === 'native') return forced;
   if (forced) throw new CliError(`STACK must be 'docker' or 'native', got '${forced}'`, 2);
-  return (await findEngine()) ? 'docker' : 'native';
-}
-
-/** Which stack an operation on a running stack means: the one whose service runs. */
-async function runningMode(): Promise<Mode> {
-  const forced = process.env.STACK;
-  if (forced === 'docker' || forced === 'native') return forced;
+  if (command === 'up') return (await findEngine()) ? 'docker' : 'native';
   return (await new DockerStack().isServiceRunning()) ? 'docker' : 'native';
 }
 
-/** `tail -F`, or compose logs: follows until interrupted. */
-async function follow(files: string[], followMode: boolean): Promise<number> {
+/** `tail -F` over the native stack's logs: follows until interrupted. */
+function follow(files: string[], followMode: boolean): Promise<number> {
   const child = spawn('tail', [...(followMode ? ['-n', '50', '-F'] : ['-n', '200']), ...files], { stdio: 'inherit' });
   return new Promise((resolve) => child.on('close', (code) => resolve(code ?? 0)));
 }
 
-async function stackCommand(command: string, args: string[], mode: Mode): Promise<number> {
-  const native = new NativeStack();
+/** The commands on a running stack, for either shape. */
+function stackCommands(mode: Mode): Record<string, Command> {
   const docker = new DockerStack();
-  const noFollow = args.includes('--no-follow');
-  const names = args.filter((a) => a !== '--no-follow');
-  switch (command) {
-    case 'up':
-      await (mode === 'docker' ? docker.up() : native.up());
-      return 0;
-    case 'down':
-      await (mode === 'docker' ? docker.down(args) : native.down());
-      return 0;
-    case 'ps':
-      if (mode === 'docker') return docker.passthrough(['ps']);
-      native.ps();
-      return 0;
-    case 'logs':
-      return mode === 'docker' ? docker.logs(!noFollow, names) : follow(native.logFiles(names), !noFollow);
-    case 'restart':
-      if (mode === 'docker') await docker.restart(names);
-      else await native.restart(names[0]);
-      return 0;
-    case 'recreate':
-      await docker.recreate(names);
-      return 0;
-    case 'rotate-secret': {
-      const keep = Number(process.env.ROTATE_KEEP ?? 2);
-      const running = mode === 'docker' ? await docker.isServiceRunning() : native.isServiceRunning();
-      rotateSessionSecret(mode === 'docker' ? docker.envFile : native.envFile, keep);
-      if (!running) {
-        process.stderr.write(`the ${mode} stack is not running: the new secret applies at the next make up\n`);
-        return 0;
-      }
+  const native = new NativeStack();
+  const isDocker = mode === 'docker';
+  return {
+    up: () => (isDocker ? docker.up() : native.up()),
+    down: (args) => (isDocker ? docker.down(args) : native.down()),
+    ps: () => (isDocker ? docker.passthrough(['ps']) : native.ps()),
+    logs: (args) => {
+      const { values, positionals } = options(args, { 'no-follow': { type: 'boolean' } });
+      return isDocker ? docker.logs(!values['no-follow'], positionals) : follow(native.logFiles(positionals), !values['no-follow']);
+    },
+    restart: (args) => (isDocker ? docker.restart(args) : native.restart(args[0])),
+    recreate: (args) => docker.recreate(args),
+    users: (args) => (isDocker ? docker.users(args) : native.users(args)),
+    'rotate-secret': async () => {
+      const running = isDocker ? await docker.isServiceRunning() : native.isServiceRunning();
+      rotateSessionSecret(isDocker ? docker.envFile : native.envFile, Number(process.env.ROTATE_KEEP ?? 2));
+      if (!running) return void process.stderr.write(`the ${mode} stack is not running: the new secret applies at the next make up\n`);
       // Docker: a new container (file secrets are bind mounts fixed when a container is created).
-      if (mode === 'docker') await docker.recreate(['service']);
-      else await native.restart('service');
+      await (isDocker ? docker.recreate(['service']) : native.restart('service'));
       process.stderr.write('service restarted with the new secret; existing sessions stay valid\n');
-      return 0;
-    }
-    case 'backup': {
+    },
+    backup: async (args) => {
       const out = fromRepo(args[0] ?? defaultBackupName());
-      if (mode === 'docker') {
-        await docker.connect();
-        const id = await docker.containerOf('redis');
-        if (!id) throw new CliError('the redis container is not running (make up)');
-        await backupContainerRedis(out, id);
-      } else {
-        await backupNativeRedis(out, native.redisEndpoint());
-      }
-      return 0;
-    }
-    case 'users':
-      return mode === 'docker' ? docker.users(args) : native.users(args);
-    case 'soak': {
-      if (mode === 'docker') await docker.connect();
+      if (!isDocker) return backupNativeRedis(out, native.redisEndpoint());
+      await docker.connect();
+      const id = await docker.containerOf('redis');
+      if (!id) throw new CliError('the redis container is not running (make up)');
+      await backupContainerRedis(out, id);
+    },
+    soak: async () => {
+      if (isDocker) await docker.connect();
       const target = await soakTargetFor(mode, () => docker.containerOf('service'), native.runDir);
       return (await soak(target, { seconds: Number(process.env.SOAK_SECONDS ?? 300), users: Number(process.env.SOAK_USERS ?? 4) })) ? 0 : 1;
-    }
-    default:
-      throw new CliError(`unknown command '${command}'\n\n${USAGE}`, 2);
-  }
+    },
+  };
 }
 
-async function swarmCommand(command: string, args: string[]): Promise<number> {
+function swarmCommands(): Record<string, Command> {
   const swarm = new SwarmStack();
-  switch (command) {
-    case 'up':
-      await swarm.up();
-      return 0;
-    case 'update':
-      await swarm.update();
-      return 0;
-    case 'down':
-      await swarm.down();
-      return 0;
-    case 'users':
-      return swarm.users(args);
-    case 'drills': {
+  return {
+    up: () => swarm.up(),
+    update: () => swarm.update(),
+    down: () => swarm.down(),
+    users: (args) => swarm.users(args),
+    drills: async () => {
       const phases = new Phases('swarm drills');
       try {
         await runDrills(swarm, phases);
       } finally {
         process.stderr.write(`${phases.table()}\n`);
       }
-      return 0;
-    }
-    default:
-      throw new CliError(`usage: node ops/cli.ts swarm up|update|down|users|drills`, 2);
-  }
+    },
+  };
 }
 
-const STACK_COMMANDS = new Set(['up', 'down', 'logs', 'ps', 'restart', 'rotate-secret', 'backup', 'users', 'soak']);
+/** Runs `args[0]` from a table of commands, with the rest as its arguments. */
+async function dispatch(table: Record<string, Command>, args: string[], usage = USAGE): Promise<number | void> {
+  const [name = '', ...rest] = args;
+  const command = table[name];
+  if (!command) throw new CliError(`unknown command '${name}'\n\n${usage}`, 2);
+  return command(rest);
+}
+
+const STACK_COMMANDS = ['up', 'down', 'logs', 'ps', 'restart', 'rotate-secret', 'backup', 'users', 'soak'];
+
+const commands: Record<string, Command> = {
+  ...Object.fromEntries(STACK_COMMANDS.map((name) => [name, async (args: string[]) => dispatch(stackCommands(await modeFor(name)), [name, ...args])])),
+  docker: async ([sub = '', ...rest]) => {
+    const docker = new DockerStack();
+    if (sub === 'compose') return docker.connect().then(() => docker.passthrough(rest));
+    if (sub === 'service-logs') return void process.stdout.write(await docker.serviceLogs());
+    if (sub === 'secrets') return void docker.writeComposeInputs();
+    return dispatch(stackCommands('docker'), [sub, ...rest]);
+  },
+  native: (args) => dispatch(stackCommands('native'), args),
+  swarm: (args) => dispatch(swarmCommands(), args, 'usage: node ops/cli.ts swarm up|update|down|users|drills'),
+  env: ([file]) => void generateEnvFile(fromRepo(file ?? process.env.ENV_FILE ?? '.env')),
+  certs: ([dir]) => void ensureLocalCertificates(fromRepo(dir ?? process.env.CERTS_DIR ?? 'certs')),
+  images: async (args) => {
+    const { values } = options(args, { list: { type: 'boolean' }, force: { type: 'boolean' } });
+    const docker = new DockerStack();
+    process.env.DOCKER_HOST = await startEngine();
+    if (values.list) return void process.stdout.write(`${neededImages(docker.profiles()).join('\n')}\n`);
+    await buildStandinImages({ force: values.force === true, profiles: docker.profiles() });
+    await docker.buildService();
+  },
+  engine: (args) =>
+    dispatch(
+      {
+        find: async () => {
+          const host = await findEngine();
+          if (!host)
+            throw new CliError('no Docker engine answers (DOCKER_HOST, /var/run/docker.sock, /run/docker-x.sock); start one: node ops/cli.ts engine start');
+          process.stdout.write(`${host}\n`);
+        },
+        start: async () => void process.stdout.write(`${await startEngine()}\n`),
+        stop: () => stopEngine(),
+      },
+      args,
+      'usage: node ops/cli.ts engine start|find|stop',
+    ),
+  'ensure-tools': (args) => ensureTools(...args),
+  lint: () => lint(),
+  smoke: (args) => {
+    const stackFile = fromRepo(process.env.SMOKE_STACK_FILE ?? '.run/smoke.env');
+    if (!process.env.BASE_URL && !existsSync(stackFile))
+      throw new CliError('no running stack found (.run/smoke.env): start one with `make up`, or set BASE_URL (and SMOKE_ENV_FILE, SMOKE_CA_FILE)');
+    return runSmoke(readEnvFile(stackFile), args, process.env.SMOKE_REPORT_LABEL ?? 'smoke');
+  },
+  'test-stack': (args) => testNativeStack(args),
+  'promql-check': (args) => promqlCheckCommand(args),
+  'pretty-logs': () => prettyLogs(process.stdin, process.stdout),
+  // What .ci/run runs: the README's test command, then the Docker stack, each phase timed, and
+  // last the total of every jest suite it ran. `ci docker` runs the Docker part alone.
+  ci: async ([part]) => {
+    const phases = new Phases('CI');
+    clearReports();
+    try {
+      if (part !== 'docker') await phases.run('make test', () => run('make', ['test'], { cwd: repoRoot, stdio: 'inherit' }));
+      await ciDocker(phases);
+    } finally {
+      process.stderr.write(`${phases.table()}\n`);
+      const { passed, failed, lines } = totals();
+      process.stdout.write(`\n${lines.join('\n')}\n${passed} passed, ${failed} failed\n`);
+    }
+  },
+};
 
 async function main(argv: string[]): Promise<number> {
-  const [command, ...args] = argv;
-  if (!command || command === '--help' || command === '-h' || command === 'help') {
+  const [command] = argv;
+  if (!command || ['--help', '-h', 'help'].includes(command)) {
     process.stdout.write(`${USAGE}\n`);
     return command ? 0 : 2;
   }
-  if (STACK_COMMANDS.has(command)) return stackCommand(command, args, command === 'up' ? await pickMode() : await runningMode());
-  switch (command) {
-    case 'docker': {
-      const [sub = '', ...rest] = args;
-      const docker = new DockerStack();
-      if (sub === 'compose') {
-        await docker.connect();
-        return docker.passthrough(rest);
-      }
-      if (sub === 'service-logs') {
-        process.stdout.write(await docker.serviceLogs());
-        return 0;
-      }
-      if (sub === 'secrets') {
-        docker.writeComposeInputs();
-        return 0;
-      }
-      return stackCommand(sub, rest, 'docker');
-    }
-    case 'native':
-      return stackCommand(args[0] ?? '', args.slice(1), 'native');
-    case 'swarm':
-      return swarmCommand(args[0] ?? '', args.slice(1));
-    case 'env':
-      generateEnvFile(fromRepo(args[0] ?? process.env.ENV_FILE ?? '.env'));
-      return 0;
-    case 'certs':
-      ensureLocalCertificates(fromRepo(args[0] ?? process.env.CERTS_DIR ?? 'certs'));
-      return 0;
-    case 'images': {
-      const docker = new DockerStack();
-      process.env.DOCKER_HOST = await startEngine();
-      if (args.includes('--list')) {
-        process.stdout.write(`${neededImages(docker.profiles()).join('\n')}\n`);
-        return 0;
-      }
-      await buildStandinImages({ force: args.includes('--force'), profiles: docker.profiles() });
-      await docker.buildService();
-      return 0;
-    }
-    case 'engine': {
-      const sub = args[0];
-      if (sub === 'find') {
-        const host = await findEngine();
-        if (!host)
-          throw new CliError('no Docker engine answers (DOCKER_HOST, /var/run/docker.sock, /run/docker-x.sock); start one: node ops/cli.ts engine start');
-        process.stdout.write(`${host}\n`);
-      } else if (sub === 'start') process.stdout.write(`${await startEngine()}\n`);
-      else if (sub === 'stop') await stopEngine();
-      else throw new CliError('usage: node ops/cli.ts engine start|find|stop', 2);
-      return 0;
-    }
-    case 'ensure-tools':
-      await ensureTools(...args);
-      return 0;
-    case 'lint':
-      await lint();
-      return 0;
-    case 'smoke': {
-      const stackFile = fromRepo(process.env.SMOKE_STACK_FILE ?? '.run/smoke.env');
-      if (!process.env.BASE_URL && !existsSync(stackFile))
-        throw new CliError('no running stack found (.run/smoke.env): start one with `make up`, or set BASE_URL (and SMOKE_ENV_FILE, SMOKE_CA_FILE)');
-      return runSmoke(readEnvFile(stackFile), args, process.env.SMOKE_REPORT_LABEL ?? 'smoke');
-    }
-    case 'test-stack':
-      return testNativeStack(args);
-    case 'promql-check':
-      return promqlCheckCommand(args);
-    case 'pretty-logs':
-      await prettyLogs(process.stdin, process.stdout);
-      return 0;
-    case 'ci': {
-      // What .ci/run runs: the README's test command, then the Docker stack, each phase timed.
-      // `ci docker` runs the Docker part alone (for working on it).
-      const phases = new Phases('CI');
-      clearReports();
-      try {
-        if (args[0] !== 'docker') await phases.run('make test', () => run('make', ['test'], { cwd: repoRoot, stdio: 'inherit' }));
-        await ciDocker(phases);
-      } finally {
-        process.stderr.write(`${phases.table()}\n`);
-        // The last line: every jest suite CI ran (unit, integration, each smoke run), totalled.
-        const { passed, failed, lines } = totals();
-        process.stdout.write(`\n${lines.join('\n')}\n${passed} passed, ${failed} failed\n`);
-      }
-      return 0;
-    }
-    default:
-      throw new CliError(`unknown command '${command}'\n\n${USAGE}`, 2);
-  }
+  return (await dispatch(commands, argv)) ?? 0;
 }
 
 main(process.argv.slice(2)).then(

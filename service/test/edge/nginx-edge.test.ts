@@ -1,7 +1,7 @@
 import { createServer, get as httpGet, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { httpClient } from '../../testkit/http.ts';
-import { startEdge } from '../../testkit/nginx.ts';
+import { httpClient } from '../../../testkit/http.ts';
+import { startEdge } from '../../../testkit/nginx.ts';
 
 interface Answer {
   status: number;

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { startEdge } from '../../testkit/nginx.ts';
-import { buildTestApp, createUser, uniqueUsername, type TestApp } from '../../service/test/helpers/test-app.ts';
-import { serve } from '../../service/test/helpers/served.ts';
-import { httpClient } from '../../testkit/http.ts';
+import { startEdge } from '../../../testkit/nginx.ts';
+import { buildTestApp, createUser, uniqueUsername, type TestApp } from '../helpers/test-app.ts';
+import { serve } from '../helpers/served.ts';
+import { httpClient } from '../../../testkit/http.ts';
 
 /**
  * Security review 2, suspected finding 5: password hashing outside the edge's limit. Every

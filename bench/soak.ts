@@ -2,11 +2,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readEnvFile } from '../testkit/env-file.ts';
 import { httpClient } from '../testkit/http.ts';
-import { CliError, say } from './lib/log.ts';
 import { fromRepo, repoRoot } from '../testkit/repo.ts';
-import { capture, run, sleep } from './lib/run.ts';
+import { execFile } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 
-const log = (message: string) => say('soak', message);
+const log = (message: string) => process.stderr.write(`soak: ${message}\n`);
+const capture = async (command: string, args: string[]) => (await promisify(execFile)(command, args)).stdout.trim();
 
 /** Resident memory of a process (VmRSS) in bytes. */
 function rss(pid: number): number {
@@ -55,7 +57,7 @@ export function nativeTarget(runDir: string): SoakTarget {
 export async function soak(target: SoakTarget, options: { seconds: number; users: number }): Promise<boolean> {
   const smoke = readEnvFile(fromRepo('.run/smoke.env'));
   const base = smoke.BASE_URL;
-  if (!base) throw new CliError('no running stack found (.run/smoke.env): make up first');
+  if (!base) throw new Error('no running stack found (.run/smoke.env): make up first');
   const env = readEnvFile(fromRepo(smoke.SMOKE_ENV_FILE ?? '.env'));
   const { send } = httpClient({ caFiles: [smoke.SMOKE_CA_FILE || join(repoRoot, 'certs/ca.crt')], timeoutMs: 15_000 });
   const credentials = { username: env.ADMIN_USERNAME ?? 'admin', password: env.ADMIN_PASSWORD ?? '' };
@@ -127,7 +129,7 @@ export async function soak(target: SoakTarget, options: { seconds: number; users
 export async function soakTargetFor(mode: 'docker' | 'native', containerId: () => Promise<string | undefined>, runDir: string): Promise<SoakTarget> {
   if (mode === 'native') return nativeTarget(runDir);
   const id = await containerId();
-  if (!id) throw new CliError('the service container is not running (make up)');
-  await run('docker', ['inspect', id]);
+  if (!id) throw new Error('the service container is not running (make up)');
+  await capture('docker', ['inspect', id]);
   return containerTarget(id);
 }
