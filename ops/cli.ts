@@ -49,7 +49,7 @@ Logs:   pretty-logs                 stdin to stdout, the service's JSON lines re
 Parts:  docker <command> | native <command> | engine start|find|stop | ensure-tools <command...>
 
 Environment: ENV_FILE (.env), RUN_DIR, CERTS_DIR, HTTPS_PORT, HTTP_PORT, SERVICE_PORT, REDIS_PORT,
-TLS_CERT, TLS_KEY, TLS_OCSP, COMPOSE_PROFILES, WAIT_TIMEOUT, READY_TIMEOUT, STOP_TIMEOUT (README).`;
+TLS_CERT, TLS_KEY, TLS_OCSP, COMPOSE_PROFILES, COMPOSE_PROJECT_NAME, WAIT_TIMEOUT, READY_TIMEOUT, STOP_TIMEOUT (README).`;
 
 type Mode = 'docker' | 'native';
 type Command = (args: string[]) => Promise<number | void> | number | void;

@@ -9,7 +9,8 @@ import { run } from '../lib/run.ts';
 import { reportFile } from '../lib/test-reports.ts';
 import { ensureTools } from '../lib/tools.ts';
 import { checkAndReport, nativeStackTarget } from '../monitoring/promql-check.ts';
-import { NativeStack, buildIfStale } from '../native/native-stack.ts';
+import { buildIfStale } from '../lib/build.ts';
+import { NativeStack } from '../native/native-stack.ts';
 
 /**
  * Non-default settings the stacks under test run with, so the smoke tests prove that a setting

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { ensureLocalCertificates } from '../../testkit/certs.ts';
 import { generateEnvFile } from '../env-gen.ts';
 import { readEnvFile } from '../../testkit/env-file.ts';
+import { announce } from '../lib/access.ts';
 import { CliError, say } from '../lib/log.ts';
 import { isPortFree } from '../../testkit/ports.ts';
 import { atPort, probe } from '../../testkit/http.ts';
@@ -15,7 +16,6 @@ import { findEngine, startEngine } from './engine.ts';
 import { buildStandinImages, neededImages } from './standin-images.ts';
 
 const log = (message: string) => say('docker-stack', message);
-export const PROJECT = 'authstack';
 /** Settings the compose file decides for the service (docker-compose.yml, service.environment). */
 const COMPOSE_OWNED = ['HOST', 'PORT', 'REDIS_URL', 'REDIS_SENTINELS', 'TRUST_PROXY', 'COOKIE_SECURE'] as const;
 /** The Sentinels of the compose profile `ha` (docker-compose.yml). */
@@ -49,6 +49,14 @@ export class DockerStack {
     return this.env[name] || readEnvFile(this.envFile)[name] || fallback;
   }
 
+  /**
+   * The compose project: names the containers, networks and volumes (<project>_redis-data).
+   * COMPOSE_PROJECT_NAME (environment or .env) keeps a second checkout's stack and data apart.
+   */
+  get project(): string {
+    return this.setting('COMPOSE_PROJECT_NAME', 'authstack');
+  }
+
   /** COMPOSE_PROFILES from the environment or .env (monitoring, grafana, ha). */
   profiles(): string[] {
     return this.setting('COMPOSE_PROFILES', '')
@@ -75,7 +83,7 @@ export class DockerStack {
     }
     const [command, ...rest] = this.composeCommand;
     const env = { ...process.env, COMPOSE_PROFILES: this.profiles().join(',') };
-    return run(command!, [...rest, '-p', PROJECT, '-f', join(repoRoot, 'docker-compose.yml'), '--env-file', join(this.runDir, 'compose.env'), ...args], {
+    return run(command!, [...rest, '-p', this.project, '-f', join(repoRoot, 'docker-compose.yml'), '--env-file', join(this.runDir, 'compose.env'), ...args], {
       ...options,
       env,
       cwd: repoRoot,
@@ -91,7 +99,7 @@ export class DockerStack {
   async containerOf(service: string): Promise<string | undefined> {
     const result = await run(
       'docker',
-      ['ps', '-q', '--filter', `label=com.docker.compose.project=${PROJECT}`, '--filter', `label=com.docker.compose.service=${service}`],
+      ['ps', '-q', '--filter', `label=com.docker.compose.project=${this.project}`, '--filter', `label=com.docker.compose.service=${service}`],
       { allowFailure: true },
     );
     return result.stdout.trim().split('\n')[0] || undefined;
@@ -218,7 +226,7 @@ export class DockerStack {
     const deadline = Date.now() + this.waitTimeoutMs;
     for (;;) {
       const ids = (await this.compose(['ps', '-q'])).stdout.trim().split('\n').filter(Boolean);
-      if (ids.length === 0) throw new CliError(`no containers in project ${PROJECT}`);
+      if (ids.length === 0) throw new CliError(`no containers in project ${this.project}`);
       const pending: string[] = [];
       for (const id of ids) {
         const state = await capture('docker', [
@@ -280,7 +288,7 @@ export class DockerStack {
     // Docker's userland proxy forwards published ports from the edge network's gateway
     // address: that is the client IP nginx (and so the service) sees for local requests.
     const gateway = (
-      await run('docker', ['network', 'inspect', '-f', '{{range .IPAM.Config}}{{.Gateway}}{{end}}', `${PROJECT}_edge`], { allowFailure: true })
+      await run('docker', ['network', 'inspect', '-f', '{{range .IPAM.Config}}{{.Gateway}}{{end}}', `${this.project}_edge`], { allowFailure: true })
     ).stdout.trim();
     mkdirSync(fromRepo('.run'), { recursive: true });
     writeFileSync(
@@ -318,13 +326,15 @@ export class DockerStack {
     await this.reloadNginx();
     await this.probeEdge();
     await this.writeSmokeFile();
-    const dotenv = readEnvFile(this.envFile);
-    process.stderr.write(`
-  authstack is up (docker): ${this.setting('PUBLIC_ORIGIN', 'https://localhost')}
-    log in as:  ${dotenv.ADMIN_USERNAME ?? 'admin'} / ${process.env.CI ? `(ADMIN_PASSWORD in ${this.envFile})` : (dotenv.ADMIN_PASSWORD ?? '')}
-    CA certificate to trust: ${join(repoRoot, 'certs/ca.crt')}
-    logs: make logs    services: make ps    stop: make down
-`);
+    await announce({
+      shape: 'docker',
+      origin: this.setting('PUBLIC_ORIGIN', 'https://localhost'),
+      httpsPort: Number(this.setting('HTTPS_PORT', '443')),
+      envFile: this.envFile,
+      caFile: join(repoRoot, 'certs/ca.crt'),
+      usersCommand: (args) => `make users ${args} STACK=docker`,
+      notes: [`CA certificate to trust: ${join(repoRoot, 'certs/ca.crt')}`, 'logs: make logs    services: make ps    stop: make down'],
+    });
   }
 
   async down(extra: string[] = []): Promise<void> {

@@ -1,11 +1,10 @@
-import { X509Certificate } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureLocalCertificates } from '../../testkit/certs.ts';
 import { generateEnvFile } from '../env-gen.ts';
 import { readEnvFile } from '../../testkit/env-file.ts';
+import { announce } from '../lib/access.ts';
 import { CliError, say } from '../lib/log.ts';
-import { pickPort } from '../../testkit/ports.ts';
 import { atPort, probe } from '../../testkit/http.ts';
 import { fromRepo, repoRoot } from '../../testkit/repo.ts';
 import { run, waitFor } from '../lib/run.ts';
@@ -13,23 +12,11 @@ import { writeSecretFiles } from '../lib/secrets.ts';
 import { SECRET_FILES, assertValidServiceConfig, serviceEnvFrom, type SecretKey } from '../lib/service-env.ts';
 import { ensureTools } from '../lib/tools.ts';
 import { nginxGlobals, renderNginx, type NginxTemplateVars } from '../../testkit/nginx.ts';
+import { buildIfStale } from '../lib/build.ts';
 import { Daemons } from './daemons.ts';
+import { planStack, redisConf, smokeEnv, type StackState } from './stack-plan.ts';
 
 const log = (message: string) => say('native-stack', message);
-
-/** Ports and TLS files of one run, chosen by `up` and kept while anything runs. */
-interface StackState {
-  httpsPort: number;
-  httpPort: number;
-  servicePort: number;
-  redisPort: number;
-  tlsCert: string;
-  tlsKey: string;
-  tlsOcsp: 'on' | 'off';
-  /** The local CA that issued tlsCert; absent for a certificate of your own. */
-  caFile?: string;
-  publicOrigin: string;
-}
 
 /** Settings the native stack decides for the service; .env values for them are not used. */
 const STACK_OWNED = ['HOST', 'PORT', 'REDIS_URL', 'TRUST_PROXY', 'COOKIE_SECURE'] as const;
@@ -97,7 +84,7 @@ export class NativeStack {
   async up(): Promise<void> {
     if (COMPONENTS.every((name) => this.daemons.isRunning(name)) && this.loadState()) {
       log(`already running in ${this.runDir}`);
-      this.printAccess(this.requireState());
+      await this.announce(this.requireState());
       return;
     }
     await ensureTools('redis-server', 'redis-cli', 'nginx', 'mkcert');
@@ -114,7 +101,7 @@ export class NativeStack {
     await this.startNginx(state);
     await this.waitEdgeReady(state);
     this.writeSmokeFile(state);
-    this.printAccess(state);
+    await this.announce(state);
   }
 
   async down(): Promise<void> {
@@ -240,45 +227,7 @@ export class NativeStack {
   private async plan(): Promise<StackState> {
     const recorded = this.loadState();
     if (recorded && this.anyRunning()) return recorded;
-    const dotenv = readEnvFile(this.envFile);
-    const chosen = [
-      await pickPort('HTTPS', { explicit: this.env.HTTPS_PORT, preferred: 443, fallback: 8443 }),
-      await pickPort('HTTP', { explicit: this.env.HTTP_PORT, preferred: 80, fallback: 8080 }),
-      await pickPort('service', { explicit: this.env.SERVICE_PORT, preferred: 3000 }),
-      await pickPort('Redis', { explicit: this.env.REDIS_PORT, preferred: 6379 }),
-    ];
-    for (const choice of chosen) if (choice.note) log(choice.note);
-    const [httpsPort, httpPort, servicePort, redisPort] = chosen.map((c) => c.port) as [number, number, number, number];
-    if (new Set([httpsPort, httpPort, servicePort, redisPort]).size !== 4)
-      throw new CliError(`ports must differ: ${[httpsPort, httpPort, servicePort, redisPort].join(' ')}`);
-
-    // TLS: explicit files (environment, then .env) for real certificates, else the local ones.
-    const tlsCert = this.env.TLS_CERT || dotenv.TLS_CERT;
-    const tlsKey = this.env.TLS_KEY || dotenv.TLS_KEY;
-    let tlsOcsp = this.env.TLS_OCSP || dotenv.TLS_OCSP;
-    if (tlsOcsp && tlsOcsp !== 'on' && tlsOcsp !== 'off') throw new CliError(`TLS_OCSP must be on or off, got '${tlsOcsp}'`);
-    let tls: Pick<StackState, 'tlsCert' | 'tlsKey' | 'caFile'>;
-    if (tlsCert || tlsKey) {
-      if (!tlsCert || !tlsKey) throw new CliError('set both TLS_CERT and TLS_KEY, or neither');
-      tls = { tlsCert: fromRepo(tlsCert), tlsKey: fromRepo(tlsKey) };
-      if (!tlsOcsp) {
-        // Staple only when the real certificate names an OCSP responder.
-        const uri = /OCSP - URI:(\S+)/.exec(new X509Certificate(readFileSync(tls.tlsCert)).infoAccess ?? '')?.[1];
-        tlsOcsp = uri ? 'on' : 'off';
-        log(`OCSP stapling ${tlsOcsp}: ${tls.tlsCert} ${uri ? 'names an OCSP responder (TLS_OCSP=off to disable)' : 'names no OCSP responder'}`);
-      }
-    } else {
-      tls = { tlsCert: join(this.certsDir, 'localhost.crt'), tlsKey: join(this.certsDir, 'localhost.key'), caFile: join(this.certsDir, 'ca.crt') };
-      // The local CA has no OCSP responder.
-      tlsOcsp ||= 'off';
-    }
-
-    // The origin the browser uses. The service rejects POSTs whose Origin differs, so the port
-    // is part of it whenever it is not 443.
-    const configured = new URL(dotenv.PUBLIC_ORIGIN || 'https://localhost');
-    const publicOrigin = `https://${configured.hostname}${httpsPort === 443 ? '' : `:${httpsPort}`}`;
-
-    const state: StackState = { httpsPort, httpPort, servicePort, redisPort, ...tls, tlsOcsp: tlsOcsp as 'on' | 'off', publicOrigin };
+    const state = await planStack(this.env, readEnvFile(this.envFile), this.certsDir);
     mkdirSync(this.runDir, { recursive: true });
     writeFileSync(this.stateFile, `${JSON.stringify(state, null, 2)}\n`);
     return state;
@@ -334,22 +283,7 @@ export class NativeStack {
     // The project's redis.conf plus this run's settings. The password lives in this 0600 file,
     // never on the command line, where every local user could read it in ps.
     const conf = join(this.runDir, 'redis.conf');
-    writeFileSync(
-      conf,
-      [
-        '# Rendered by the native stack: deploy/redis.conf + native run-time settings.',
-        `include ${join(repoRoot, 'deploy/redis.conf')}`,
-        'bind 127.0.0.1',
-        `port ${state.redisPort}`,
-        `dir ${dataDir}`,
-        `pidfile ${join(dataDir, 'redis-server.pid')}`,
-        'daemonize no',
-        'logfile ""',
-        `requirepass "${password.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`,
-        '',
-      ].join('\n'),
-      { mode: 0o600 },
-    );
+    writeFileSync(conf, redisConf(state, dataDir, password), { mode: 0o600 });
     log(`starting redis on 127.0.0.1:${state.redisPort}`);
     const logFile = join(this.runDir, 'redis.log');
     await this.daemons.start('redis', [conf], { env: process.env, log: logFile });
@@ -437,57 +371,27 @@ export class NativeStack {
 
   /** How the smoke tests reach this stack (docs/edge.md, SMOKE_STACK_FILE). */
   private writeSmokeFile(state: StackState): void {
-    const host = new URL(state.publicOrigin).hostname;
     const file = join(this.runDir, 'smoke.env');
-    writeFileSync(
-      file,
-      [
-        '# Written by the native stack (make up): how the smoke tests reach this stack.',
-        `BASE_URL=${state.publicOrigin}`,
-        `SMOKE_HTTP_URL=http://${host}${state.httpPort === 80 ? '' : `:${state.httpPort}`}`,
-        `SMOKE_ENV_FILE=${this.envFile}`,
-        `SMOKE_CA_FILE=${state.caFile ?? ''}`,
-        `SMOKE_SERVICE_LOG_CMD=cat '${join(this.runDir, 'service.log')}'`,
-        '',
-      ].join('\n'),
-    );
+    writeFileSync(file, smokeEnv(state, this.envFile, join(this.runDir, 'service.log')));
     // `make smoke` finds the stack `make up` started here.
     if (this.isDefaultRunDir) copyFileSync(file, fromRepo('.run/smoke.env'));
   }
 
-  private printAccess(state: StackState): void {
-    const dotenv = readEnvFile(this.envFile);
-    const password = process.env.CI ? `(ADMIN_PASSWORD in ${this.envFile})` : (dotenv.ADMIN_PASSWORD ?? '<ADMIN_PASSWORD unset>');
-    process.stderr.write(`
-  authstack is up (native): ${state.publicOrigin}
-    log in as:  ${dotenv.ADMIN_USERNAME ?? '<ADMIN_USERNAME unset>'} / ${password}   (from ${this.envFile})
-    HTTPS on port ${state.httpsPort}, plain HTTP on port ${state.httpPort} redirects to it
-    logs: make logs    processes: make ps    stop: make down
-${state.caFile ? `    certificate: local CA ${state.caFile} (make certs prints how to trust it in browsers)\n` : ''}`);
+  private async announce(state: StackState): Promise<void> {
+    await announce({
+      shape: 'native',
+      origin: state.publicOrigin,
+      httpsPort: state.httpsPort,
+      envFile: this.envFile,
+      caFile: state.caFile,
+      usersCommand: (args) => `make users ${args}`,
+      notes: [
+        `HTTPS on port ${state.httpsPort}, plain HTTP on port ${state.httpPort} redirects to it`,
+        'logs: make logs    processes: make ps    stop: make down',
+        ...(state.caFile ? [`certificate: local CA ${state.caFile} (make certs prints how to trust it in browsers)`] : []),
+      ],
+    });
   }
-}
-
-/** Installs dependencies and builds dist/ when missing or older than the sources. */
-export async function buildIfStale(): Promise<void> {
-  if (!existsSync(join(repoRoot, 'node_modules/.package-lock.json'))) {
-    say('build', 'installing npm dependencies (npm ci)');
-    await run('npm', ['ci', '--no-audit', '--no-fund'], { cwd: repoRoot, stdio: 'inherit' });
-  }
-  const built = join(repoRoot, 'dist/server.js');
-  if (!existsSync(built) || newerThan(built, ['service/src', 'tsconfig.json', 'tsconfig.build.json', 'package-lock.json'])) {
-    say('build', 'building the service (npm run build)');
-    await run('npm', ['run', 'build', '--silent'], { cwd: repoRoot, stdio: 'inherit' });
-  }
-}
-
-function newerThan(file: string, sources: string[]): boolean {
-  const since = statSync(file).mtimeMs;
-  const walk = (path: string): boolean => {
-    const stat = statSync(path);
-    if (stat.isDirectory()) return readdirSync(path).some((name) => walk(join(path, name)));
-    return stat.mtimeMs > since;
-  };
-  return sources.map((s) => join(repoRoot, s)).some((s) => existsSync(s) && walk(s));
 }
 
 function tail(file: string, lines = 30): string {

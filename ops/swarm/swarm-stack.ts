@@ -7,6 +7,7 @@ import { nginxFiles } from '../../testkit/nginx.ts';
 import { DockerStack } from '../docker/docker-stack.ts';
 import { generateEnvFile } from '../env-gen.ts';
 import { readEnvFile } from '../../testkit/env-file.ts';
+import { announce } from '../lib/access.ts';
 import { CliError, say } from '../lib/log.ts';
 import { atPort, probe } from '../../testkit/http.ts';
 import { fromRepo, repoRoot } from '../../testkit/repo.ts';
@@ -161,12 +162,15 @@ export class SwarmStack {
     await this.deploy();
     await this.waitConverged();
     await this.pruneUnused();
-    const dotenv = readEnvFile(this.docker.envFile);
-    process.stderr.write(`
-  authstack is up (swarm, ${await this.replicas('service')} service replicas): ${this.origin}
-    log in as:  ${dotenv.ADMIN_USERNAME ?? 'admin'} / ${process.env.CI ? `(ADMIN_PASSWORD in ${this.docker.envFile})` : (dotenv.ADMIN_PASSWORD ?? '')}
-    services: docker stack services ${SWARM_STACK}    update: make swarm-update    stop: make swarm-down
-`);
+    await announce({
+      shape: `swarm, ${await this.replicas('service')} service replicas`,
+      origin: this.origin,
+      httpsPort: Number(this.setting('HTTPS_PORT', '443')),
+      envFile: this.docker.envFile,
+      caFile: join(repoRoot, 'certs/ca.crt'),
+      usersCommand: (args) => `node ops/cli.ts swarm users ${args}`,
+      notes: [`services: docker stack services ${SWARM_STACK}    update: make swarm-update    stop: make swarm-down`],
+    });
   }
 
   /** Rolling update of the service: a fresh image, one replica at a time, start-first; swarm rolls back on failure. */
