@@ -29,10 +29,10 @@ export function createDomain({ config, redis, logger, metrics, clock }: DomainDe
   const keys = new RedisKeys(config.redis.keyPrefix);
   const replicated = replicaAcknowledgement(redis, config.redis.sentinel !== undefined);
   const users = new UserRepository({ redis, keys, clock, replicated });
-  const hasher = new PasswordHasher(config.argon2, config.hashing, metrics);
-  const counters = new FailureCounters(redis);
-  const throttle = new LoginThrottle(counters, keys, config.throttle);
-  const signupLimit = new SignupLimit(counters, keys, config.throttle.maxSignupsPerIpPerHour);
+  const hasher = new PasswordHasher({ params: config.argon2, limits: config.hashing, metrics });
+  const counters = new FailureCounters({ redis });
+  const throttle = new LoginThrottle({ counters, keys, limits: config.throttle });
+  const signupLimit = new SignupLimit({ counters, keys, perHour: config.throttle.maxSignupsPerIpPerHour });
   const devices = new DeviceTrust({ secrets: config.session.secrets, maxAgeMs: config.device.maxAgeMs, clock });
   const sessionStore = new SessionStore({ redis, keys, session: config.session, clock, logger, metrics, replicated });
   const sessions = new SessionManager({ store: sessionStore, config: config.session, clock, metrics, logger });

@@ -18,9 +18,9 @@ export class BoundedSemaphore {
   private readonly concurrency: number;
   private readonly queueLimit: number;
 
-  constructor(concurrency: number, queueLimit: number) {
-    this.concurrency = concurrency;
-    this.queueLimit = queueLimit;
+  constructor(limits: { concurrency: number; queueLimit: number }) {
+    this.concurrency = limits.concurrency;
+    this.queueLimit = limits.queueLimit;
   }
 
   get active(): number {

@@ -55,8 +55,8 @@ export interface Reservation<Name extends string = string> {
 export class FailureCounters {
   private readonly redis: RedisClient;
 
-  constructor(redis: RedisClient) {
-    this.redis = redis;
+  constructor(deps: { redis: RedisClient }) {
+    this.redis = deps.redis;
   }
 
   async reserve<Name extends string>(counters: Array<Counter<Name>>): Promise<Reservation<Name>> {

@@ -80,11 +80,11 @@ export class LoginThrottle {
   private readonly limits: ThrottleLimits;
   private readonly scope: string;
 
-  constructor(counters: FailureCounters, keys: RedisKeys, limits: ThrottleLimits, scope = 'login') {
-    this.counters = counters;
-    this.keys = keys;
-    this.limits = limits;
-    this.scope = scope;
+  constructor(deps: { counters: FailureCounters; keys: RedisKeys; limits: ThrottleLimits; scope?: string }) {
+    this.counters = deps.counters;
+    this.keys = deps.keys;
+    this.limits = deps.limits;
+    this.scope = deps.scope ?? 'login';
   }
 
   private countersFor(username: string, ip: string, device: TrustedDevice | undefined): Array<Counter<ThrottleLimit>> {
@@ -138,10 +138,10 @@ export class SignupLimit {
   private readonly keys: RedisKeys;
   private readonly perHour: number;
 
-  constructor(counters: FailureCounters, keys: RedisKeys, perHour: number) {
-    this.counters = counters;
-    this.keys = keys;
-    this.perHour = perHour;
+  constructor(deps: { counters: FailureCounters; keys: RedisKeys; perHour: number }) {
+    this.counters = deps.counters;
+    this.keys = deps.keys;
+    this.perHour = deps.perHour;
   }
 
   /** Counts one sign-up; returns the wait in ms when the limit is reached, else undefined. */

@@ -22,10 +22,10 @@ export class PasswordHasher {
   private readonly params: Argon2Params;
   private readonly metrics: Metrics;
 
-  constructor(params: Argon2Params, limits: { concurrency: number; queueLimit: number }, metrics: Metrics) {
-    this.params = params;
-    this.metrics = metrics;
-    this.semaphore = new BoundedSemaphore(limits.concurrency, limits.queueLimit);
+  constructor(deps: { params: Argon2Params; limits: { concurrency: number; queueLimit: number }; metrics: Metrics }) {
+    this.params = deps.params;
+    this.metrics = deps.metrics;
+    this.semaphore = new BoundedSemaphore(deps.limits);
   }
 
   hash(password: string): Promise<string> {

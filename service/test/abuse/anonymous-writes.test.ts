@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { shippedMaxmemoryPolicy, startRedisServer, type RedisServer } from '../../../testkit/redis-server.ts';
-import { buildTestApp, createUser, login, type TestApp } from '../helpers/test-app.ts';
+import { shippedMaxmemoryPolicy } from '../../../testkit/redis-server.ts';
+import { onOwnRedis, createUser, login, type TestApp } from '../helpers/test-app.ts';
 import { commandCounts, infoNumber, pool, serve } from '../helpers/served.ts';
 
 /**
@@ -11,19 +11,15 @@ import { commandCounts, infoNumber, pool, serve } from '../helpers/served.ts';
  * happen if the writes were not bounded.
  */
 describe('anonymous requests and Redis memory', () => {
-  let redis: RedisServer;
   let t: TestApp;
   let server: Awaited<ReturnType<typeof serve>>;
 
+  onOwnRedis((app) => (t = app), { server: { maxmemory: '64mb' } });
   beforeAll(async () => {
-    redis = await startRedisServer({ maxmemory: '64mb' });
-    t = await buildTestApp({ REDIS_URL: redis.url });
     server = await serve(t.app);
   });
   afterAll(async () => {
     await server.close();
-    await t.close();
-    await redis.stop();
   });
 
   const failedLogin = (username: string) =>

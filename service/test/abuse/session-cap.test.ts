@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { SessionData } from 'express-session';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { startRedisServer, type RedisServer } from '../../../testkit/redis-server.ts';
-import { buildTestApp, createUser, login, metricValue, viaEdge, type TestApp } from '../helpers/test-app.ts';
+import { describe, expect, it } from '@jest/globals';
+import { type RedisServer } from '../../../testkit/redis-server.ts';
+import { buildTestApp, onOwnRedis, createUser, login, metricValue, viaEdge, type TestApp } from '../helpers/test-app.ts';
 
 /** Every command Redis ran so far, Lua-internal ones included (INFO commandstats), but the
  * INFO reads themselves and the client's keep-alive PINGs. */
@@ -18,15 +18,8 @@ async function commandsRun(t: TestApp): Promise<number> {
 describe('sessions per user', () => {
   let redis: RedisServer;
   let t: TestApp;
-  beforeAll(async () => {
-    // Its own Redis, so the command counts are this test's alone.
-    redis = await startRedisServer();
-    t = await buildTestApp({ REDIS_URL: redis.url });
-  });
-  afterAll(async () => {
-    await t.close();
-    await redis.stop();
-  });
+  // Its own Redis, so the command counts are this test's alone.
+  onOwnRedis((app, server) => ([t, redis] = [app, server]));
 
   it('when one user has 5,000 logins, then the index holds 20, /api/sessions lists 20 in a bounded body, the oldest end as session_limit, and every login costs the same Redis commands', async () => {
     const { user, username, password } = await createUser(t);

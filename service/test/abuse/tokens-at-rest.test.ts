@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { testScratchDir } from '../../../testkit/scratch-dir.ts';
-import { startRedisServer, type RedisServer } from '../../../testkit/redis-server.ts';
-import { buildTestApp, createUser, login, sessionIdOf, viaEdge, type TestApp } from '../helpers/test-app.ts';
+import { type RedisServer } from '../../../testkit/redis-server.ts';
+import { onOwnRedis, createUser, login, sessionIdOf, viaEdge, type TestApp } from '../helpers/test-app.ts';
 
 /**
  * Issue #10.6: live session tokens never rest in Redis. Keys and index members derive from a
@@ -13,14 +13,7 @@ import { buildTestApp, createUser, login, sessionIdOf, viaEdge, type TestApp } f
 describe('session tokens at rest', () => {
   let redis: RedisServer;
   let t: TestApp;
-  beforeAll(async () => {
-    redis = await startRedisServer();
-    t = await buildTestApp({ REDIS_URL: redis.url });
-  });
-  afterAll(async () => {
-    await t.close();
-    await redis.stop();
-  });
+  onOwnRedis((app, server) => ([t, redis] = [app, server]));
 
   it('when users are signed in, then no cookie value and no session id appears in any key, value or member, nor in an RDB snapshot', async () => {
     const { username, password } = await createUser(t);

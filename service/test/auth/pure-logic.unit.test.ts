@@ -6,7 +6,7 @@ import { clientBucket } from '../../src/auth/login-throttle.ts';
 
 describe('BoundedSemaphore', () => {
   it('when more tasks arrive than slots plus queue, then the excess is refused at once and the rest all run, never more than the limit at a time', async () => {
-    const semaphore = new BoundedSemaphore(2, 3);
+    const semaphore = new BoundedSemaphore({ concurrency: 2, queueLimit: 3 });
     let running = 0;
     let peak = 0;
     const releases: Array<() => void> = [];
@@ -35,7 +35,7 @@ describe('BoundedSemaphore', () => {
   });
 
   it('when a task throws, then its slot is released', async () => {
-    const semaphore = new BoundedSemaphore(1, 0);
+    const semaphore = new BoundedSemaphore({ concurrency: 1, queueLimit: 0 });
 
     await expect(semaphore.run(async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
 

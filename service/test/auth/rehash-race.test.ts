@@ -44,7 +44,7 @@ describe('re-hash after login vs password change', () => {
     const username = uniqueUsername('rehash');
     const weak = await argon2.hash(GOOD_PASSWORD, { type: argon2.argon2id, memoryCost: 8192, timeCost: 1, parallelism: 1 });
     const user = await t.domain.users.create(username, weak);
-    const hasher = new GatedHasher(t.config.argon2, t.config.hashing, t.metrics);
+    const hasher = new GatedHasher({ params: t.config.argon2, limits: t.config.hashing, metrics: t.metrics });
     const authenticator = new Authenticator({
       users: t.domain.users,
       hasher,

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { Express } from 'express';
+import { afterAll, beforeAll } from '@jest/globals';
 import request from 'supertest';
+import { startRedisServer, type RedisServer } from '../../../testkit/redis-server.ts';
 import { createApp } from '../../src/app.ts';
 import { bootstrap, type Runtime } from '../../src/bootstrap.ts';
 import { COOKIE_NAMES } from '../../src/config/config.ts';
@@ -78,6 +80,28 @@ export function testEnv(overrides: Record<string, string | undefined> = {}): Nod
     LOG_LEVEL: 'info',
     ...overrides,
   };
+}
+
+/**
+ * For a describe block whose test needs Redis to itself: server-wide command counts, dumps,
+ * stopping or freezing it. Starts a redis-server and builds the app on it before the block's
+ * tests and closes both after; `ready` receives them (the block keeps them in its own `let`s).
+ */
+export function onOwnRedis(
+  ready: (t: TestApp, redis: RedisServer) => void,
+  options: { server?: Parameters<typeof startRedisServer>[0]; env?: Record<string, string>; clock?: TestClock } = {},
+): void {
+  let redis: RedisServer | undefined;
+  let t: TestApp | undefined;
+  beforeAll(async () => {
+    redis = await startRedisServer(options.server);
+    t = await buildTestApp({ ...options.env, REDIS_URL: redis.url }, { clock: options.clock });
+    ready(t, redis);
+  });
+  afterAll(async () => {
+    await t?.close();
+    await redis?.stop();
+  });
 }
 
 /** Builds the real app on the real test Redis, with a test clock and captured logs. */

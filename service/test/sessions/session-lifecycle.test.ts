@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { sign } from 'cookie-signature';
-import { startRedisServer, type RedisServer } from '../../../testkit/redis-server.ts';
 import { commandCounts } from '../helpers/served.ts';
 import {
   SESSION_COOKIE,
@@ -8,6 +7,7 @@ import {
   SECRET_B,
   TestClock,
   buildTestApp,
+  onOwnRedis,
   createUser,
   login,
   metricValue,
@@ -170,18 +170,10 @@ describe('session secret rotation', () => {
 });
 
 describe('what a signed-in read costs Redis (express-session with the store)', () => {
-  let redis: RedisServer;
   let t: TestApp;
   const clock = new TestClock();
-  beforeAll(async () => {
-    // Its own redis-server: the command counts are server-wide.
-    redis = await startRedisServer();
-    t = await buildTestApp({ REDIS_URL: redis.url }, { clock });
-  });
-  afterAll(async () => {
-    await t.close();
-    await redis.stop();
-  });
+  // Its own redis-server: the command counts are server-wide.
+  onOwnRedis((app) => (t = app), { clock });
 
   it('when a session is read within the touch interval, then Redis runs one GET and no write, and no cookie is set; when the idle clock is due, one conditional write and a re-issued cookie', async () => {
     const { username, password } = await createUser(t);

@@ -2,8 +2,8 @@ import { Router } from 'express';
 import type { SessionManager } from '../../sessions/session-manager.ts';
 import { notFound } from '../../errors.ts';
 import { requireJson } from '../request-body.ts';
-import { requireSession, requireUser } from '../middleware/session-guard.ts';
-import type { AccountFlow } from '../flows/account.ts';
+import { requireSession, requireUser } from '../middleware/signed-in-user.ts';
+import type { AccountFlow } from '../flows/registration-and-password.ts';
 import type { SignInFlow } from '../flows/sign-in.ts';
 
 export interface AuthApiDeps {

@@ -3,7 +3,7 @@ import { Router, urlencoded, type Request, type RequestHandler, type Response } 
 import type { AppError } from '../../errors.ts';
 import type { SessionManager } from '../../sessions/session-manager.ts';
 import { USERNAME_MAX_LENGTH } from '../../users/username.ts';
-import { FieldError, type AccountField, type AccountFlow } from '../flows/account.ts';
+import { FieldError, type AccountField, type AccountFlow } from '../flows/registration-and-password.ts';
 import type { RevocationFlow } from '../flows/revocation.ts';
 import type { SignInFlow } from '../flows/sign-in.ts';
 import { toAppError } from '../middleware/error-handler.ts';

@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { notFound } from '../../errors.ts';
 import type { SessionManager } from '../../sessions/session-manager.ts';
 import type { RevocationFlow } from '../flows/revocation.ts';
-import { requireSession, requireUser } from '../middleware/session-guard.ts';
+import { requireSession, requireUser } from '../middleware/signed-in-user.ts';
 
 /** A user's view of their own sessions (OWASP ASVS 7.4/7.5): list, revoke one, revoke others. */
 export function sessionsApiRouter(sessions: SessionManager, revocation: RevocationFlow): Router {
