@@ -1,5 +1,6 @@
 import { gzipSync } from 'node:zlib';
-import { MARK, wellFormed, type BodyPlan, type CookiePlan, type EndpointSpec, type HostilePlan, type PathPlan } from './generators.ts';
+import { wellFormed, type EndpointSpec } from './generators.ts';
+import { MARK, type BodyPlan, type CookiePlan, type HostilePlan, type PathPlan } from './plans.ts';
 
 /** Turns a hostile plan (generators.ts) plus the run's facts into the raw bytes raw-http.ts sends. */
 export interface RunFacts {
