@@ -1,325 +1,251 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+/**
+ * Proves the dashboards' and alert rules' PromQL against real data: a throwaway Prometheus (Debian's
+ * binary, the version compose runs) scrapes the target every second with the repository's rule files
+ * loaded; once it has a few scrapes, every expression is evaluated through its HTTP API. A row fails on
+ * a syntax or evaluation error, on a metric name the target never exports, on a rule Prometheus reports
+ * unhealthy, and on an empty result where PANELS_WITH_DATA needs data.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parse as parseYaml } from 'yaml';
 import { readEnvFile } from '../../testkit/env-file.ts';
-import { CliError, say } from '../lib/log.ts';
+import { freePorts } from '../../testkit/ports.ts';
 import { fromRepo, repoRoot } from '../../testkit/repo.ts';
+import { CliError, say } from '../lib/log.ts';
+import { sleep, waitFor } from '../lib/run.ts';
 import { writeSecretFiles } from '../lib/secrets.ts';
-import {
-  DEFAULT_INTERVALS,
-  PROMETHEUS_SERIES,
-  builtinVariables,
-  dashboardQueries,
-  dashboardVariables,
-  exportedSeriesNames,
-  metricNames,
-  recordedNames,
-  ruleQueries,
-  substituteVariables,
-  unknownMetrics,
-  type GrafanaIntervals,
-  type QuerySource,
-} from './promql.ts';
-import { TempPrometheus, type ScrapeTarget } from './prometheus.ts';
+import { ensureTools } from '../lib/tools.ts';
+import { PROMETHEUS_SERIES, RULES_DIR, exportedSeriesNames, filesIn, loadQueries, metricNames, needsData, unknownMetrics } from './promql.ts';
 
 const log = (message: string) => say('promql-check', message);
+/** The scrape job: the rules and the dashboards select job="authstack". */
+const JOB = 'authstack';
 
-export const DASHBOARD_DIR = join(repoRoot, 'deploy/grafana/dashboards');
-export const RULES_DIR = join(repoRoot, 'deploy/prometheus/rules');
+/** What the throwaway Prometheus scrapes: one target, as the compose Prometheus does. */
+export interface ScrapeTarget {
+  /** The /metrics URL (http or https). */
+  url: string;
+  /** The file holding the bearer token /metrics wants (METRICS_TOKEN); none: no Authorization. */
+  tokenFile?: string;
+  /** https: the CA that issued the target's certificate. */
+  caFile?: string;
+}
+
+interface Answer<T> {
+  status: 'success' | 'error';
+  /** Absent on an error. */
+  data: T;
+  errorType?: string;
+  error?: string;
+}
+type Rule = { name: string; health: string; lastError?: string; lastEvaluation: string };
+type Result = { resultType: string; result: Array<{ values?: Array<[number, string]> }> };
+
+/** Starts Prometheus on a free loopback port in `workDir`; only the process it started is ever signalled. */
+async function startPrometheus(workDir: string, target: ScrapeTarget, ruleFiles: string[]) {
+  await ensureTools('prometheus');
+  mkdirSync(join(workDir, 'data'), { recursive: true });
+  const { protocol, host, pathname } = new URL(target.url);
+  const job = { job_name: JOB, scheme: protocol.slice(0, -1), metrics_path: pathname, static_configs: [{ targets: [host] }] };
+  const authorization = target.tokenFile ? { type: 'Bearer', credentials_file: target.tokenFile } : undefined;
+  const scrape_configs = [{ ...job, authorization, tls_config: target.caFile ? { ca_file: target.caFile } : undefined }];
+  // JSON is YAML. Rules are evaluated as often as the target is scraped; the scrape timeout follows.
+  const global = { scrape_interval: '1s', evaluation_interval: '1s' };
+  writeFileSync(join(workDir, 'prometheus.yml'), JSON.stringify({ global, rule_files: ruleFiles, scrape_configs }));
+  const [port] = (await freePorts(1)) as [number];
+  const url = `http://127.0.0.1:${port}`;
+  const logFile = join(workDir, 'prometheus.log');
+  const output = openSync(logFile, 'a');
+  const args = [`--config.file=${workDir}/prometheus.yml`, `--storage.tsdb.path=${workDir}/data`, '--log.level=warn'];
+  const child = spawn('prometheus', [...args, `--web.listen-address=127.0.0.1:${port}`], { stdio: ['ignore', output, output] });
+  closeSync(output);
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.once('error', () => undefined);
+  const running = () => child.exitCode === null && child.signalCode === null;
+  const prometheus = {
+    logTail: () => readFileSync(logFile, 'utf8').trim().split('\n').slice(-15).join('\n'),
+    api: async <T>(path: string, params: Record<string, string> = {}) => {
+      const query = new URLSearchParams(params).toString();
+      return (await (await fetch(`${url}${path}?${query}`, { signal: AbortSignal.timeout(10_000) })).json()) as Answer<T>;
+    },
+    rules: async () => (await prometheus.api<{ groups: Array<{ rules: Rule[] }> }>('/api/v1/rules')).data.groups.flatMap((g) => g.rules),
+    /** SIGTERM, then SIGKILL after 5 s; resolves when the process is gone. */
+    stop: async () => {
+      if (!running()) return;
+      child.kill('SIGTERM');
+      if (await Promise.race([exited.then(() => false), sleep(5000).then(() => true)])) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+  const ready = async () => (await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) }).catch(() => undefined))?.ok || undefined;
+  // undefined: not yet; false: Prometheus exited.
+  if (await waitFor(async () => (running() ? ready() : false), { timeoutMs: 15_000, intervalMs: 200 })) return prometheus;
+  await prometheus.stop();
+  throw new CliError(`prometheus did not become ready:\n${prometheus.logTail()}`);
+}
+type Prometheus = Awaited<ReturnType<typeof startPrometheus>>;
 
 /**
- * Panels the smoke tests give data (logins that succeed, fail and get throttled, logouts,
- * sessions, hashing, Prometheus' own scrapes of /metrics), plus those over metrics the service
- * exports from its first scrape (label-less counters, Redis and process gauges). Each must
- * return at least one series against a stack the smoke tests ran on; every other expression
- * only has to evaluate without error. No refId: every target of the panel.
+ * Waits for `scrapes` successful scrapes (rate() needs two samples), then for every rule to be evaluated
+ * after them, so alert expressions ran against real series. The first scrape comes about 5 s after the
+ * start: Prometheus applies discovered targets every 5 s.
  */
-export const PANELS_WITH_DATA: ReadonlyArray<{ panel: string; refId?: string }> = [
-  { panel: 'Service up' },
-  { panel: 'Requests/s' },
-  { panel: '5xx ratio' },
-  { panel: 'Successful logins/s' },
-  { panel: 'Redis up' },
-  { panel: 'Secret fallbacks, last 12 h' },
-  { panel: 'Request rate by route' },
-  { panel: 'Latency percentiles by route' },
-  // 401s and 429s: the smoke tests' wrong passwords and throttled logins (5xx: none expected)
-  { panel: '4xx and 5xx rates', refId: 'A' },
-  { panel: 'Login outcomes' },
-  { panel: 'Throttle refusals by limit' },
-  { panel: 'Sessions created' },
-  { panel: 'Sessions revoked by reason' },
-  { panel: 'Session secret fallback rate' },
-  { panel: 'Password-hash duration' },
-  { panel: 'Password-hash rejections' },
-  { panel: 'Redis up by instance' },
-  { panel: 'Redis evicted keys' },
-  { panel: 'Process memory' },
-  { panel: 'Event-loop lag' },
-  { panel: 'CPU' },
-];
-
-export function needsData(query: QuerySource): boolean {
-  return query.kind === 'panel' && PANELS_WITH_DATA.some((p) => p.panel === query.name && (p.refId === undefined || p.refId === query.refId));
-}
-
-/** A query ready to send: the source, the expression with Grafana's variables replaced. */
-export interface PreparedQuery extends QuerySource {
-  promql: string;
-}
-
-/** Reads the dashboards and rule files and prepares every expression in them. */
-export function loadQueries(
-  dashboardFiles: string[],
-  ruleFiles: string[],
-  intervals: GrafanaIntervals = DEFAULT_INTERVALS,
-): { queries: PreparedQuery[]; recorded: string[]; missingPanels: string[] } {
-  const builtins = builtinVariables(intervals);
-  const queries: PreparedQuery[] = [];
-  const titles = new Set<string>();
-  for (const file of dashboardFiles) {
-    const dashboard: unknown = JSON.parse(readFileSync(file, 'utf8'));
-    const variables = { ...dashboardVariables(dashboard), ...builtins };
-    for (const query of dashboardQueries(dashboard, basename(file))) {
-      titles.add(query.name);
-      queries.push({ ...query, promql: substituteVariables(query.expr, variables) });
+async function waitForScrapes(prometheus: Prometheus, target: ScrapeTarget, scrapes: number): Promise<void> {
+  let scrapedAt: number | undefined;
+  const scraped = async () => {
+    if (scrapedAt === undefined) {
+      const { data } = await prometheus.api<Result>('/api/v1/query', { query: `up{job="${JOB}"}[1h]` });
+      const ups = (data.result[0]?.values ?? []).map(([, value]) => value);
+      if (ups.filter((value) => value === '1').length >= scrapes) scrapedAt = Date.now();
+      // Every scrape so far failed (refused, 401): no point in waiting for the deadline.
+      else if (ups.length >= scrapes && !ups.includes('1')) return false;
     }
-  }
-  const recorded: string[] = [];
-  for (const file of ruleFiles) {
-    const rules: unknown = parseYaml(readFileSync(file, 'utf8'));
-    recorded.push(...recordedNames(rules));
-    for (const query of ruleQueries(rules, basename(file))) queries.push({ ...query, promql: query.expr });
-  }
-  const missingPanels = PANELS_WITH_DATA.filter((p) => !titles.has(p.panel)).map((p) => p.panel);
-  return { queries, recorded, missingPanels };
-}
-
-export interface CheckRow {
-  source: string;
-  series: number | undefined;
-  required: boolean;
-  ok: boolean;
-  status: string;
+    const since = scrapedAt;
+    return since !== undefined && (await prometheus.rules()).every((r) => Date.parse(r.lastEvaluation) >= since) ? true : undefined;
+  };
+  if (await waitFor(scraped, { timeoutMs: 30_000 })) return;
+  const { data } = await prometheus.api<{ activeTargets: Array<{ health: string; lastError: string }> }>('/api/v1/targets');
+  const health = data.activeTargets.map((t) => ` (target ${t.health}${t.lastError ? `: ${t.lastError}` : ''})`).join('');
+  throw new CliError(`prometheus did not scrape ${target.url} ${scrapes} times${health}\n${prometheus.logTail()}`);
 }
 
 export interface CheckOptions {
   target: ScrapeTarget;
   /** Prometheus' config, TSDB and log; kept for the caller (who removes it). */
   workDir: string;
-  dashboardFiles?: string[];
-  ruleFiles?: string[];
-  intervals?: GrafanaIntervals;
-  /** Successful scrapes to wait for before querying. */
-  scrapes?: number;
   /** false: PANELS_WITH_DATA may be empty too (a stack that saw only some of the smoke tests). */
   requireData?: boolean;
 }
 
-const filesIn = (dir: string, extension: string) =>
-  existsSync(dir)
-    ? readdirSync(dir)
-        .filter((name) => name.endsWith(extension))
-        .sort()
-        .map((name) => join(dir, name))
-    : [];
-
-/**
- * Proves the dashboards' and alert rules' PromQL against real data: a Prometheus of our own
- * scrapes the target every second with the repository's rule files loaded; once it has a few
- * scrapes, every expression is evaluated through the HTTP API. A row fails on a syntax or
- * evaluation error, on a metric name the target never exports, on a rule Prometheus reports
- * unhealthy, and on an empty result where PANELS_WITH_DATA needs data.
- */
-export async function runPromqlCheck(options: CheckOptions): Promise<{ ok: boolean; rows: CheckRow[]; notes: string[] }> {
-  const dashboardFiles = options.dashboardFiles ?? filesIn(DASHBOARD_DIR, '.json');
-  const ruleFiles = options.ruleFiles ?? filesIn(RULES_DIR, '.yml');
-  const { queries, recorded, missingPanels } = loadQueries(dashboardFiles, ruleFiles, options.intervals);
-  const requireData = options.requireData ?? true;
+/** Runs the check and prints the table (stdout) and a verdict (stderr); true when every row passed. */
+export async function checkAndReport({ target, workDir, requireData = true }: CheckOptions): Promise<boolean> {
+  const { queries, recorded, missingPanels } = loadQueries();
   if (requireData && missingPanels.length > 0) throw new CliError(`PANELS_WITH_DATA names panels no dashboard has: ${missingPanels.join(', ')}`);
-  mkdirSync(options.workDir, { recursive: true });
-  const prometheus = new TempPrometheus({ workDir: options.workDir, target: options.target, ruleFiles, intervalSeconds: 1 });
   const started = Date.now();
-  await prometheus.start();
+  const prometheus = await startPrometheus(workDir, target, filesIn(RULES_DIR, '.yml'));
   try {
-    await prometheus.waitForScrapes(options.scrapes ?? 3);
-    log(`prometheus scraped ${options.target.address} (${Math.round((Date.now() - started) / 1000)}s); evaluating ${queries.length} expressions`);
-    const metadata = await prometheus.metadata();
-    const known = new Set([...exportedSeriesNames(metadata), ...(await prometheus.seriesNames()), ...PROMETHEUS_SERIES, ...recorded]);
-    const ruleHealth = new Map((await prometheus.rules()).map((rule) => [rule.name, rule]));
-    const rows: CheckRow[] = [];
+    await waitForScrapes(prometheus, target, 3);
+    log(`prometheus scraped ${target.url} (${Math.round((Date.now() - started) / 1000)}s); evaluating ${queries.length} expressions`);
+    // Name → type from the `# TYPE` lines of the scrapes, also for metrics that have no sample yet.
+    const { data } = await prometheus.api<Record<string, Array<{ type: string }>>>('/api/v1/metadata');
+    const metadata = Object.fromEntries(Object.entries(data).map(([name, [first]]) => [name, first?.type ?? 'unknown']));
+    const inTsdb = (await prometheus.api<string[]>('/api/v1/label/__name__/values')).data;
+    const known = new Set([...exportedSeriesNames(metadata), ...inTsdb, ...PROMETHEUS_SERIES, ...recorded]);
+    const rules = new Map((await prometheus.rules()).map((rule) => [rule.name, rule]));
+    const rows: Array<{ source: string; series?: number; required: boolean; failure?: string }> = [];
     for (const query of queries) {
       const required = requireData && needsData(query);
-      const row = (ok: boolean, status: string, series?: number) => rows.push({ source: query.source, series, required, ok, status });
-      const result = await prometheus.query(query.promql);
-      // What Prometheus cannot parse it reports itself; the names are read from what it can.
+      const answer = await prometheus.api<Result>('/api/v1/query', { query: query.promql });
+      // vector and matrix: a list of series; scalar and string: one value (no data on an error).
+      const { resultType, result } = answer.data ?? {};
+      const series = answer.status !== 'success' ? undefined : /^(vector|matrix)$/.test(resultType) ? result.length : 1;
+      const rule = query.kind === 'alert' || query.kind === 'record' ? rules.get(query.name) : undefined;
       let unknown: string[] = [];
       try {
-        if (result.ok) unknown = unknownMetrics(query.promql, known, metadata);
+        // What Prometheus cannot parse it reports itself; the names are read from what it can.
+        if (series !== undefined) unknown = unknownMetrics(query.promql, known, metadata);
       } catch (error) {
-        unknown = [`(cannot read the metric names: ${error instanceof Error ? error.message : String(error)})`];
+        unknown = [`(cannot read the metric names: ${(error as Error).message})`];
       }
-      const rule = query.kind === 'alert' || query.kind === 'record' ? ruleHealth.get(query.name) : undefined;
-      if (!result.ok) row(false, `FAIL: ${result.errorType}: ${result.error}`);
-      else if (unknown.length > 0) row(false, `FAIL: not exported by the target: ${unknown.join(', ')}`, result.series);
-      else if (rule && rule.health !== 'ok') row(false, `FAIL: rule ${rule.health}: ${rule.lastError ?? ''}`, result.series);
-      else if (result.series === 0 && required) row(false, 'FAIL: no data (this panel must have data)', 0);
-      else row(true, result.series === 0 ? 'ok (empty)' : 'ok', result.series);
+      let failure: string | undefined;
+      if (series === undefined) failure = `${answer.errorType}: ${answer.error}`;
+      else if (unknown.length > 0) failure = `not exported by the target: ${unknown.join(', ')}`;
+      else if (rule && rule.health !== 'ok') failure = `rule ${rule.health}: ${rule.lastError ?? ''}`;
+      else if (series === 0 && required) failure = 'no data (this panel must have data)';
+      rows.push({ source: query.source, series, required, failure });
     }
-    // Drift the other way: what the service exports that no panel or rule shows.
-    const used = new Set(rows.every((r) => r.ok) ? queries.flatMap((q) => metricNames(q.promql)) : []);
-    const unshown = Object.keys(metadata)
-      .filter((name) => !/^(process|nodejs)_/.test(name))
-      .filter((name) => ![...exportedSeriesNames({ [name]: metadata[name]! })].some((series) => used.has(series)))
-      .sort();
-    const notes = unshown.length > 0 && used.size > 0 ? [`exported but on no panel or rule: ${unshown.join(', ')}`] : [];
-    return { ok: rows.every((r) => r.ok), rows, notes };
+    const width = Math.max(...rows.map((r) => r.source.length), 'EXPRESSION SOURCE'.length);
+    const line = (source: string, series: string, status: string) => `${source.padEnd(width)}  ${series.padStart(6)}  ${status}`;
+    process.stdout.write(`${line('EXPRESSION SOURCE', 'SERIES', 'STATUS')}\n`);
+    for (const { source, series, required, failure } of rows) {
+      const status = failure ? `FAIL: ${failure}` : `${series === 0 ? 'ok (empty)' : 'ok'}${required ? ' (data required)' : ''}`;
+      process.stdout.write(`${line(source, String(series ?? '-'), status)}\n`);
+    }
+    const failed = rows.filter((r) => r.failure);
+    if (failed.length === 0) {
+      // Drift the other way: what the target exports that no panel or rule reads.
+      const used = new Set(queries.flatMap((q) => metricNames(q.promql)));
+      const shown = (name: string) => [...exportedSeriesNames({ [name]: metadata[name]! })].some((s) => used.has(s));
+      const unshown = Object.keys(metadata).filter((name) => !/^(process|nodejs)_/.test(name) && !shown(name));
+      if (unshown.length > 0) log(`exported but on no panel or rule: ${unshown.sort().join(', ')}`);
+      log(`ok: ${rows.length} expressions evaluate, ${rows.filter((r) => r.required).length} panel queries that need data have it`);
+      return true;
+    }
+    log(`${failed.length} of ${rows.length} expressions FAILED`);
+    if (failed.some((r) => r.series === 0 && r.required))
+      log('panels without data: has the stack seen logins yet? (the smoke tests give it the traffic: make smoke; or --no-require-data)');
+    return false;
   } finally {
     await prometheus.stop();
   }
 }
 
-/** The result table: where each expression comes from, how many series it returned, its status. */
-export function formatTable(rows: CheckRow[]): string {
-  const header = { source: 'EXPRESSION SOURCE', series: 'SERIES', status: 'STATUS' };
-  const width = Math.max(header.source.length, ...rows.map((r) => r.source.length));
-  const line = (source: string, series: string, status: string) => `${source.padEnd(width)}  ${series.padStart(6)}  ${status}`;
-  return [
-    line(header.source, header.series, header.status),
-    ...rows.map((r) => line(r.source, r.series === undefined ? '-' : String(r.series), `${r.status}${r.required && r.ok ? ' (data required)' : ''}`)),
-  ].join('\n');
-}
-
-/** Runs the check and prints the table (stdout) and a verdict (stderr); true when every row passed. */
-export async function checkAndReport(options: CheckOptions): Promise<boolean> {
-  const { ok, rows, notes } = await runPromqlCheck(options);
-  process.stdout.write(`${formatTable(rows)}\n`);
-  for (const note of notes) log(note);
-  const failed = rows.filter((r) => !r.ok);
-  log(
-    ok
-      ? `ok: ${rows.length} expressions evaluate, ${rows.filter((r) => r.required).length} panel queries that need data have it`
-      : `${failed.length} of ${rows.length} expressions FAILED (Prometheus work dir: ${options.workDir})`,
-  );
-  if (failed.some((r) => r.series === 0 && r.required))
-    log('panels without data: has the stack seen logins yet? (the smoke tests give it the traffic: make smoke; or --no-require-data)');
-  return ok;
-}
-
-/**
- * The check against the native stack's service (test-stack: after the smoke tests, before the
- * teardown): /metrics on its own port with the stack's token file.
- */
+/** The check against the native stack's service: /metrics on its own port, with the stack's token file. */
 export function nativeStackTarget(runDir: string, servicePort: number): ScrapeTarget {
   const tokenFile = join(runDir, 'secrets', 'metrics_token');
-  return {
-    job: 'authstack',
-    address: `127.0.0.1:${servicePort}`,
-    scheme: 'http',
-    metricsPath: '/metrics',
-    tokenFile: existsSync(tokenFile) ? tokenFile : undefined,
-  };
+  return { url: `http://127.0.0.1:${servicePort}/metrics`, tokenFile: existsSync(tokenFile) ? tokenFile : undefined };
 }
 
-const USAGE = `usage: node ops/cli.ts promql-check [--target host:port | URL] [--token-file FILE] [--ca-file FILE] [--no-require-data] [--keep]
+const USAGE = `usage: node ops/cli.ts promql-check [--target host:port | URL] [--no-require-data]
 
-Starts a throwaway Prometheus (the Debian prometheus binary) scraping the service's /metrics every
-second with deploy/prometheus/rules/*.yml loaded, then evaluates every PromQL expression of
-deploy/grafana/dashboards/*.json and of the rules, and prints a table. Exit 1 when an expression
-fails to evaluate, names a metric the service does not export, or returns nothing where the panel
-must have data (PANELS_WITH_DATA in ops/monitoring/promql-check.ts).
+Starts a throwaway Prometheus scraping the service's /metrics every second with
+deploy/prometheus/rules/*.yml loaded, evaluates every PromQL expression of the rules and of
+deploy/grafana/dashboards/*.json, and prints a table. Exit 1 when an expression fails to evaluate,
+names a metric the service does not export, or returns nothing where the panel must have data
+(PANELS_WITH_DATA in ops/monitoring/promql.ts).
 
-  --target      host:port (plain HTTP) or a URL (https://localhost:8443 scrapes /metrics through
-                the edge). Default: the service of the running native stack (RUN_DIR, .run/native).
-  --token-file  file holding METRICS_TOKEN. Default: the native stack's secret file for its own
-                service, else METRICS_TOKEN from ENV_FILE (.env), else no token.
-  --ca-file     CA for an https target (default certs/ca.crt when it exists).
-  --no-require-data
-                only check that every expression evaluates and names exported metrics (a stack
-                that has seen no logins yet; make smoke gives it the traffic the panels need).
-  --keep        keep Prometheus' work directory (config, TSDB, log) and print where it is.`;
+  --target           host:port (plain HTTP) or a URL (https://localhost:8443 scrapes /metrics through
+                     the edge, trusting certs/ca.crt). Default: the native stack's service (RUN_DIR).
+  --no-require-data  only check that every expression evaluates and names exported metrics (a stack
+                     that has seen no logins yet; make smoke gives it the traffic the panels need).
 
-/** The switches; node:util's parseArgs (strict) rejects any other, a value where none belongs and a missing value. */
-const OPTIONS = {
-  help: { type: 'boolean', short: 'h' },
-  keep: { type: 'boolean' },
-  'no-require-data': { type: 'boolean' },
-  target: { type: 'string' },
-  'token-file': { type: 'string' },
-  'ca-file': { type: 'string' },
-} as const;
+The bearer token: the native stack's own; for --target, METRICS_TOKEN from the environment or ENV_FILE (.env).`;
 
-function parseOptions(args: string[]) {
-  try {
-    const { values } = parseArgs({ args, options: OPTIONS });
-    // parseArgs takes --target= as an empty value; none of these means anything empty.
-    const empty = Object.entries(values).find(([, value]) => value === '');
-    if (empty) throw new CliError(`promql-check: --${empty[0]} needs a value\n\n${USAGE}`, 2);
-    return values;
-  } catch (error) {
-    // A usage error: exit 2 with the usage, as for an unknown command.
-    if (error instanceof Error && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS_'))
-      throw new CliError(`promql-check: ${error.message}\n\n${USAGE}`, 2);
-    throw error;
+function targetOf(value: string | undefined): ScrapeTarget {
+  if (value === undefined) {
+    const runDir = fromRepo(process.env.RUN_DIR ?? '.run/native');
+    const stateFile = join(runDir, 'stack.json');
+    if (!existsSync(stateFile)) throw new CliError(`no native stack in ${runDir}: start one (make up STACK=native) or give --target`);
+    const { servicePort } = JSON.parse(readFileSync(stateFile, 'utf8')) as { servicePort: number };
+    return nativeStackTarget(runDir, servicePort);
   }
+  const url = URL.parse(value.includes('://') ? value : `http://${value}`);
+  if (!url || !/^https?:$/.test(url.protocol) || (!value.includes('://') && !/^[^\s/]+:\d+$/.test(value)))
+    throw new CliError(`--target must be host:port or a URL, got '${value}'`, 2);
+  const { origin, pathname } = url;
+  const caFile = join(repoRoot, 'certs/ca.crt');
+  return { url: `${origin}${pathname === '/' ? '/metrics' : pathname}`, caFile: existsSync(caFile) ? caFile : undefined };
 }
 
-/** The target a user named: host:port is plain HTTP; a URL may be https and carry a path. */
-export function parseTarget(value: string): Pick<ScrapeTarget, 'address' | 'scheme' | 'metricsPath'> {
-  if (/^https?:\/\//.test(value)) {
-    const url = new URL(value);
-    const scheme = url.protocol === 'https:' ? 'https' : 'http';
-    return {
-      scheme,
-      address: `${url.hostname}:${url.port || (scheme === 'https' ? '443' : '80')}`,
-      metricsPath: url.pathname === '/' ? '/metrics' : url.pathname,
-    };
-  }
-  if (!/^[^\s/:]+:\d+$/.test(value) && !/^\[[0-9a-f:]+\]:\d+$/i.test(value)) throw new CliError(`--target must be host:port or a URL, got '${value}'`, 2);
-  return { scheme: 'http', address: value, metricsPath: '/metrics' };
-}
-
-/**
- * `node ops/cli.ts promql-check [--target host:port]`: the same check by hand, against the
- * running native stack or any target. Returns the exit code.
- */
+/** `node ops/cli.ts promql-check`: the same check by hand, against the running native stack or any target. */
 export async function promqlCheckCommand(args: string[]): Promise<number> {
-  const options = parseOptions(args);
+  let options;
+  try {
+    const booleans = { help: { type: 'boolean', short: 'h' }, 'no-require-data': { type: 'boolean' } } as const;
+    options = parseArgs({ args, options: { ...booleans, target: { type: 'string' } } }).values;
+  } catch (error) {
+    throw new CliError(`promql-check: ${(error as Error).message}\n\n${USAGE}`, 2);
+  }
   if (options.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  let target: ScrapeTarget;
-  if (options.target !== undefined) {
-    target = { job: 'authstack', ...parseTarget(options.target) };
-  } else {
-    const runDir = fromRepo(process.env.RUN_DIR ?? '.run/native');
-    const stateFile = join(runDir, 'stack.json');
-    if (!existsSync(stateFile)) throw new CliError(`no native stack in ${runDir}: start one (make up STACK=native) or give --target host:port`);
-    const { servicePort } = JSON.parse(readFileSync(stateFile, 'utf8')) as { servicePort: number };
-    target = nativeStackTarget(runDir, servicePort);
-  }
+  const target = targetOf(options.target);
   const workDir = mkdtempSync(join(tmpdir(), 'authstack-promql-'));
-  if (options['token-file'] !== undefined) target.tokenFile = fromRepo(options['token-file']);
-  else if (!target.tokenFile) {
-    const token = readEnvFile(fromRepo(process.env.ENV_FILE ?? '.env')).METRICS_TOKEN;
-    if (token) {
-      writeSecretFiles(join(workDir, 'secrets'), { metrics_token: token });
-      target.tokenFile = join(workDir, 'secrets', 'metrics_token');
-    }
-  }
-  if (target.scheme === 'https') {
-    const caFile = options['ca-file'] !== undefined ? fromRepo(options['ca-file']) : join(repoRoot, 'certs/ca.crt');
-    if (existsSync(caFile)) target.caFile = caFile;
+  const envFile = readEnvFile(fromRepo(process.env.ENV_FILE ?? '.env'));
+  const token = target.tokenFile ? undefined : (process.env.METRICS_TOKEN ?? envFile.METRICS_TOKEN);
+  if (token) {
+    writeSecretFiles(join(workDir, 'secrets'), { metrics_token: token });
+    target.tokenFile = join(workDir, 'secrets', 'metrics_token');
   }
   let ok = false;
   try {
     ok = await checkAndReport({ target, workDir, requireData: !options['no-require-data'] });
-    return ok ? 0 : 1;
   } finally {
-    if (options.keep || !ok) log(`Prometheus work directory kept: ${workDir}`);
-    else rmSync(workDir, { recursive: true, force: true });
+    if (ok) rmSync(workDir, { recursive: true, force: true });
+    else log(`Prometheus work directory kept: ${workDir}`);
   }
+  return ok ? 0 : 1;
 }

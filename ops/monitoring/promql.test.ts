@@ -1,45 +1,21 @@
 import { describe, expect, it } from '@jest/globals';
-import {
-  builtinVariables,
-  dashboardPanels,
-  dashboardQueries,
-  dashboardVariables,
-  durationSeconds,
-  exportedSeriesNames,
-  metricNames,
-  recordedNames,
-  ruleQueries,
-  substituteVariables,
-  syntaxError,
-  unknownMetrics,
-  variableExpr,
-} from './promql.ts';
+import * as promql from './promql.ts';
 
-const ds = { type: 'prometheus', uid: 'p' };
+const { builtinVariables, dashboardQueries, metricNames, substituteVariables, syntaxError } = promql;
 
 describe('dashboardQueries', () => {
   it('when panels sit in expanded rows, collapsed rows and old-style rows, then every target expr is found with its panel and refId', () => {
+    const targets = [
+      { refId: 'A', expr: 'a_total' },
+      { refId: 'B', expr: '  ' },
+      { refId: 'C', expr: 'b_total' },
+    ];
     const dashboard = {
       title: 'd',
       panels: [
         { type: 'row', title: 'open row', collapsed: false, panels: [] },
-        { type: 'timeseries', title: 'top', targets: [{ refId: 'A', expr: 'up', datasource: ds }] },
-        {
-          type: 'row',
-          title: 'closed row',
-          collapsed: true,
-          panels: [
-            {
-              type: 'stat',
-              title: 'nested',
-              targets: [
-                { refId: 'A', expr: 'a_total' },
-                { refId: 'B', expr: '  ' },
-                { refId: 'C', expr: 'b_total' },
-              ],
-            },
-          ],
-        },
+        { type: 'timeseries', title: 'top', targets: [{ refId: 'A', expr: 'up', datasource: { type: 'prometheus', uid: 'p' } }] },
+        { type: 'row', title: 'closed row', collapsed: true, panels: [{ type: 'stat', title: 'nested', targets }] },
         { type: 'text', title: 'no targets' },
       ],
       rows: [{ panels: [{ title: 'legacy', targets: [{ refId: 'Z', expr: 'c_total' }] }] }],
@@ -53,28 +29,23 @@ describe('dashboardQueries', () => {
       ['d.json: nested [C]', 'b_total'],
       ['d.json: legacy [Z]', 'c_total'],
     ]);
-    expect(dashboardPanels(dashboard).map((p) => p.title)).toEqual(['open row', 'top', 'closed row', 'nested', 'no targets', 'legacy']);
+    expect(promql.dashboardPanels(dashboard).map((p) => p.title)).toEqual(['open row', 'top', 'closed row', 'nested', 'no targets', 'legacy']);
   });
 
   it('when a query variable uses label_values or query_result, then its PromQL is checked too; label_names and label-only forms give none', () => {
-    const dashboard = {
-      title: 'd',
-      templating: {
-        list: [
-          { name: 'instance', type: 'query', query: { query: 'label_values(up{job="a", x=~"1,2"}, instance)', refId: 'v' } },
-          { name: 'old', type: 'query', query: 'query_result(topk(3, rate(x_total[5m])))' },
-          { name: 'labels', type: 'query', query: 'label_names()' },
-          { name: 'plain', type: 'query', query: 'label_values(instance)' },
-          { name: 'c', type: 'custom', query: 'a,b' },
-        ],
-      },
-    };
+    const list = [
+      { name: 'instance', type: 'query', query: { query: 'label_values(up{job="a", x=~"1,2"}, instance)', refId: 'v' } },
+      { name: 'old', type: 'query', query: 'query_result(topk(3, rate(x_total[5m])))' },
+      { name: 'labels', type: 'query', query: 'label_names()' },
+      { name: 'plain', type: 'query', query: 'label_values(instance)' },
+      { name: 'c', type: 'custom', query: 'a,b' },
+    ];
 
-    expect(dashboardQueries(dashboard, 'd.json').map((q) => [q.source, q.expr])).toEqual([
+    expect(dashboardQueries({ title: 'd', templating: { list } }, 'd.json').map((q) => [q.source, q.expr])).toEqual([
       ['d.json: variable $instance', 'up{job="a", x=~"1,2"}'],
       ['d.json: variable $old', 'topk(3, rate(x_total[5m]))'],
     ]);
-    expect(variableExpr('metrics(foo.*)')).toBeUndefined();
+    expect(promql.variableExpr('metrics(foo.*)')).toBeUndefined();
   });
 
   it('when the file is not a JSON object, then it says which file', () => {
@@ -84,24 +55,14 @@ describe('dashboardQueries', () => {
 
 describe('ruleQueries and recordedNames', () => {
   it('when a rule file has alerts and recording rules, then each expression is named by its alert or record', () => {
-    const rules = {
-      groups: [
-        {
-          name: 'g',
-          rules: [
-            { alert: 'Down', expr: 'up == 0\n', for: '1m' },
-            { record: 'job:req:rate5m', expr: 'sum by (job) (rate(req_total[5m]))' },
-            { alert: 'NoExpr' },
-          ],
-        },
-      ],
-    };
+    const record = { record: 'job:req:rate5m', expr: 'sum by (job) (rate(req_total[5m]))' };
+    const rules = { groups: [{ name: 'g', rules: [{ alert: 'Down', expr: 'up == 0\n', for: '1m' }, record, { alert: 'NoExpr' }] }] };
 
-    expect(ruleQueries(rules, 'r.yml').map((q) => [q.source, q.kind, q.expr])).toEqual([
+    expect(promql.ruleQueries(rules, 'r.yml').map((q) => [q.source, q.kind, q.expr])).toEqual([
       ['r.yml: Down', 'alert', 'up == 0'],
       ['r.yml: job:req:rate5m', 'record', 'sum by (job) (rate(req_total[5m]))'],
     ]);
-    expect(recordedNames(rules)).toEqual(['job:req:rate5m']);
+    expect(promql.recordedNames(rules)).toEqual(['job:req:rate5m']);
   });
 });
 
@@ -131,28 +92,31 @@ describe('substituteVariables', () => {
 
   it('when an interval is not a Prometheus duration, then building the variables fails naming it', () => {
     expect(() => builtinVariables({ rateInterval: 'soon', interval: '15s', range: '1h' })).toThrow("rateInterval: 'soon'");
-    expect(durationSeconds('1h30m')).toBe(5400);
-    expect(durationSeconds('250ms')).toBe(0.25);
-    expect(durationSeconds('5')).toBeUndefined();
+    expect(promql.durationSeconds('1h30m')).toBe(5400);
+    expect(promql.durationSeconds('250ms')).toBe(0.25);
+    expect(promql.durationSeconds('5')).toBeUndefined();
   });
 });
 
 describe('dashboardVariables', () => {
   it('when variables offer All, have a current value, or are constants, then each gets the value the check uses', () => {
-    const dashboard = {
-      templating: {
-        list: [
-          { name: 'instance', type: 'query', includeAll: true, allValue: '.*', current: { value: ['$__all'] } },
-          { name: 'noAllValue', type: 'query', includeAll: true },
-          { name: 'job', type: 'custom', current: { value: 'authstack' } },
-          { name: 'c', type: 'constant', query: '0.95' },
-          { name: 'first', type: 'custom', options: [{ value: 'x' }, { value: 'y' }] },
-          { name: 'nothing', type: 'query' },
-        ],
-      },
-    };
+    const list = [
+      { name: 'instance', type: 'query', includeAll: true, allValue: '.*', current: { value: ['$__all'] } },
+      { name: 'noAllValue', type: 'query', includeAll: true },
+      { name: 'job', type: 'custom', current: { value: 'authstack' } },
+      { name: 'c', type: 'constant', query: '0.95' },
+      { name: 'first', type: 'custom', options: [{ value: 'x' }, { value: 'y' }] },
+      { name: 'nothing', type: 'query' },
+    ];
 
-    expect(dashboardVariables(dashboard)).toEqual({ instance: '.*', noAllValue: '.*', job: 'authstack', c: '0.95', first: 'x', nothing: '.*' });
+    expect(promql.dashboardVariables({ templating: { list } })).toEqual({
+      instance: '.*',
+      noAllValue: '.*',
+      job: 'authstack',
+      c: '0.95',
+      first: 'x',
+      nothing: '.*',
+    });
   });
 });
 
@@ -203,29 +167,18 @@ describe('exportedSeriesNames and unknownMetrics', () => {
   const metadata = { http_request_duration_seconds: 'histogram', rpc_seconds: 'summary', auth_login_attempts_total: 'counter', redis_up: 'gauge' };
 
   it('when a histogram or summary is exported, then its suffixed series count as exported, and the bare histogram name does not', () => {
-    const names = exportedSeriesNames(metadata);
+    const names = promql.exportedSeriesNames(metadata);
 
-    expect([...names].sort()).toEqual(
-      [
-        'auth_login_attempts_total',
-        'http_request_duration_seconds_bucket',
-        'http_request_duration_seconds_count',
-        'http_request_duration_seconds_created',
-        'http_request_duration_seconds_sum',
-        'redis_up',
-        'rpc_seconds',
-        'rpc_seconds_count',
-        'rpc_seconds_created',
-        'rpc_seconds_sum',
-      ].sort(),
-    );
+    const histogram = ['_bucket', '_count', '_created', '_sum'].map((suffix) => `http_request_duration_seconds${suffix}`);
+    const others = 'auth_login_attempts_total redis_up rpc_seconds rpc_seconds_count rpc_seconds_created rpc_seconds_sum'.split(' ');
+    expect([...names].sort()).toEqual([...histogram, ...others].sort());
   });
 
   it('when an expression names a metric nobody exports, then it is reported, with a hint for a bare histogram name', () => {
-    const known = exportedSeriesNames(metadata);
+    const known = promql.exportedSeriesNames(metadata);
 
-    expect(unknownMetrics('rate(auth_login_attempts_total[5m]) + redis_up', known, metadata)).toEqual([]);
-    expect(unknownMetrics('rate(auth_login_attempt_total[5m]) + http_request_duration_seconds', known, metadata)).toEqual([
+    expect(promql.unknownMetrics('rate(auth_login_attempts_total[5m]) + redis_up', known, metadata)).toEqual([]);
+    expect(promql.unknownMetrics('rate(auth_login_attempt_total[5m]) + http_request_duration_seconds', known, metadata)).toEqual([
       'auth_login_attempt_total',
       'http_request_duration_seconds (a histogram: read http_request_duration_seconds_bucket, _sum or _count)',
     ]);
