@@ -11,7 +11,10 @@ import type { Config } from 'jest';
  * `npm run lint`. ts-jest's ESM preset would type-check a second time, file by file, for minutes.
  */
 export const swcTransform: Config['transform'] = {
-  '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2024' }, module: { type: 'es6' }, sourceMaps: 'inline' }],
+  '^.+\\.ts$': [
+    '@swc/jest',
+    { jsc: { parser: { syntax: 'typescript' }, target: 'es2024' }, module: { type: 'es6' }, sourceMaps: 'inline' },
+  ],
 };
 
 const shared = {
@@ -40,7 +43,11 @@ const config: Config = {
       ...shared,
       displayName: 'unit',
       // Pure logic: no I/O, no Redis.
-      testMatch: ['<rootDir>/service/test/**/*.unit.test.ts', '<rootDir>/ops/**/*.test.ts', '<rootDir>/testkit/**/*.test.ts'],
+      testMatch: [
+        '<rootDir>/service/test/**/*.unit.test.ts',
+        '<rootDir>/ops/**/*.test.ts',
+        '<rootDir>/testkit/**/*.test.ts',
+      ],
       testPathIgnorePatterns: ['/node_modules/', '\\.integration\\.test\\.ts$'],
     },
     {

@@ -17,12 +17,18 @@ export async function hashUnderLoad(
   redisUrl: string,
   { inFlight = 200, floodMs = 3_000, idleSamples = 200, samplers = 4, concurrency = 2, queueLimit = 8 } = {},
 ) {
-  const service = await startService(benchEnv(redisUrl, { HASH_CONCURRENCY: String(concurrency), HASH_QUEUE_LIMIT: String(queueLimit) }));
+  const service = await startService(
+    benchEnv(redisUrl, { HASH_CONCURRENCY: String(concurrency), HASH_QUEUE_LIMIT: String(queueLimit) }),
+  );
   const me = createClient(service.port, { maxSockets: samplers });
   const flood = createClient(service.port, { maxSockets: inFlight });
   try {
     await service.createUser(USERNAME, PASSWORD);
-    const login = await me.send({ method: 'POST', path: '/api/login', body: { username: USERNAME, password: PASSWORD } });
+    const login = await me.send({
+      method: 'POST',
+      path: '/api/login',
+      body: { username: USERNAME, password: PASSWORD },
+    });
     const cookie = sessionCookie(login);
     if (login.status !== 200 || !cookie) throw new Error(`hash under load: login failed (${login.status})`);
     const getMe = async () => {
@@ -46,7 +52,12 @@ export async function hashUnderLoad(
       const worker = async () => {
         while (!stop) {
           ip += 1;
-          const res = await flood.send({ method: 'POST', path: '/api/login', headers: { 'X-Forwarded-For': clientIp(ip) }, body: bodyFor(ip) });
+          const res = await flood.send({
+            method: 'POST',
+            path: '/api/login',
+            headers: { 'X-Forwarded-For': clientIp(ip) },
+            body: bodyFor(ip),
+          });
           outcome.byStatus[res.status] = (outcome.byStatus[res.status] ?? 0) + 1;
           if (res.status === 401) outcome.hashedMs.push(res.ms);
           if (res.busy) outcome.busyMs.push(res.ms);
@@ -66,7 +77,10 @@ export async function hashUnderLoad(
       return { samples, outcome };
     };
     const cheap = await floodWhileSampling(() => '{"username":');
-    const hashing = await floodWhileSampling((i: number) => ({ username: i % 2 ? `ghost-${i}` : USERNAME, password: `flood guess ${i}` }));
+    const hashing = await floodWhileSampling((i: number) => ({
+      username: i % 2 ? `ghost-${i}` : USERNAME,
+      password: `flood guess ${i}`,
+    }));
     const stats = (samples: number[]) => ({ n: samples.length, median: median(samples), p90: percentile(samples, 90) });
     const byStatus = hashing.outcome.byStatus;
 

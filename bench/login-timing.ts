@@ -16,8 +16,14 @@ export async function loginTiming(redisUrl: string, { attempts = 100, warmup = 1
     const attempt = async (kind: 'unknown' | 'wrong'): Promise<number> => {
       ip += 1;
       const body = { username: kind === 'unknown' ? `ghost-${ip}` : USERNAME, password: `wrong guess ${ip}` };
-      const res = await client.send({ method: 'POST', path: '/api/login', headers: { 'X-Forwarded-For': clientIp(ip) }, body });
-      if (res.status !== 401) throw new Error(`login timing: expected 401 for the ${kind} case, got ${res.status} ${res.body.slice(0, 120)}`);
+      const res = await client.send({
+        method: 'POST',
+        path: '/api/login',
+        headers: { 'X-Forwarded-For': clientIp(ip) },
+        body,
+      });
+      if (res.status !== 401)
+        throw new Error(`login timing: expected 401 for the ${kind} case, got ${res.status} ${res.body.slice(0, 120)}`);
       return res.ms;
     };
 

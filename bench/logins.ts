@@ -83,10 +83,18 @@ async function loginLoad(port: number, connections: number, seconds: number): Pr
   );
   await client.close();
   const elapsed = (Date.now() - started) / 1000;
-  return { connections, loginsPerSecond: latencies.length / elapsed, busyPerSecond: busy / elapsed, p50Ms: percentile(latencies, 50) };
+  return {
+    connections,
+    loginsPerSecond: latencies.length / elapsed,
+    busyPerSecond: busy / elapsed,
+    p50Ms: percentile(latencies, 50),
+  };
 }
 
-export async function logins(redisUrl: string, options: { seconds: number; connections: number[]; serviceLog: string }): Promise<LoginBench> {
+export async function logins(
+  redisUrl: string,
+  options: { seconds: number; connections: number[]; serviceLog: string },
+): Promise<LoginBench> {
   const service = await startNode(
     `${process.env.BENCH_SERVICE_DIR ?? '.'}/dist/server.js`,
     {
@@ -102,7 +110,9 @@ export async function logins(redisUrl: string, options: { seconds: number; conne
       // per-user session cap (the probe would read 401s).
       SIGNUP_ENABLED: 'true',
       // The hashing knobs, to compare settings (defaults otherwise: the shipped ones).
-      ...Object.fromEntries(['HASH_CONCURRENCY', 'HASH_QUEUE_LIMIT'].flatMap((key) => (process.env[key] ? [[key, process.env[key]]] : []))),
+      ...Object.fromEntries(
+        ['HASH_CONCURRENCY', 'HASH_QUEUE_LIMIT'].flatMap((key) => (process.env[key] ? [[key, process.env[key]]] : [])),
+      ),
     },
     { readyPath: '/healthz', logFile: options.serviceLog },
   );
@@ -111,15 +121,23 @@ export async function logins(redisUrl: string, options: { seconds: number; conne
   try {
     await loginLoad(service.port, 2, 2); // warm-up
     const rows: LoginRow[] = [];
-    for (const connections of options.connections) rows.push(await loginLoad(service.port, connections, options.seconds));
+    for (const connections of options.connections)
+      rows.push(await loginLoad(service.port, connections, options.seconds));
     const client = createClient(service.port, { maxSockets: 1 });
     const reader = { username: 'bench-reader', password: PASSWORD };
     const signup = await client.send({ method: 'POST', path: '/api/register', body: reader });
     const login = await client.send({ method: 'POST', path: '/api/login', body: reader });
     await client.close();
     const cookie = sessionCookie(login);
-    if (signup.status !== 201 || !cookie) throw new Error(`bench-reader: sign-up answered ${signup.status}, login ${login.status}`);
-    const me = { url: `${base}/api/me`, connections: 4, threads: 1, seconds: options.seconds, headers: { ...headers, Cookie: cookie } };
+    if (signup.status !== 201 || !cookie)
+      throw new Error(`bench-reader: sign-up answered ${signup.status}, login ${login.status}`);
+    const me = {
+      url: `${base}/api/me`,
+      connections: 4,
+      threads: 1,
+      seconds: options.seconds,
+      headers: { ...headers, Cookie: cookie },
+    };
     const floodConnections = 16;
     const flood = () => loginLoad(service.port, floodConnections, options.seconds + 1);
     const pacedIdle = await pacedProbe(service.port, cookie, options.seconds);
@@ -127,7 +145,8 @@ export async function logins(redisUrl: string, options: { seconds: number; conne
     const idle = await wrk(me);
     const [flooded] = await Promise.all([wrk(me), flood()]);
     // A p99 of error answers would measure the wrong thing (it once did: 401s after the cap).
-    for (const result of [idle, flooded]) if (result.errors > 0) throw new Error(`GET /api/me under wrk: ${result.errors} answers were not 2xx`);
+    for (const result of [idle, flooded])
+      if (result.errors > 0) throw new Error(`GET /api/me under wrk: ${result.errors} answers were not 2xx`);
     return {
       rows,
       meP99PacedIdleMs: pacedIdle,

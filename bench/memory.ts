@@ -11,7 +11,11 @@ export async function memory(redisUrl: string, { requests = 5_000, concurrency =
   const client = createClient(service.port, { maxSockets: concurrency });
   try {
     await service.createUser(USERNAME, PASSWORD);
-    const login = await client.send({ method: 'POST', path: '/api/login', body: { username: USERNAME, password: PASSWORD } });
+    const login = await client.send({
+      method: 'POST',
+      path: '/api/login',
+      body: { username: USERNAME, password: PASSWORD },
+    });
     const cookie = sessionCookie(login);
     if (login.status !== 200 || !cookie) throw new Error(`memory: login failed (${login.status})`);
 
@@ -46,7 +50,15 @@ export async function memory(redisUrl: string, { requests = 5_000, concurrency =
     const statuses = await run(requests);
     const seconds = (Date.now() - started) / 1000;
     const after = await service.memory();
-    return { requests, seconds, statuses, before, after, heapRatio: after.heapUsed / before.heapUsed, rssRatio: after.rss / before.rss };
+    return {
+      requests,
+      seconds,
+      statuses,
+      before,
+      after,
+      heapRatio: after.heapUsed / before.heapUsed,
+      rssRatio: after.rss / before.rss,
+    };
   } finally {
     await client.close();
     await service.stop();

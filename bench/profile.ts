@@ -48,7 +48,9 @@ try {
   const login = await send(`${edge.origin}/api/login`, { json: { username: 'bench-admin', password: PASSWORD } });
   const cookie = login.cookie()!;
   const result = await wrk({ url: `${edge.origin}/api/me`, connections: 16, seconds, headers: { Cookie: cookie } });
-  process.stdout.write(`GET /api/me through nginx, c16, ${seconds}s: ${Math.round(result.rps)} req/s, p99 ${result.p99Ms} ms\n`);
+  process.stdout.write(
+    `GET /api/me through nginx, c16, ${seconds}s: ${Math.round(result.rps)} req/s, p99 ${result.p99Ms} ms\n`,
+  );
 } finally {
   await edge.stop();
   await service.stop();
@@ -58,7 +60,9 @@ const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
 if (!file) throw new Error(`no .cpuprofile in ${dir}`);
 const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { nodes: ProfileNode[] };
 const total = profile.nodes.reduce((sum, n) => sum + (n.hitCount ?? 0), 0);
-const idle = profile.nodes.filter((n) => n.callFrame.functionName === '(idle)').reduce((sum, n) => sum + (n.hitCount ?? 0), 0);
+const idle = profile.nodes
+  .filter((n) => n.callFrame.functionName === '(idle)')
+  .reduce((sum, n) => sum + (n.hitCount ?? 0), 0);
 const busy = total - idle;
 const byOwner = new Map<string, number>();
 const byFunction = new Map<string, number>();
@@ -78,7 +82,10 @@ const top = (map: Map<string, number>, count: number) =>
     .map(([name, hits]) => `  ${pct(hits)}  ${name}`)
     .join('\n');
 // The request log's share: pino-http, and pino under it (a signed-in read logs nothing else).
-const requestLog = ['pino-http', 'pino', '@pinojs/redact', 'authstack http/middleware/request-log.js'].reduce((sum, name) => sum + (byOwner.get(name) ?? 0), 0);
+const requestLog = ['pino-http', 'pino', '@pinojs/redact', 'authstack http/middleware/request-log.js'].reduce(
+  (sum, name) => sum + (byOwner.get(name) ?? 0),
+  0,
+);
 process.stdout.write(
   `\nbusy samples: ${busy} of ${total} (profile: ${join(dir, file)})\n\nby package / file (self time):\n${top(byOwner, 25)}\n\ntop functions (self time):\n${top(byFunction, 30)}\n` +
     `\nthe request log (pino-http + pino + request-log.ts): ${pct(requestLog).trim()} of the service's busy CPU\n`,

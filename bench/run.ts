@@ -49,7 +49,9 @@ const mb = (v: number) => `${(v / 2 ** 20).toFixed(1)} MB`;
 function table(header: string[], rows: Array<Array<string | number | undefined>>): string {
   const all = [header, ...rows.map((r) => header.map((_, i) => String(r[i] ?? '')))];
   const widths = header.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
-  return all.map((r) => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ')).join('\n');
+  return all
+    .map((r) => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  '))
+    .join('\n');
 }
 
 /** One argon2id verify at the shipped parameters, single-threaded: what bounds logins/s here. */
@@ -66,7 +68,8 @@ async function hashMs(): Promise<number> {
 }
 
 async function main() {
-  if (!existsSync(new URL('../dist/server.js', import.meta.url))) throw new Error('dist/ is missing: run `npm run build` first (make bench does)');
+  if (!existsSync(new URL('../dist/server.js', import.meta.url)))
+    throw new Error('dist/ is missing: run `npm run build` first (make bench does)');
   if (!existsSync(new URL('./node_modules/express-session', import.meta.url)))
     throw new Error('bench/node_modules is missing: make bench installs the reference apps (npm ci --prefix bench)');
   const started = Date.now();
@@ -77,9 +80,19 @@ async function main() {
     const passes = quick ? 1 : 3;
     const seconds = quick ? 4 : 10;
     process.stdout.write(`running (${quick ? 'quick: 1 pass of 4 s' : '3 passes of 2 s warm-up + 10 s'}): throughput`);
-    const { rows, redis: redisWork } = await throughput(redis.url, { passes, warmupSeconds: 2, seconds, connections: [16, 64], serviceLog });
+    const { rows, redis: redisWork } = await throughput(redis.url, {
+      passes,
+      warmupSeconds: 2,
+      seconds,
+      connections: [16, 64],
+      serviceLog,
+    });
     process.stdout.write(', logins');
-    const loginBench = await logins(redis.url, { seconds: quick ? 3 : 6, connections: [2, 4, 8, 16, 32, 64], serviceLog });
+    const loginBench = await logins(redis.url, {
+      seconds: quick ? 3 : 6,
+      connections: [2, 4, 8, 16, 32, 64],
+      serviceLog,
+    });
     const single = await hashMs();
     process.stdout.write(', login timing');
     const a = await loginTiming(redis.url);
@@ -92,7 +105,8 @@ async function main() {
     out.push(
       `authstack bench: node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), load ${load.toFixed(1)}; argon2id m=19456 KiB t=2 p=1`,
     );
-    if (load > cpus().length) out.push(`note: the machine is busy (load ${load.toFixed(1)}): absolute numbers are inflated, ratios noisier`);
+    if (load > cpus().length)
+      out.push(`note: the machine is busy (load ${load.toFixed(1)}): absolute numbers are inflated, ratios noisier`);
 
     const row = (app: ThroughputRow['app'], c: number) => rows.find((r) => r.app === app && r.connections === c)!;
     const lines: Array<Array<string | number | undefined>> = [];
@@ -101,7 +115,11 @@ async function main() {
       const tutorial = row('tutorial', connections);
       const auth = row('authstack', connections);
       for (const r of [bare, tutorial, auth]) {
-        const scenario = { bare: 'bare Express GET / "ok"', tutorial: 'tutorial express-session GET /me', authstack: 'authstack GET /api/me' }[r.app];
+        const scenario = {
+          bare: 'bare Express GET / "ok"',
+          tutorial: 'tutorial express-session GET /me',
+          authstack: 'authstack GET /api/me',
+        }[r.app];
         const range = r.passes.length > 1 ? ` [${n(Math.min(...r.passes))}-${n(Math.max(...r.passes))}]` : '';
         lines.push([
           `${scenario}, c${connections}`,
@@ -143,13 +161,20 @@ async function main() {
         ]);
       }
     }
-    out.push('', '(d) signed-in read behind the same nginx (TLS 1.3, keepalive upstream), wrk -t2; req/s median [range of passes]');
+    out.push(
+      '',
+      '(d) signed-in read behind the same nginx (TLS 1.3, keepalive upstream), wrk -t2; req/s median [range of passes]',
+    );
     out.push(table(['scenario', 'req/s', 'p50', 'p99', 'Node CPU/req', 'ratio', 'errors'], lines));
     out.push(
       '',
       table(
         ['Redis work of one read', 'round trips', 'writes'],
-        redisWork.map((w) => [w.app === 'authstack' ? 'authstack GET /api/me' : 'tutorial GET /me', n(w.roundTripsPerRequest, 2), n(w.writesPerRequest, 3)]),
+        redisWork.map((w) => [
+          w.app === 'authstack' ? 'authstack GET /api/me' : 'tutorial GET /me',
+          n(w.roundTripsPerRequest, 2),
+          n(w.writesPerRequest, 3),
+        ]),
       ),
     );
     const auth = redisWork.find((w) => w.app === 'authstack');
@@ -197,7 +222,12 @@ async function main() {
             n(a.ratio, 2),
             verdict(a.ratio >= TARGETS.loginRatio.min && a.ratio <= TARGETS.loginRatio.max, 'login timing'),
           ],
-          [`(b) GET /api/me, ${b.inFlight} malformed logins in flight`, ms(b.cheapFlood.median), ms(b.cheapFlood.p90), b.cheapFlood.n],
+          [
+            `(b) GET /api/me, ${b.inFlight} malformed logins in flight`,
+            ms(b.cheapFlood.median),
+            ms(b.cheapFlood.p90),
+            b.cheapFlood.n,
+          ],
           [`(b) GET /api/me, ${b.inFlight} logins in flight`, ms(b.flood.median), ms(b.flood.p90), b.flood.n],
           [
             `(b) login flood / malformed flood (<= ${TARGETS.hashFloodVsCheapFlood})`,
@@ -224,7 +254,9 @@ async function main() {
     await redis.stop();
   }
   if (unexpected5xx.length > 0) {
-    console.error(`\nFAIL: ${unexpected5xx.length} unexpected 5xx answer(s):\n  ${unexpected5xx.slice(0, 10).join('\n  ')}`);
+    console.error(
+      `\nFAIL: ${unexpected5xx.length} unexpected 5xx answer(s):\n  ${unexpected5xx.slice(0, 10).join('\n  ')}`,
+    );
     process.exitCode = 1;
   }
   if (misses.length > 0) {

@@ -27,11 +27,17 @@ export function containerTarget(containerId: string): SoakTarget {
   return {
     async servicePid() {
       const init = Number(await capture('docker', ['inspect', '-f', '{{.State.Pid}}', containerId]));
-      const children = readFileSync(`/proc/${init}/task/${init}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+      const children = readFileSync(`/proc/${init}/task/${init}/children`, 'utf8')
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean)
+        .map(Number);
       return children[0] ?? init;
     },
     async restarts() {
-      const [count, oom] = (await capture('docker', ['inspect', '-f', '{{.RestartCount}} {{.State.OOMKilled}}', containerId])).split(' ');
+      const [count, oom] = (
+        await capture('docker', ['inspect', '-f', '{{.RestartCount}} {{.State.OOMKilled}}', containerId])
+      ).split(' ');
       return { restarts: Number(count), oomKilled: oom === 'true' };
     },
   };
@@ -64,7 +70,11 @@ export async function soak(target: SoakTarget, options: { seconds: number; users
   const counts = { requests: 0, errors: 0 };
   const errorSamples: string[] = [];
   const deadline = Date.now() + options.seconds * 1000;
-  const expect = async <T extends { status: number; body: string }>(what: string, status: number, call: Promise<T>): Promise<T | undefined> => {
+  const expect = async <T extends { status: number; body: string }>(
+    what: string,
+    status: number,
+    call: Promise<T>,
+  ): Promise<T | undefined> => {
     counts.requests += 1;
     try {
       const response = await call;
@@ -83,8 +93,10 @@ export async function soak(target: SoakTarget, options: { seconds: number; users
       const login = await expect('login', 200, send(`${base}/api/login`, { json: credentials }));
       const cookie = login?.cookie();
       if (cookie) {
-        for (let i = 0; i < 40 && Date.now() < deadline; i += 1) await expect('GET /api/me', 200, send(`${base}/api/me`, { headers: { cookie } }));
-        for (let i = 0; i < 3; i += 1) await expect('GET /api/sessions', 200, send(`${base}/api/sessions`, { headers: { cookie } }));
+        for (let i = 0; i < 40 && Date.now() < deadline; i += 1)
+          await expect('GET /api/me', 200, send(`${base}/api/me`, { headers: { cookie } }));
+        for (let i = 0; i < 3; i += 1)
+          await expect('GET /api/sessions', 200, send(`${base}/api/sessions`, { headers: { cookie } }));
         await expect('logout', 204, send(`${base}/api/logout`, { method: 'POST', headers: { cookie } }));
       }
       // Paced: with the default 4 users this stays under the edge's 10 logins/s per address.
@@ -117,16 +129,24 @@ export async function soak(target: SoakTarget, options: { seconds: number; users
   process.stdout.write(
     `\nRSS of the service (MB), every 10 s:\n${samples.map((s) => `  ${String(s.second).padStart(4)} s  ${mb(s.rss).padStart(7)}  ${'#'.repeat(Math.round(s.rss / 2 ** 21))}`).join('\n')}\n`,
   );
-  process.stdout.write(`\nrequests ${counts.requests}, errors ${counts.errors}${errorSamples.length ? ` (${errorSamples.join('; ')})` : ''}\n`);
+  process.stdout.write(
+    `\nrequests ${counts.requests}, errors ${counts.errors}${errorSamples.length ? ` (${errorSamples.join('; ')})` : ''}\n`,
+  );
   process.stdout.write(`restarts ${restarts}, OOM killed ${after.oomKilled}\n`);
-  process.stdout.write(`RSS second minute ${mb(second)} MB, last minute ${mb(last)} MB: ${ratio.toFixed(2)}x (<= 1.1)\n`);
+  process.stdout.write(
+    `RSS second minute ${mb(second)} MB, last minute ${mb(last)} MB: ${ratio.toFixed(2)}x (<= 1.1)\n`,
+  );
   const ok = counts.errors === 0 && restarts === 0 && !after.oomKilled && ratio <= 1.1;
   process.stdout.write(`soak: ${ok ? 'PASS' : 'FAIL'}\n`);
   return ok;
 }
 
 /** Which stack runs (the same rule as the other stack commands) and its service process. */
-export async function soakTargetFor(mode: 'docker' | 'native', containerId: () => Promise<string | undefined>, runDir: string): Promise<SoakTarget> {
+export async function soakTargetFor(
+  mode: 'docker' | 'native',
+  containerId: () => Promise<string | undefined>,
+  runDir: string,
+): Promise<SoakTarget> {
   if (mode === 'native') return nativeTarget(runDir);
   const id = await containerId();
   if (!id) throw new Error('the service container is not running (make up)');

@@ -61,10 +61,18 @@ async function measure(target: Target, connections: number, options: ThroughputO
 }
 
 /** Starts an app and its edge, signs in where the app has sessions, and hands back what wrk needs. */
-async function startTarget(app: Target['app'], redisUrl: string, serviceLog: string): Promise<{ target: Target; stop: () => Promise<void> }> {
+async function startTarget(
+  app: Target['app'],
+  redisUrl: string,
+  serviceLog: string,
+): Promise<{ target: Target; stop: () => Promise<void> }> {
   // BENCH_SERVICE_DIR: measure another checkout's build (a before/after comparison), same bench.
   const serviceDir = process.env.BENCH_SERVICE_DIR ?? '.';
-  const script = { bare: 'bench/reference/bare-express.ts', tutorial: 'bench/reference/tutorial-session.ts', authstack: `${serviceDir}/dist/server.js` }[app];
+  const script = {
+    bare: 'bench/reference/bare-express.ts',
+    tutorial: 'bench/reference/tutorial-session.ts',
+    authstack: `${serviceDir}/dist/server.js`,
+  }[app];
   const env: Record<string, string> =
     app === 'authstack'
       ? {
@@ -77,7 +85,10 @@ async function startTarget(app: Target['app'], redisUrl: string, serviceLog: str
           NODE_ENV: 'production',
         }
       : { REDIS_URL: redisUrl, NODE_ENV: 'production' };
-  const running = await startNode(script, env, { readyPath: app === 'authstack' ? '/healthz' : '/', logFile: app === 'authstack' ? serviceLog : undefined });
+  const running = await startNode(script, env, {
+    readyPath: app === 'authstack' ? '/healthz' : '/',
+    logFile: app === 'authstack' ? serviceLog : undefined,
+  });
   const edge = await startEdge(running.port);
   const { send } = httpClient({ caFiles: [edge.caFile] });
   const headers: Record<string, string> = {};
@@ -154,10 +165,17 @@ async function redisWork(target: Target, redisUrl: string): Promise<RedisWork> {
   const result = await wrk({ url: target.url, connections: 4, seconds: 3, headers: target.headers });
   await new Promise((resolve) => setTimeout(resolve, 300));
   monitor.kill();
-  return { app: target.app, roundTripsPerRequest: roundTrips / result.requests, writesPerRequest: writes / result.requests };
+  return {
+    app: target.app,
+    roundTripsPerRequest: roundTrips / result.requests,
+    writesPerRequest: writes / result.requests,
+  };
 }
 
-export async function throughput(redisUrl: string, options: ThroughputOptions): Promise<{ rows: ThroughputRow[]; redis: RedisWork[] }> {
+export async function throughput(
+  redisUrl: string,
+  options: ThroughputOptions,
+): Promise<{ rows: ThroughputRow[]; redis: RedisWork[] }> {
   const rows: ThroughputRow[] = [];
   const redis: RedisWork[] = [];
   for (const app of ['bare', 'tutorial', 'authstack'] as const) {

@@ -89,7 +89,9 @@ function stackCommands(mode: Mode): Record<string, Command> {
     ps: () => (isDocker ? docker.passthrough(['ps']) : native.ps()),
     logs: (args) => {
       const { values, positionals } = options(args, { 'no-follow': { type: 'boolean' } });
-      return isDocker ? docker.logs(!values['no-follow'], positionals) : follow(native.logFiles(positionals), !values['no-follow']);
+      return isDocker
+        ? docker.logs(!values['no-follow'], positionals)
+        : follow(native.logFiles(positionals), !values['no-follow']);
     },
     restart: (args) => (isDocker ? docker.restart(args) : native.restart(args[0])),
     recreate: (args) => docker.recreate(args),
@@ -97,7 +99,10 @@ function stackCommands(mode: Mode): Record<string, Command> {
     'rotate-secret': async () => {
       const running = isDocker ? await docker.isServiceRunning() : native.isServiceRunning();
       rotateSessionSecret(isDocker ? docker.envFile : native.envFile, Number(process.env.ROTATE_KEEP ?? 2));
-      if (!running) return void process.stderr.write(`the ${mode} stack is not running: the new secret applies at the next make up\n`);
+      if (!running)
+        return void process.stderr.write(
+          `the ${mode} stack is not running: the new secret applies at the next make up\n`,
+        );
       // Docker: a new container (file secrets are bind mounts fixed when a container is created).
       await (isDocker ? docker.recreate(['service']) : native.restart('service'));
       process.stderr.write('service restarted with the new secret; existing sessions stay valid\n');
@@ -113,7 +118,12 @@ function stackCommands(mode: Mode): Record<string, Command> {
     soak: async () => {
       if (isDocker) await docker.connect();
       const target = await soakTargetFor(mode, () => docker.containerOf('service'), native.runDir);
-      return (await soak(target, { seconds: Number(process.env.SOAK_SECONDS ?? 300), users: Number(process.env.SOAK_USERS ?? 4) })) ? 0 : 1;
+      return (await soak(target, {
+        seconds: Number(process.env.SOAK_SECONDS ?? 300),
+        users: Number(process.env.SOAK_USERS ?? 4),
+      }))
+        ? 0
+        : 1;
     },
   };
 }
@@ -147,7 +157,12 @@ async function dispatch(table: Record<string, Command>, args: string[], usage = 
 const STACK_COMMANDS = ['up', 'down', 'logs', 'ps', 'restart', 'rotate-secret', 'backup', 'users', 'soak'];
 
 const commands: Record<string, Command> = {
-  ...Object.fromEntries(STACK_COMMANDS.map((name) => [name, async (args: string[]) => dispatch(stackCommands(await modeFor(name)), [name, ...args])])),
+  ...Object.fromEntries(
+    STACK_COMMANDS.map((name) => [
+      name,
+      async (args: string[]) => dispatch(stackCommands(await modeFor(name)), [name, ...args]),
+    ]),
+  ),
   docker: async ([sub = '', ...rest]) => {
     const docker = new DockerStack();
     if (sub === 'compose') return docker.connect().then(() => docker.passthrough(rest));
@@ -173,7 +188,9 @@ const commands: Record<string, Command> = {
         find: async () => {
           const host = await findEngine();
           if (!host)
-            throw new CliError('no Docker engine answers (DOCKER_HOST, /var/run/docker.sock, /run/docker-x.sock); start one: node ops/cli.ts engine start');
+            throw new CliError(
+              'no Docker engine answers (DOCKER_HOST, /var/run/docker.sock, /run/docker-x.sock); start one: node ops/cli.ts engine start',
+            );
           process.stdout.write(`${host}\n`);
         },
         start: async () => void process.stdout.write(`${await startEngine()}\n`),
@@ -187,7 +204,9 @@ const commands: Record<string, Command> = {
   smoke: (args) => {
     const stackFile = fromRepo(process.env.SMOKE_STACK_FILE ?? '.run/smoke.env');
     if (!process.env.BASE_URL && !existsSync(stackFile))
-      throw new CliError('no running stack found (.run/smoke.env): start one with `make up`, or set BASE_URL (and SMOKE_ENV_FILE, SMOKE_CA_FILE)');
+      throw new CliError(
+        'no running stack found (.run/smoke.env): start one with `make up`, or set BASE_URL (and SMOKE_ENV_FILE, SMOKE_CA_FILE)',
+      );
     return runSmoke(readEnvFile(stackFile), args, process.env.SMOKE_REPORT_LABEL ?? 'smoke');
   },
   'test-stack': (args) => testNativeStack(args),
@@ -199,7 +218,8 @@ const commands: Record<string, Command> = {
     const phases = new Phases('CI');
     clearReports();
     try {
-      if (part !== 'docker') await phases.run('make test', () => run('make', ['test'], { cwd: repoRoot, stdio: 'inherit' }));
+      if (part !== 'docker')
+        await phases.run('make test', () => run('make', ['test'], { cwd: repoRoot, stdio: 'inherit' }));
       await ciDocker(phases);
     } finally {
       process.stderr.write(`${phases.table()}\n`);

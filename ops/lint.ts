@@ -25,19 +25,29 @@ function filesUnder(dir: string, match: (name: string) => boolean): string[] {
 }
 
 async function shellcheck(): Promise<void> {
-  const scripts = [...filesUnder('scripts', (n) => n.endsWith('.sh')), ...filesUnder('deploy', (n) => n.endsWith('.sh')), '.ci/run'];
+  const scripts = [
+    ...filesUnder('scripts', (n) => n.endsWith('.sh')),
+    ...filesUnder('deploy', (n) => n.endsWith('.sh')),
+    '.ci/run',
+  ];
   await run('shellcheck', scripts, { cwd: repoRoot });
   const bash = filesUnder('scripts', (n) => n.endsWith('.sh')).reduce(
     (sum, file) => sum + readFileSync(join(repoRoot, file), 'utf8').split('\n').length - 1,
     0,
   );
-  if (bash >= BASH_BUDGET_LINES) throw new CliError(`scripts/ holds ${bash} lines of bash (budget ${BASH_BUDGET_LINES}): tooling belongs in ops/ (TypeScript)`);
+  if (bash >= BASH_BUDGET_LINES)
+    throw new CliError(
+      `scripts/ holds ${bash} lines of bash (budget ${BASH_BUDGET_LINES}): tooling belongs in ops/ (TypeScript)`,
+    );
   log(`shellcheck: ${scripts.length} scripts clean; scripts/ bash ${bash} lines (budget ${BASH_BUDGET_LINES})`);
 }
 
 async function yamllint(): Promise<void> {
-  const rules = '{extends: default, rules: {line-length: {max: 140}, document-start: disable, truthy: {check-keys: false}}}';
-  await run('yamllint', ['-s', '-d', rules, 'docker-compose.yml', 'deploy', 'nginx/kustomization.yaml'], { cwd: repoRoot });
+  const rules =
+    '{extends: default, rules: {line-length: {max: 140}, document-start: disable, truthy: {check-keys: false}}}';
+  await run('yamllint', ['-s', '-d', rules, 'docker-compose.yml', 'deploy', 'nginx/kustomization.yaml'], {
+    cwd: repoRoot,
+  });
   log('yamllint: clean');
 }
 
@@ -65,12 +75,17 @@ async function nginxTest(): Promise<void> {
       });
       // With TLS_OCSP=on and a local certificate nginx warns that it cannot staple; syntax and
       // every include are still checked, which is what this is for.
-      const result = await run('nginx', ['-t', '-q', '-p', `${out}/`, '-c', join(out, 'nginx.conf'), '-g', nginxGlobals(out)], {
-        allowFailure: true,
-        ignoreStdout: true,
-      });
+      const result = await run(
+        'nginx',
+        ['-t', '-q', '-p', `${out}/`, '-c', join(out, 'nginx.conf'), '-g', nginxGlobals(out)],
+        {
+          allowFailure: true,
+          ignoreStdout: true,
+        },
+      );
       const errors = result.stderr.split('\n').filter((line) => line.trim() && !line.includes('ssl_stapling'));
-      if (result.code !== 0) throw new CliError(`nginx -t failed on the rendered config (variant ${variant}):\n${errors.join('\n')}`);
+      if (result.code !== 0)
+        throw new CliError(`nginx -t failed on the rendered config (variant ${variant}):\n${errors.join('\n')}`);
     }
     log('nginx -t: the rendered config passes (OCSP, edge metrics and upstream modes, each way)');
   } finally {
@@ -86,7 +101,9 @@ async function promtool(): Promise<void> {
   await run('promtool', ['check', 'rules', ...rules], { cwd });
   const tests = readdirSync(join(cwd, 'tests')).map((f) => join('tests', f));
   const result = await run('promtool', ['test', 'rules', ...tests], { cwd });
-  log(`promtool: config, ${rules.length} rule file(s) and ${tests.length} rule test file(s) pass${result.stdout.includes('SUCCESS') ? '' : ''}`);
+  log(
+    `promtool: config, ${rules.length} rule file(s) and ${tests.length} rule test file(s) pass${result.stdout.includes('SUCCESS') ? '' : ''}`,
+  );
 }
 
 /** The Dockerfile's Node base tag must be the .node-version pin (one version everywhere). */
@@ -94,7 +111,10 @@ function nodePin(): void {
   const pin = pinnedNodeVersion();
   const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
   const arg = /^ARG NODE_VERSION=(\S+)$/m.exec(dockerfile)?.[1];
-  if (arg !== pin) throw new CliError(`Dockerfile ARG NODE_VERSION=${arg ?? '(missing)'} but .node-version pins ${pin}: keep them equal`);
+  if (arg !== pin)
+    throw new CliError(
+      `Dockerfile ARG NODE_VERSION=${arg ?? '(missing)'} but .node-version pins ${pin}: keep them equal`,
+    );
   if (!/^FROM node:\$\{NODE_VERSION\}-bookworm-slim/m.test(dockerfile))
     throw new CliError('Dockerfile: base images must be node:${NODE_VERSION}-bookworm-slim');
   log(`node pin: .node-version ${pin} = Dockerfile base tag`);

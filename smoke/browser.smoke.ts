@@ -48,7 +48,10 @@ async function submitForm(page: Page, action: string): Promise<{ status: number;
  */
 async function expectAccessible(page: Page) {
   const where = new URL(page.url()).pathname;
-  expect({ where, cspViolations: await page.evaluate<string[]>('window.cspViolations') }).toEqual({ where, cspViolations: [] });
+  expect({ where, cspViolations: await page.evaluate<string[]>('window.cspViolations') }).toEqual({
+    where,
+    cspViolations: [],
+  });
   for (const colorScheme of ['light', 'dark'] as const) {
     await page.emulateMedia({ colorScheme });
     const report = await checkAccessibility(page);
@@ -98,7 +101,10 @@ describe('a real browser', () => {
       page.click('form[action="/login"] button[type="submit"]'),
     ]);
     // Status and body together, so a refusal (e.g. 403 cross_origin) says why in the failure.
-    expect({ status: loginPost.status(), body: loginPost.status() === 303 ? '' : await loginPost.text() }).toEqual({ status: 303, body: '' });
+    expect({ status: loginPost.status(), body: loginPost.status() === 303 ? '' : await loginPost.text() }).toEqual({
+      status: 303,
+      body: '',
+    });
     await page.waitForURL(`${origin}/`);
     const dashboardText = await page.textContent('body');
     const violations = await page.evaluate<string[]>('window.cspViolations');
@@ -209,7 +215,10 @@ describe('a real browser', () => {
         await page.waitForURL(`${origin}/?notice=password-changed`);
         const notice = await page.textContent('.notice');
         const otherSession = await request('/api/me', { headers: { cookie: other.cookie } });
-        await Promise.all([page.waitForURL(`${origin}/login`), page.click('form[action="/logout"] button[type="submit"]')]);
+        await Promise.all([
+          page.waitForURL(`${origin}/login`),
+          page.click('form[action="/logout"] button[type="submit"]'),
+        ]);
         await page.fill('#username', username);
         await page.fill('#password', password);
         const oldPassword = await submitForm(page, '/login');
@@ -220,7 +229,11 @@ describe('a real browser', () => {
         const signedIn = await page.textContent('main');
 
         expect(wrong.status).toBe(401);
-        expect(wrongState).toEqual({ invalid: 'true', describedBy: 'currentPassword-error', focused: 'currentPassword' });
+        expect(wrongState).toEqual({
+          invalid: 'true',
+          describedBy: 'currentPassword-error',
+          focused: 'currentPassword',
+        });
         expect(changed).toEqual({ status: 303, body: '' });
         expect(notice).toContain('Your other sessions were signed out.');
         expect([otherBefore.status, otherSession.status]).toEqual([200, 401]);

@@ -10,7 +10,9 @@ describe('/metrics through the edge', () => {
   });
 
   it('when /metrics is requested with a wrong token, then 401', async () => {
-    const response = await request('/metrics', { headers: { authorization: `Bearer not-the-${secret('METRICS_TOKEN')}` } });
+    const response = await request('/metrics', {
+      headers: { authorization: `Bearer not-the-${secret('METRICS_TOKEN')}` },
+    });
 
     expect(response.status).toBe(401);
   });

@@ -12,11 +12,14 @@ const secretish = Object.values(envValues)
 const isLocal = ['localhost', '127.0.0.1', '[::1]'].includes(baseUrl.hostname);
 
 describe('no secret on a command line', () => {
-  itWhen(isLocal)(`when the stack runs, then no process's command line contains a value from ${envFile} (every local user can read /proc/*/cmdline)`, () => {
-    const leaks = commandLines().filter(({ args }) => secretish.some((value) => args.includes(value)));
+  itWhen(isLocal)(
+    `when the stack runs, then no process's command line contains a value from ${envFile} (every local user can read /proc/*/cmdline)`,
+    () => {
+      const leaks = commandLines().filter(({ args }) => secretish.some((value) => args.includes(value)));
 
-    expect(secretish.length).toBeGreaterThan(3);
-    expect(commandLines().length).toBeGreaterThan(3);
-    expect(leaks.map(({ pid, args }) => `${pid}: ${args.slice(0, 80)}`)).toEqual([]);
-  });
+      expect(secretish.length).toBeGreaterThan(3);
+      expect(commandLines().length).toBeGreaterThan(3);
+      expect(leaks.map(({ pid, args }) => `${pid}: ${args.slice(0, 80)}`)).toEqual([]);
+    },
+  );
 });

@@ -26,7 +26,14 @@ describe('login over HTTPS', () => {
       for (const parsed of cookies) {
         const attributes = parsed.attributes.map((a) => a.toLowerCase());
         expect(parsed.value).not.toBe('');
-        expect(attributes).toEqual(expect.arrayContaining(['secure', 'httponly', 'path=/', parsed.name === '__Host-sid' ? 'samesite=lax' : 'samesite=strict']));
+        expect(attributes).toEqual(
+          expect.arrayContaining([
+            'secure',
+            'httponly',
+            'path=/',
+            parsed.name === '__Host-sid' ? 'samesite=lax' : 'samesite=strict',
+          ]),
+        );
         // __Host- cookies must not name a Domain.
         expect(attributes.some((a) => a.startsWith('domain='))).toBe(false);
       }
@@ -83,7 +90,11 @@ describe('the real client IP', () => {
   });
 
   it('when the client sends a spoofed X-Forwarded-For, then the session still records its real address', async () => {
-    const { cookie } = await loginAsAdmin({ localAddress: '127.0.0.1', family: 4, headers: { 'x-forwarded-for': '203.0.113.7' } });
+    const { cookie } = await loginAsAdmin({
+      localAddress: '127.0.0.1',
+      family: 4,
+      headers: { 'x-forwarded-for': '203.0.113.7' },
+    });
 
     try {
       const ip = await currentSessionIp(cookie);
@@ -101,10 +112,18 @@ describe('the real client IP', () => {
     const statuses: number[] = [];
 
     for (let i = 1; i <= 10; i++) {
-      const response = await postJson('/api/login', { username, password: 'wrong' }, { family: 4, headers: { 'x-forwarded-for': `198.51.100.${i}` } });
+      const response = await postJson(
+        '/api/login',
+        { username, password: 'wrong' },
+        { family: 4, headers: { 'x-forwarded-for': `198.51.100.${i}` } },
+      );
       statuses.push(response.status);
     }
-    const eleventh = await postJson('/api/login', { username, password: 'wrong' }, { family: 4, headers: { 'x-forwarded-for': '198.51.100.11' } });
+    const eleventh = await postJson(
+      '/api/login',
+      { username, password: 'wrong' },
+      { family: 4, headers: { 'x-forwarded-for': '198.51.100.11' } },
+    );
 
     expect(statuses).toEqual(Array(10).fill(401));
     expect(eleventh.status).toBe(429);

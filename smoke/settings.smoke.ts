@@ -15,7 +15,10 @@ const idleMs = envValues.SESSION_IDLE_TIMEOUT ? parseDurationMs(envValues.SESSIO
 
 describe(`settings from ${envFile} reach the service`, () => {
   it(`SIGNUP_ENABLED=${envValues.SIGNUP_ENABLED ?? '(default false)'}: registration through the edge answers ${signupEnabled ? '201 with a session' : '404'}`, async () => {
-    const response = await postJson('/api/register', { username: randomUsername(), password: `smoke passphrase ${randomUsername()}` });
+    const response = await postJson('/api/register', {
+      username: randomUsername(),
+      password: `smoke passphrase ${randomUsername()}`,
+    });
 
     if (signupEnabled) {
       expect(response.status).toBe(201);

@@ -52,21 +52,27 @@ describe('TLS at the edge', () => {
   it.each([
     ['TLSv1.2', /^ECDHE-(ECDSA|RSA)-(AES128-GCM-SHA256|AES256-GCM-SHA384|CHACHA20-POLY1305)$/],
     ['TLSv1.3', /^TLS_(AES_128_GCM_SHA256|AES_256_GCM_SHA384|CHACHA20_POLY1305_SHA256)$/],
-  ] as const)('when a client offers only %s, then the handshake succeeds with a forward-secret AEAD suite', async (version, suite) => {
-    const result = await handshake({ minVersion: version, maxVersion: version });
+  ] as const)(
+    'when a client offers only %s, then the handshake succeeds with a forward-secret AEAD suite',
+    async (version, suite) => {
+      const result = await handshake({ minVersion: version, maxVersion: version });
 
-    expect(result.protocol).toBe(version);
-    expect(result.cipher).toMatch(suite);
-    expect(result.authorized).toBe(true);
-  });
+      expect(result.protocol).toBe(version);
+      expect(result.cipher).toMatch(suite);
+      expect(result.authorized).toBe(true);
+    },
+  );
 
   // SECLEVEL=0 lets this client's OpenSSL offer the old protocols at all, so the failure we
   // assert is the server's protocol_version alert, not the client refusing to try.
-  it.each(['TLSv1', 'TLSv1.1'] as const)('when a client offers only %s, then the server refuses it with a protocol_version alert', async (version) => {
-    const attempt = handshake({ minVersion: version, maxVersion: version, ciphers: 'DEFAULT@SECLEVEL=0' });
+  it.each(['TLSv1', 'TLSv1.1'] as const)(
+    'when a client offers only %s, then the server refuses it with a protocol_version alert',
+    async (version) => {
+      const attempt = handshake({ minVersion: version, maxVersion: version, ciphers: 'DEFAULT@SECLEVEL=0' });
 
-    await expect(attempt).rejects.toMatchObject({ code: 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION' });
-  });
+      await expect(attempt).rejects.toMatchObject({ code: 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION' });
+    },
+  );
 
   it('when a TLS 1.2 client offers only CBC suites, then the server refuses with a handshake_failure alert', async () => {
     const attempt = handshake({

@@ -26,7 +26,8 @@ export function envValue(path: string, key: string): string | undefined {
  */
 export function updateEnvFile(path: string, updates: Record<string, string>): void {
   for (const [key, value] of Object.entries(updates)) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key) || /[\s"'#\\]/.test(value)) throw new Error(`updateEnvFile: refusing ${key}=${JSON.stringify(value)}`);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key) || /[\s"'#\\]/.test(value))
+      throw new Error(`updateEnvFile: refusing ${key}=${JSON.stringify(value)}`);
   }
   const original = existsSync(path) ? readFileSync(path, 'utf8') : '';
   const written = new Set<string>();

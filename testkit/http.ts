@@ -98,7 +98,12 @@ export function httpClient(options: HttpClientOptions = {}): HttpClient {
       const dispatcher = shared ?? agent();
       const started = performance.now();
       try {
-        const res = await request(url, { dispatcher, method: (init.method ?? (body === undefined ? 'GET' : 'POST')) as 'GET', headers, body });
+        const res = await request(url, {
+          dispatcher,
+          method: (init.method ?? (body === undefined ? 'GET' : 'POST')) as 'GET',
+          headers,
+          body,
+        });
         const text = await res.body.text();
         return answer(res.statusCode, res.headers, text, performance.now() - started);
       } finally {
@@ -111,7 +116,12 @@ export function httpClient(options: HttpClientOptions = {}): HttpClient {
   };
 }
 
-function answer(status: number, headers: Record<string, string | string[] | undefined>, body: string, ms: number): HttpResponse {
+function answer(
+  status: number,
+  headers: Record<string, string | string[] | undefined>,
+  body: string,
+  ms: number,
+): HttpResponse {
   const all = (name: string): string[] => {
     const value = headers[name.toLowerCase()];
     return value === undefined ? [] : Array.isArray(value) ? value : [value];

@@ -21,9 +21,9 @@ const vars: NginxTemplateVars = {
 
 describe('renderTemplate', () => {
   it('when a template uses listed variables and nginx variables, then only the listed ones are replaced', () => {
-    expect(renderTemplate('server ${UPSTREAM_ADDR}; return 301 ${PUBLIC_ORIGIN}$request_uri; set $x $host;', vars)).toBe(
-      'server 127.0.0.1:3000; return 301 https://auth.example.test:8443$request_uri; set $x $host;',
-    );
+    expect(
+      renderTemplate('server ${UPSTREAM_ADDR}; return 301 ${PUBLIC_ORIGIN}$request_uri; set $x $host;', vars),
+    ).toBe('server 127.0.0.1:3000; return 301 https://auth.example.test:8443$request_uri; set $x $host;');
   });
 
   it('when a variable is unset or unknown, then rendering fails naming it', () => {
@@ -45,10 +45,12 @@ describe('renderNginx (the real nginx/ directory)', () => {
     expect(site).toContain('include conf.d/upstream/static.conf;');
     expect(readFileSync(join(out, 'conf.d/upstream/static.conf'), 'utf8')).toContain('server 127.0.0.1:3000;');
     expect(site).not.toMatch(/\$\{/);
-    expect(readFileSync(join(out, 'conf.d/00-native-paths.conf'), 'utf8')).toContain(`proxy_temp_path ${join(out, 'tmp/proxy')};`);
+    expect(readFileSync(join(out, 'conf.d/00-native-paths.conf'), 'utf8')).toContain(
+      `proxy_temp_path ${join(out, 'tmp/proxy')};`,
+    );
     // Every variable the template needs is in the list both runtimes substitute.
-    const templates = ['authstack.conf.template', 'upstream/static.conf.template', 'upstream/dns.conf.template'].map((f) =>
-      readFileSync(join(repoRoot, 'nginx/templates', f), 'utf8'),
+    const templates = ['authstack.conf.template', 'upstream/static.conf.template', 'upstream/dns.conf.template'].map(
+      (f) => readFileSync(join(repoRoot, 'nginx/templates', f), 'utf8'),
     );
     const used = new Set(templates.flatMap((template) => [...template.matchAll(/\$\{([A-Z_]+)\}/g)].map((m) => m[1])));
     expect([...used].sort()).toEqual([...NGINX_TEMPLATE_VARS].sort());

@@ -1,5 +1,15 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ensureLocalCertificates } from './certs.ts';
@@ -73,7 +83,9 @@ export function renderNginx(out: string, vars: NginxTemplateVars): void {
   // subdirectories kept (as the image's entrypoint does).
   for (const file of nginxFiles()) {
     const template = file.startsWith('templates/');
-    const target = template ? join(out, 'conf.d', file.slice('templates/'.length).replace(/\.template$/, '')) : join(out, file);
+    const target = template
+      ? join(out, 'conf.d', file.slice('templates/'.length).replace(/\.template$/, ''))
+      : join(out, file);
     mkdirSync(dirname(target), { recursive: true });
     if (template) writeFileSync(target, renderTemplate(readFileSync(join(source, file), 'utf8'), vars, file));
     else copyFileSync(join(source, file), target);
@@ -96,7 +108,9 @@ export function renderNginx(out: string, vars: NginxTemplateVars): void {
 export function nginxGlobals(out: string): string {
   const isRoot = process.getuid?.() === 0;
   const succeeds = (command: string, args: string[]) => spawnSync(command, args, { stdio: 'ignore' }).status === 0;
-  const workerUser = succeeds('id', ['www-data']) ? 'www-data' : `nobody ${spawnSync('id', ['-gn', 'nobody'], { encoding: 'utf8' }).stdout.trim()}`;
+  const workerUser = succeeds('id', ['www-data'])
+    ? 'www-data'
+    : `nobody ${spawnSync('id', ['-gn', 'nobody'], { encoding: 'utf8' }).stdout.trim()}`;
   return `daemon off; pid ${join(out, 'nginx.pid')};${isRoot ? ` user ${workerUser};` : ''}`;
 }
 
@@ -129,11 +143,18 @@ export async function startEdge(
     ...vars,
   });
   const log = openSync(join(dir, 'nginx.log'), 'a');
-  const child = spawn('nginx', ['-p', `${out}/`, '-c', join(out, 'nginx.conf'), '-g', nginxGlobals(out)], { stdio: ['ignore', log, log] });
+  const child = spawn('nginx', ['-p', `${out}/`, '-c', join(out, 'nginx.conf'), '-g', nginxGlobals(out)], {
+    stdio: ['ignore', log, log],
+  });
   const origin = `https://localhost:${https}`;
   const exited = new Promise((resolve) => child.once('exit', resolve));
-  for (let tries = 0; (await probe(`${origin}/`, { caFiles: [certs.caCrt], timeoutMs: 1000 })).status === 0; tries += 1) {
-    if (tries > 150 || child.exitCode !== null) throw new Error(`nginx did not come up:\n${readFileSync(join(dir, 'nginx.log'), 'utf8')}`);
+  for (
+    let tries = 0;
+    (await probe(`${origin}/`, { caFiles: [certs.caCrt], timeoutMs: 1000 })).status === 0;
+    tries += 1
+  ) {
+    if (tries > 150 || child.exitCode !== null)
+      throw new Error(`nginx did not come up:\n${readFileSync(join(dir, 'nginx.log'), 'utf8')}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return {

@@ -24,7 +24,9 @@ describe('ports', () => {
   it('when an explicit port is taken, then picking it fails naming the port', async () => {
     const busy = await hold();
 
-    await expect(pickPort('HTTPS', { explicit: String(busy), preferred: 443 })).rejects.toThrow(`HTTPS port ${busy} is in use`);
+    await expect(pickPort('HTTPS', { explicit: String(busy), preferred: 443 })).rejects.toThrow(
+      `HTTPS port ${busy} is in use`,
+    );
     await expect(pickPort('HTTPS', { explicit: 'abc', preferred: 443 })).rejects.toThrow(/must be a number/);
   });
 

@@ -35,19 +35,28 @@ export interface PortChoice {
  * The port a component listens on: an explicit one must be free (else an error naming it);
  * otherwise the default, else the fallback, else any free port, saying what it chose.
  */
-export async function pickPort(label: string, options: { explicit?: string; preferred: number; fallback?: number; host?: string }): Promise<PortChoice> {
+export async function pickPort(
+  label: string,
+  options: { explicit?: string; preferred: number; fallback?: number; host?: string },
+): Promise<PortChoice> {
   const host = options.host ?? '127.0.0.1';
   if (options.explicit !== undefined && options.explicit !== '') {
     const port = Number(options.explicit);
-    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`${label} port must be a number from 1 to 65535, got '${options.explicit}'`);
-    if (!(await isPortFree(port, host))) throw new Error(`${label} port ${port} is in use (or needs root); free it or choose another`);
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+      throw new Error(`${label} port must be a number from 1 to 65535, got '${options.explicit}'`);
+    if (!(await isPortFree(port, host)))
+      throw new Error(`${label} port ${port} is in use (or needs root); free it or choose another`);
     return { port };
   }
   if (await isPortFree(options.preferred, host)) return { port: options.preferred };
   if (options.fallback !== undefined && (await isPortFree(options.fallback, host))) {
-    return { port: options.fallback, note: `${label}: port ${options.preferred} cannot be bound (in use, or not root); using ${options.fallback}` };
+    return {
+      port: options.fallback,
+      note: `${label}: port ${options.preferred} cannot be bound (in use, or not root); using ${options.fallback}`,
+    };
   }
   const [port] = await freePorts(1, host);
-  const tried = options.fallback === undefined ? `${options.preferred}` : `${options.preferred} and ${options.fallback}`;
+  const tried =
+    options.fallback === undefined ? `${options.preferred}` : `${options.preferred} and ${options.fallback}`;
   return { port: port!, note: `${label}: port ${tried} cannot be bound; using free port ${port}` };
 }

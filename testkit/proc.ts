@@ -18,11 +18,15 @@ export function commandLines(): Array<{ pid: string; args: string }> {
  * /proc every few milliseconds, and reports each one that carried a secret. Every local user
  * can read /proc/<pid>/cmdline, so a secret passed as an argument, even for a moment, is out.
  */
-export function watchCommandLines(secrets: readonly string[], intervalMs = 5): { stop(): Array<{ pid: string; args: string }> } {
+export function watchCommandLines(
+  secrets: readonly string[],
+  intervalMs = 5,
+): { stop(): Array<{ pid: string; args: string }> } {
   const values = secrets.filter((value) => value.length >= 8);
   const seen = new Map<string, string>();
   const sample = () => {
-    for (const { pid, args } of commandLines()) if (values.some((value) => args.includes(value))) seen.set(`${pid} ${args}`, pid);
+    for (const { pid, args } of commandLines())
+      if (values.some((value) => args.includes(value))) seen.set(`${pid} ${args}`, pid);
   };
   sample();
   const timer = setInterval(sample, intervalMs);

@@ -27,7 +27,9 @@ export interface RedisServer {
  * `persistent`: append-only file with fsync on every write, so a restart keeps all data.
  * `maxmemory`: a memory limit (the policy is always the shipped one, deploy/redis.conf).
  */
-export async function startRedisServer(options: { password?: string; persistent?: boolean; maxmemory?: string } = {}): Promise<RedisServer> {
+export async function startRedisServer(
+  options: { password?: string; persistent?: boolean; maxmemory?: string } = {},
+): Promise<RedisServer> {
   const [port] = (await freePorts(1)) as [number];
   const dir = mkdtempSync(join(tmpdir(), 'authstack-redis-'));
   const args = [
@@ -84,7 +86,8 @@ async function waitForRedis(url: string, password?: string): Promise<void> {
       return;
     } catch (error) {
       client.destroy();
-      if (Date.now() > deadline) throw new Error(`redis-server at ${url} did not start: ${String(error)}`, { cause: error });
+      if (Date.now() > deadline)
+        throw new Error(`redis-server at ${url} did not start: ${String(error)}`, { cause: error });
       await new Promise((r) => setTimeout(r, 50));
     }
   }

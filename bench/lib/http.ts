@@ -30,7 +30,8 @@ export function createClient(port: number, { maxSockets = 16 } = {}): BenchClien
       const init = { method, headers: { 'x-forwarded-proto': 'https', ...headers } };
       const res = await client.send(path, typeof body === 'object' ? { ...init, json: body } : { ...init, body });
       const busy = res.status === 503 && /"error":"busy"/.test(res.body);
-      if (res.status >= 500 && !busy) unexpected5xx.push(`${method} ${path} -> ${res.status} ${res.body.slice(0, 120)}`);
+      if (res.status >= 500 && !busy)
+        unexpected5xx.push(`${method} ${path} -> ${res.status} ${res.body.slice(0, 120)}`);
       return { ...res, busy };
     },
     close: () => client.close(),

@@ -22,10 +22,17 @@ async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'
 }
 
 /** A Node program (a reference app, or the built service) on a free port, ready when `readyPath` answers. */
-export async function startNode(script: string, env: Record<string, string>, options: { readyPath: string; logFile?: string }): Promise<Running> {
+export async function startNode(
+  script: string,
+  env: Record<string, string>,
+  options: { readyPath: string; logFile?: string },
+): Promise<Running> {
   const [port] = (await freePorts(1)) as [number];
   const out = options.logFile ? openSync(options.logFile, 'a') : 'ignore';
-  const child = spawn(process.execPath, [script], { env: { PATH: process.env.PATH, ...env, PORT: String(port) }, stdio: ['ignore', out, out] });
+  const child = spawn(process.execPath, [script], {
+    env: { PATH: process.env.PATH, ...env, PORT: String(port) },
+    stdio: ['ignore', out, out],
+  });
   const deadline = Date.now() + 30_000;
   let ready = false;
   while (!ready && child.exitCode === null && Date.now() < deadline) {

@@ -63,7 +63,8 @@ process.on('message', (message: { id: number; command: string; args?: Record<str
   const { id, command, args } = message;
   handlers[command]!(args ?? {}).then(
     (result) => process.send!({ id, result }),
-    (error: unknown) => process.send!({ id, error: error instanceof Error ? (error.stack ?? error.message) : String(error) }),
+    (error: unknown) =>
+      process.send!({ id, error: error instanceof Error ? (error.stack ?? error.message) : String(error) }),
   );
 });
 process.on('disconnect', () => process.exit(0));

@@ -45,16 +45,31 @@ export interface WrkOptions {
 }
 
 export async function wrk(options: WrkOptions): Promise<WrkResult> {
-  const args = ['-t', String(options.threads ?? 2), '-c', String(options.connections), '-d', `${options.seconds}s`, '--latency', '--timeout', '10s'];
+  const args = [
+    '-t',
+    String(options.threads ?? 2),
+    '-c',
+    String(options.connections),
+    '-d',
+    `${options.seconds}s`,
+    '--latency',
+    '--timeout',
+    '10s',
+  ];
   for (const [name, value] of Object.entries(options.headers ?? {})) args.push('-H', `${name}: ${value}`);
   let script: string | undefined;
   if (options.postJson !== undefined) {
     script = join(tmpdir(), `authstack-wrk-${process.pid}.lua`);
-    writeFileSync(script, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(options.postJson)}\nwrk.headers["Content-Type"] = "application/json"\n`);
+    writeFileSync(
+      script,
+      `wrk.method = "POST"\nwrk.body = ${JSON.stringify(options.postJson)}\nwrk.headers["Content-Type"] = "application/json"\n`,
+    );
     args.push('-s', script);
   }
   try {
-    const { stdout } = await promisify(execFile)('wrk', [...args, options.url], { timeout: (options.seconds + 30) * 1000 });
+    const { stdout } = await promisify(execFile)('wrk', [...args, options.url], {
+      timeout: (options.seconds + 30) * 1000,
+    });
     return parseWrk(stdout);
   } finally {
     if (script) rmSync(script, { force: true });

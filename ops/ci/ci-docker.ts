@@ -40,8 +40,14 @@ export async function ciDocker(phases: Phases): Promise<void> {
   mkdirSync(ciDir, { recursive: true });
   const envFile = join(ciDir, 'ci.env');
   rmSync(envFile, { force: true });
-  const env: NodeJS.ProcessEnv = { ...process.env, STACK: 'docker', ENV_FILE: envFile, SMOKE_REPORT_LABEL: 'smoke-docker' };
-  const make = (args: string[], input?: string) => run('make', ['-s', ...args], { cwd: repoRoot, env, stdio: input === undefined ? 'inherit' : 'pipe', input });
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    STACK: 'docker',
+    ENV_FILE: envFile,
+    SMOKE_REPORT_LABEL: 'smoke-docker',
+  };
+  const make = (args: string[], input?: string) =>
+    run('make', ['-s', ...args], { cwd: repoRoot, env, stdio: input === undefined ? 'inherit' : 'pipe', input });
   const stack = new DockerStack({ envFile, env });
   const swarm = new SwarmStack({ envFile, env });
   let startedEngine = false;
@@ -84,21 +90,29 @@ export async function ciDocker(phases: Phases): Promise<void> {
   }
 }
 
-async function persistenceChecks(envFile: string, make: (args: string[], input?: string) => Promise<unknown>): Promise<void> {
+async function persistenceChecks(
+  envFile: string,
+  make: (args: string[], input?: string) => Promise<unknown>,
+): Promise<void> {
   const smoke = readEnvFile(join(repoRoot, '.run/smoke.env'));
   const base = smoke.BASE_URL ?? 'https://localhost';
   const { send } = httpClient({ caFiles: [join(repoRoot, 'certs/ca.crt')] });
   const settingsOf = () => readEnvFile(envFile);
   const login = async (username: string, password: string): Promise<string> => {
     const response = await send(`${base}/api/login`, { json: { username, password } });
-    if (response.status !== 200) throw new CliError(`login as ${username}: expected 200, got ${response.status} ${response.body}`);
+    if (response.status !== 200)
+      throw new CliError(`login as ${username}: expected 200, got ${response.status} ${response.body}`);
     return response.cookie()!;
   };
   /** GET /api/me is 200 for the user: a 401 (session lost) fails at once; 5xx or no answer is retried a while (the service reconnecting). */
   const me = async (cookie: string, username: string): Promise<void> => {
     let last = '';
     for (let i = 0; i < 30; i += 1) {
-      const response = await send(`${base}/api/me`, { headers: { cookie } }).catch((error: Error) => ({ status: 0, body: error.message, json: () => ({}) }));
+      const response = await send(`${base}/api/me`, { headers: { cookie } }).catch((error: Error) => ({
+        status: 0,
+        body: error.message,
+        json: () => ({}),
+      }));
       if (response.status === 200) {
         const got = (response.json() as { user?: { username?: string } }).user?.username;
         if (got !== username) throw new CliError(`/api/me: expected ${username}, got ${got}`);
@@ -117,7 +131,10 @@ async function persistenceChecks(envFile: string, make: (args: string[], input?:
   const userPassword = randomBytes(18).toString('base64');
   // The password on stdin, never in argv.
   await make(['users', 'ARGS=add ' + user], `${userPassword}\n`);
-  const listed = await run('make', ['-s', 'users', 'ARGS=ls'], { cwd: repoRoot, env: { ...process.env, STACK: 'docker', ENV_FILE: envFile } });
+  const listed = await run('make', ['-s', 'users', 'ARGS=ls'], {
+    cwd: repoRoot,
+    env: { ...process.env, STACK: 'docker', ENV_FILE: envFile },
+  });
   if (!listed.stdout.split(/\s/).includes(user)) throw new CliError(`make users ARGS=ls does not list ${user}`);
   log(`make users: added and listed ${user}`);
   const adminCookie = await login(admin, adminPassword);
@@ -163,6 +180,9 @@ async function noSecretOnCommandLines(envFile: string, what: string, operation: 
   } finally {
     leaks = watcher.stop();
   }
-  if (leaks.length > 0) throw new CliError(`${what}: a secret appeared on a command line: ${leaks.map((l) => `${l.pid}: ${l.args}`).join('; ')}`);
+  if (leaks.length > 0)
+    throw new CliError(
+      `${what}: a secret appeared on a command line: ${leaks.map((l) => `${l.pid}: ${l.args}`).join('; ')}`,
+    );
   log(`${what}: no secret on any command line (watched every process while it ran)`);
 }

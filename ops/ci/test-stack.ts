@@ -24,12 +24,16 @@ export const TEST_STACK_SETTINGS = { SIGNUP_ENABLED: 'true', SESSION_IDLE_TIMEOU
  * inputs only (docs/edge.md). `label` names the run's JSON report (lib/test-reports.ts).
  */
 export async function runSmoke(env: Record<string, string>, args: string[] = [], label = 'smoke'): Promise<number> {
-  const result = await run('npm', ['run', '-s', 'smoke', '--', '--json', `--outputFile=${reportFile(label)}`, ...args], {
-    cwd: repoRoot,
-    env: { ...process.env, ...env },
-    stdio: 'inherit',
-    allowFailure: true,
-  });
+  const result = await run(
+    'npm',
+    ['run', '-s', 'smoke', '--', '--json', `--outputFile=${reportFile(label)}`, ...args],
+    {
+      cwd: repoRoot,
+      env: { ...process.env, ...env },
+      stdio: 'inherit',
+      allowFailure: true,
+    },
+  );
   return result.code;
 }
 

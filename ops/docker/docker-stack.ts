@@ -72,7 +72,10 @@ export class DockerStack {
     process.env.DOCKER_HOST = host;
   }
 
-  private async compose(args: string[], options: { stdio?: 'inherit' | 'pipe'; allowFailure?: boolean; input?: string } = {}) {
+  private async compose(
+    args: string[],
+    options: { stdio?: 'inherit' | 'pipe'; allowFailure?: boolean; input?: string } = {},
+  ) {
     if (!this.composeCommand) {
       const v2 = await run('docker', ['compose', 'version'], { allowFailure: true });
       if (v2.code === 0) this.composeCommand = ['docker', 'compose'];
@@ -83,11 +86,24 @@ export class DockerStack {
     }
     const [command, ...rest] = this.composeCommand;
     const env = { ...process.env, COMPOSE_PROFILES: this.profiles().join(',') };
-    return run(command!, [...rest, '-p', this.project, '-f', join(repoRoot, 'docker-compose.yml'), '--env-file', join(this.runDir, 'compose.env'), ...args], {
-      ...options,
-      env,
-      cwd: repoRoot,
-    });
+    return run(
+      command!,
+      [
+        ...rest,
+        '-p',
+        this.project,
+        '-f',
+        join(repoRoot, 'docker-compose.yml'),
+        '--env-file',
+        join(this.runDir, 'compose.env'),
+        ...args,
+      ],
+      {
+        ...options,
+        env,
+        cwd: repoRoot,
+      },
+    );
   }
 
   /** Any compose command with this project's options (make ps, or `ops docker compose ...`). */
@@ -99,7 +115,14 @@ export class DockerStack {
   async containerOf(service: string): Promise<string | undefined> {
     const result = await run(
       'docker',
-      ['ps', '-q', '--filter', `label=com.docker.compose.project=${this.project}`, '--filter', `label=com.docker.compose.service=${service}`],
+      [
+        'ps',
+        '-q',
+        '--filter',
+        `label=com.docker.compose.project=${this.project}`,
+        '--filter',
+        `label=com.docker.compose.service=${service}`,
+      ],
       { allowFailure: true },
     );
     return result.stdout.trim().split('\n')[0] || undefined;
@@ -119,9 +142,13 @@ export class DockerStack {
     for (const key of overridden) log(`${key} in ${this.envFile} is not used: the compose file sets it`);
     const backendSubnet = this.setting('BACKEND_SUBNET', DEFAULT_BACKEND_SUBNET);
     const publicOrigin = this.setting('PUBLIC_ORIGIN', 'https://localhost');
-    assertValidServiceConfig({ ...settings, ...secrets, PUBLIC_ORIGIN: publicOrigin, TRUST_PROXY: backendSubnet }, this.envFile);
+    assertValidServiceConfig(
+      { ...settings, ...secrets, PUBLIC_ORIGIN: publicOrigin, TRUST_PROXY: backendSubnet },
+      this.envFile,
+    );
     for (const key of ['SESSION_SECRETS', 'REDIS_PASSWORD', 'METRICS_TOKEN', 'ADMIN_PASSWORD'] as const) {
-      if (!secrets[key]) throw new CliError(`${key} is empty: set it in ${this.envFile} (make env creates a complete one)`);
+      if (!secrets[key])
+        throw new CliError(`${key} is empty: set it in ${this.envFile} (make env creates a complete one)`);
     }
     mkdirSync(this.runDir, { recursive: true });
     const composeVars: Record<string, string> = {
@@ -142,13 +169,17 @@ export class DockerStack {
     };
     writeFileSync(
       join(this.runDir, 'compose.env'),
-      `# Written by the stack tooling from ${this.envFile}: what docker-compose.yml interpolates.\n${Object.entries(composeVars)
+      `# Written by the stack tooling from ${this.envFile}: what docker-compose.yml interpolates.\n${Object.entries(
+        composeVars,
+      )
         .map(([k, v]) => `${k}=${v}`)
         .join('\n')}\n`,
     );
     writeFileSync(
       join(this.runDir, 'service.env'),
-      `# Written by the stack tooling from ${this.envFile}: the service's settings (secrets arrive as files).\n${Object.entries(settings)
+      `# Written by the stack tooling from ${this.envFile}: the service's settings (secrets arrive as files).\n${Object.entries(
+        settings,
+      )
         .map(([k, v]) => `${k}=${v}`)
         .join('\n')}\n`,
       { mode: 0o600 },
@@ -170,7 +201,8 @@ export class DockerStack {
     const origin = new URL(this.setting('PUBLIC_ORIGIN', 'https://localhost'));
     const port = this.setting('HTTPS_PORT', '443');
     const originPort = origin.port || '443';
-    if (origin.protocol !== 'https:') throw new CliError(`PUBLIC_ORIGIN must look like https://host[:port], got '${origin.href}'`);
+    if (origin.protocol !== 'https:')
+      throw new CliError(`PUBLIC_ORIGIN must look like https://host[:port], got '${origin.href}'`);
     if (originPort !== port) {
       throw new CliError(`PUBLIC_ORIGIN=${origin.origin} but HTTPS_PORT=${port}: browsers would send Origin https://${origin.hostname}${port === '443' ? '' : `:${port}`}.
        Set PUBLIC_ORIGIN to that in ${this.envFile} (or use HTTPS_PORT=${originPort}).`);
@@ -195,7 +227,8 @@ export class DockerStack {
   async ensureBaseImages(): Promise<void> {
     const missing: string[] = [];
     const needed = neededImages(this.profiles());
-    for (const image of needed) if ((await run('docker', ['image', 'inspect', image], { allowFailure: true })).code !== 0) missing.push(image);
+    for (const image of needed)
+      if ((await run('docker', ['image', 'inspect', image], { allowFailure: true })).code !== 0) missing.push(image);
     if (missing.length === 0) return log(`base images present: ${needed.join(' ')}`);
     for (const image of missing) {
       log(`pulling ${image}`);
@@ -209,8 +242,11 @@ export class DockerStack {
 
   /** Builds the service image (labels from the commit, so an unchanged tree builds the same image). */
   async buildService(): Promise<void> {
-    const revision = (await run('git', ['-C', repoRoot, 'rev-parse', 'HEAD'], { allowFailure: true })).stdout.trim() || 'unknown';
-    const created = (await run('git', ['-C', repoRoot, 'log', '-1', '--format=%cI'], { allowFailure: true })).stdout.trim() || 'unknown';
+    const revision =
+      (await run('git', ['-C', repoRoot, 'rev-parse', 'HEAD'], { allowFailure: true })).stdout.trim() || 'unknown';
+    const created =
+      (await run('git', ['-C', repoRoot, 'log', '-1', '--format=%cI'], { allowFailure: true })).stdout.trim() ||
+      'unknown';
     this.env.GIT_REVISION = revision;
     this.env.BUILD_CREATED = created;
     this.writeComposeInputs();
@@ -288,7 +324,11 @@ export class DockerStack {
     // Docker's userland proxy forwards published ports from the edge network's gateway
     // address: that is the client IP nginx (and so the service) sees for local requests.
     const gateway = (
-      await run('docker', ['network', 'inspect', '-f', '{{range .IPAM.Config}}{{.Gateway}}{{end}}', `${this.project}_edge`], { allowFailure: true })
+      await run(
+        'docker',
+        ['network', 'inspect', '-f', '{{range .IPAM.Config}}{{.Gateway}}{{end}}', `${this.project}_edge`],
+        { allowFailure: true },
+      )
     ).stdout.trim();
     mkdirSync(fromRepo('.run'), { recursive: true });
     writeFileSync(
@@ -333,7 +373,10 @@ export class DockerStack {
       envFile: this.envFile,
       caFile: join(repoRoot, 'certs/ca.crt'),
       usersCommand: (args) => `make users ${args} STACK=docker`,
-      notes: [`CA certificate to trust: ${join(repoRoot, 'certs/ca.crt')}`, 'logs: make logs    services: make ps    stop: make down'],
+      notes: [
+        `CA certificate to trust: ${join(repoRoot, 'certs/ca.crt')}`,
+        'logs: make logs    services: make ps    stop: make down',
+      ],
     });
   }
 
@@ -375,7 +418,12 @@ export class DockerStack {
     const id = await this.containerOf('service');
     if (!id) throw new CliError('the service is not running (make up)');
     const tty = process.stdin.isTTY && process.stdout.isTTY ? ['-it'] : ['-i'];
-    return (await run('docker', ['exec', ...tty, id, 'node', 'dist/cli/users.js', ...args], { stdio: 'inherit', allowFailure: true })).code;
+    return (
+      await run('docker', ['exec', ...tty, id, 'node', 'dist/cli/users.js', ...args], {
+        stdio: 'inherit',
+        allowFailure: true,
+      })
+    ).code;
   }
 
   async serviceLogs(): Promise<string> {

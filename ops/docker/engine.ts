@@ -29,7 +29,15 @@ const pidFileOf = (socket: string) => socket.replace(/\.sock$/, '.pid');
 const execRootOf = (socket: string) => socket.replace(/\.sock$/, '');
 
 async function answers(host: string): Promise<boolean> {
-  return (await run('docker', ['info'], { env: { ...process.env, DOCKER_HOST: host }, allowFailure: true, timeoutMs: 15_000 })).code === 0;
+  return (
+    (
+      await run('docker', ['info'], {
+        env: { ...process.env, DOCKER_HOST: host },
+        allowFailure: true,
+        timeoutMs: 15_000,
+      })
+    ).code === 0
+  );
 }
 
 /**
@@ -69,7 +77,9 @@ export async function startEngine(settings = engineSettings(), options: { fresh?
     if (found) return found;
   }
   if (process.getuid?.() !== 0)
-    throw new CliError("no Docker engine answers and starting one needs root.\n       Start one (e.g. 'sudo systemctl start docker') or rerun as root.");
+    throw new CliError(
+      "no Docker engine answers and starting one needs root.\n       Start one (e.g. 'sudo systemctl start docker') or rerun as root.",
+    );
   await ensureTools('dockerd');
   if (options.fresh && runningPid(settings)) await stopEngine(settings);
   if (runningPid(settings)) {
@@ -102,10 +112,17 @@ export async function startEngine(settings = engineSettings(), options: { fresh?
     child.unref();
   }
   const host = `unix://${settings.socket}`;
-  const up = await waitFor(async () => ((await answers(host)) ? true : undefined), { timeoutMs: settings.waitSeconds * 1000, intervalMs: 1000 });
+  const up = await waitFor(async () => ((await answers(host)) ? true : undefined), {
+    timeoutMs: settings.waitSeconds * 1000,
+    intervalMs: 1000,
+  });
   if (!up) {
-    const tailLines = existsSync(settings.logFile) ? readFileSync(settings.logFile, 'utf8').split('\n').slice(-30).join('\n') : '';
-    throw new CliError(`dockerd did not answer on ${host} within ${settings.waitSeconds}s; last log lines:\n${tailLines}`);
+    const tailLines = existsSync(settings.logFile)
+      ? readFileSync(settings.logFile, 'utf8').split('\n').slice(-30).join('\n')
+      : '';
+    throw new CliError(
+      `dockerd did not answer on ${host} within ${settings.waitSeconds}s; last log lines:\n${tailLines}`,
+    );
   }
   return host;
 }

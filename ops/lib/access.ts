@@ -23,13 +23,23 @@ export type LoginCheck = 'works' | 'other-password' | `unchecked: ${string}`;
  * second clone sharing it, a regenerated .env) keeps the old password. A failed try counts as
  * one failure for the admin's throttle, far below its limit; a successful one signs out again.
  */
-export async function checkAdminLogin(access: Pick<StackAccess, 'origin' | 'httpsPort' | 'envFile' | 'caFile'>): Promise<LoginCheck> {
+export async function checkAdminLogin(
+  access: Pick<StackAccess, 'origin' | 'httpsPort' | 'envFile' | 'caFile'>,
+): Promise<LoginCheck> {
   const dotenv = readEnvFile(access.envFile);
-  const { send, close } = httpClient({ connectTo: '127.0.0.1', caFiles: access.caFile ? [access.caFile] : [], connections: 1, timeoutMs: 10_000 });
+  const { send, close } = httpClient({
+    connectTo: '127.0.0.1',
+    caFiles: access.caFile ? [access.caFile] : [],
+    connections: 1,
+    timeoutMs: 10_000,
+  });
   const at = (path: string) => atPort(`${access.origin}${path}`, access.httpsPort);
   const headers = { origin: access.origin };
   try {
-    const login = await send(at('/api/login'), { headers, json: { username: dotenv.ADMIN_USERNAME, password: dotenv.ADMIN_PASSWORD } });
+    const login = await send(at('/api/login'), {
+      headers,
+      json: { username: dotenv.ADMIN_USERNAME, password: dotenv.ADMIN_PASSWORD },
+    });
     if (login.status === 401) return 'other-password';
     if (login.status !== 200) return `unchecked: POST /api/login answered ${login.status}`;
     const cookie = login.cookie();
@@ -59,5 +69,7 @@ export async function announce(access: StackAccess): Promise<void> {
             `      ${access.usersCommand(`passwd ${username}`)}`,
           ].join('\n')
         : `    log in as:  ${username} / ${password}   (from ${access.envFile}; not tried: ${check.slice('unchecked: '.length)})`;
-  process.stderr.write(`\n  authstack is up (${access.shape}): ${access.origin}\n${login}\n${access.notes.map((n) => `    ${n}\n`).join('')}`);
+  process.stderr.write(
+    `\n  authstack is up (${access.shape}): ${access.origin}\n${login}\n${access.notes.map((n) => `    ${n}\n`).join('')}`,
+  );
 }

@@ -11,7 +11,10 @@ export async function buildIfStale(): Promise<void> {
     await run('npm', ['ci', '--no-audit', '--no-fund'], { cwd: repoRoot, stdio: 'inherit' });
   }
   const built = join(repoRoot, 'dist/server.js');
-  if (!existsSync(built) || newerThan(built, ['service/src', 'tsconfig.json', 'tsconfig.build.json', 'package-lock.json'])) {
+  if (
+    !existsSync(built) ||
+    newerThan(built, ['service/src', 'tsconfig.json', 'tsconfig.build.json', 'package-lock.json'])
+  ) {
     say('build', 'building the service (npm run build)');
     await run('npm', ['run', 'build', '--silent'], { cwd: repoRoot, stdio: 'inherit' });
   }

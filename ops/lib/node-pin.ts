@@ -9,6 +9,7 @@ import { repoRoot } from '../../testkit/repo.ts';
  */
 export function pinnedNodeVersion(): string {
   const version = readFileSync(join(repoRoot, '.node-version'), 'utf8').trim();
-  if (!/^\d+\.\d+\.\d+$/.test(version)) throw new Error(`.node-version must hold an exact version like 24.22.3, got '${version}'`);
+  if (!/^\d+\.\d+\.\d+$/.test(version))
+    throw new Error(`.node-version must hold an exact version like 24.22.3, got '${version}'`);
   return version;
 }

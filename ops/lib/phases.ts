@@ -31,7 +31,9 @@ export class Phases {
 
   table(): string {
     const width = Math.max(20, ...this.done.map((p) => p.name.length + 9));
-    const rows = this.done.map((p) => `  ${`${p.name}${p.ok ? '' : ' (FAILED)'}`.padEnd(width)} ${String(p.seconds).padStart(5)}s`);
+    const rows = this.done.map(
+      (p) => `  ${`${p.name}${p.ok ? '' : ' (FAILED)'}`.padEnd(width)} ${String(p.seconds).padStart(5)}s`,
+    );
     return [
       `\n==================== ${this.title} phase timings`,
       ...rows,

@@ -2,7 +2,13 @@ import { describe, expect, it } from '@jest/globals';
 import { prettifier, prettyLogLine, terminalSafe } from './pretty-logs.ts';
 
 const prettify = prettifier(false);
-const serviceLine = JSON.stringify({ level: 'info', time: '2026-11-29T23:47:52.927Z', service: 'authstack', event: 'login.success', msg: 'signed in' });
+const serviceLine = JSON.stringify({
+  level: 'info',
+  time: '2026-11-29T23:47:52.927Z',
+  service: 'authstack',
+  event: 'login.success',
+  msg: 'signed in',
+});
 
 describe('prettyLogLine', () => {
   it('when a line is the service JSON, then it becomes one readable line with the level, message and fields', () => {
@@ -33,7 +39,12 @@ describe('prettyLogLine', () => {
 describe('terminalSafe (what make logs prints on a terminal)', () => {
   it('when a logged field carries C1 control characters (U+009B is CSI) or C0 ones, then they are shown as \\u00XX, never raw', () => {
     const agent = 'evil\u009b31mRED\u0085next\u001b[2J';
-    const line = JSON.stringify({ level: 'info', time: '2026-11-29T23:47:52.927Z', msg: 'request completed', req: { userAgent: agent } });
+    const line = JSON.stringify({
+      level: 'info',
+      time: '2026-11-29T23:47:52.927Z',
+      msg: 'request completed',
+      req: { userAgent: agent },
+    });
     const passedThrough = `redis_1 | a raw line with \u009b and \u001b[2J`;
 
     const shown = terminalSafe(prettyLogLine(line, prettify), true);

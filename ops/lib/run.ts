@@ -37,7 +37,12 @@ export function run(command: string, args: readonly string[], options: RunOption
       ? [options.input === undefined ? 'inherit' : 'pipe', 'inherit', 'inherit']
       : ['pipe', options.ignoreStdout ? 'ignore' : 'pipe', 'pipe'];
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio, timeout: options.timeoutMs });
+    const child = spawn(command, args, {
+      cwd: options.cwd,
+      env: options.env ?? process.env,
+      stdio,
+      timeout: options.timeoutMs,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -50,7 +55,12 @@ export function run(command: string, args: readonly string[], options: RunOption
       if (result.code === 0 || options.allowFailure) return resolve(result);
       // Some tools report on stdout (yamllint, promtool): show whichever said something.
       const said = (stderr.trim() || stdout.trim()).split('\n').slice(-15).join('\n');
-      reject(new CliError(`${[command, ...args].join(' ')} failed (exit ${signal ?? result.code})${said ? `:\n${said}` : ''}`, result.code || 1));
+      reject(
+        new CliError(
+          `${[command, ...args].join(' ')} failed (exit ${signal ?? result.code})${said ? `:\n${said}` : ''}`,
+          result.code || 1,
+        ),
+      );
     });
     // A child that exits without reading its stdin closes the pipe: that is not our failure.
     child.stdin?.on('error', () => undefined);
@@ -82,7 +92,10 @@ export function which(name: string): string | undefined {
 export const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
 
 /** Polls `check` until it returns a value (not undefined) or the deadline passes. */
-export async function waitFor<T>(check: () => Promise<T | undefined>, options: { timeoutMs: number; intervalMs?: number }): Promise<T | undefined> {
+export async function waitFor<T>(
+  check: () => Promise<T | undefined>,
+  options: { timeoutMs: number; intervalMs?: number },
+): Promise<T | undefined> {
   const deadline = Date.now() + options.timeoutMs;
   for (;;) {
     const value = await check();

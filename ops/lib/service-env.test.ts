@@ -36,7 +36,10 @@ describe('serviceEnvFrom', () => {
 describe('assertValidServiceConfig', () => {
   it('when a value is invalid, then it fails with exit code 78 naming the key and the env file', () => {
     expect(() => assertValidServiceConfig({ SESSION_SECRETS: 'short', ARGON2_TIME_COST: 'x' }, '/p/.env')).toThrow(
-      expect.objectContaining({ exitCode: 78, message: expect.stringMatching(/\/p\/\.env[\s\S]*SESSION_SECRETS[\s\S]*ARGON2_TIME_COST/) }),
+      expect.objectContaining({
+        exitCode: 78,
+        message: expect.stringMatching(/\/p\/\.env[\s\S]*SESSION_SECRETS[\s\S]*ARGON2_TIME_COST/),
+      }),
     );
   });
 });

@@ -47,7 +47,11 @@ export function assertValidServiceConfig(env: Record<string, string | undefined>
   try {
     loadConfig(env);
   } catch (error) {
-    if (error instanceof ConfigError) throw new CliError(`${envFile}: the service would refuse this configuration:\n  - ${error.issues.join('\n  - ')}`, 78);
+    if (error instanceof ConfigError)
+      throw new CliError(
+        `${envFile}: the service would refuse this configuration:\n  - ${error.issues.join('\n  - ')}`,
+        78,
+      );
     throw error;
   }
 }

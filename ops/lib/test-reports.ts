@@ -26,7 +26,10 @@ export function totals(): { passed: number; failed: number; lines: string[] } {
   const lines: string[] = [];
   const files = existsSync(TEST_REPORTS_DIR) ? readdirSync(TEST_REPORTS_DIR).filter((f) => f.endsWith('.json')) : [];
   for (const file of files.sort()) {
-    const report = JSON.parse(readFileSync(join(TEST_REPORTS_DIR, file), 'utf8')) as { numPassedTests: number; numFailedTests: number };
+    const report = JSON.parse(readFileSync(join(TEST_REPORTS_DIR, file), 'utf8')) as {
+      numPassedTests: number;
+      numFailedTests: number;
+    };
     passed += report.numPassedTests;
     failed += report.numFailedTests;
     lines.push(`  ${file.replace(/\.json$/, '')}: ${report.numPassedTests} passed, ${report.numFailedTests} failed`);

@@ -33,7 +33,8 @@ export async function ensureTools(...commands: string[]): Promise<void> {
   const packages = [...new Set(missing.map(packageOf))];
   const installCommand = `apt-get install -y --no-install-recommends ${packages.join(' ')}`;
   const isRoot = process.getuid?.() === 0;
-  const sudo = !isRoot && which('sudo') && (await run('sudo', ['-n', 'true'], { allowFailure: true })).code === 0 ? ['sudo'] : [];
+  const sudo =
+    !isRoot && which('sudo') && (await run('sudo', ['-n', 'true'], { allowFailure: true })).code === 0 ? ['sudo'] : [];
   if (!existsSync('/usr/bin/apt-get') || (!isRoot && sudo.length === 0)) {
     throw new CliError(`missing ${missing.join(', ')}. Install with:\n    sudo ${installCommand}`);
   }

@@ -12,10 +12,17 @@ import * as promql from './promql.ts';
  * promql-check.ts, runs in test-stack): valid JSON, one data source uid everywhere, the mounts
  * compose gives Grafana, and no metric name the service does not register.
  */
-const { DASHBOARD_DIR, PANELS_WITH_DATA, PROMETHEUS_SERIES, dashboardPanels, exportedSeriesNames, loadQueries } = promql;
+const { DASHBOARD_DIR, PANELS_WITH_DATA, PROMETHEUS_SERIES, dashboardPanels, exportedSeriesNames, loadQueries } =
+  promql;
 const dashboardFiles = promql.filesIn(DASHBOARD_DIR, '.json');
 type Ref = { type?: string; uid?: string };
-type Panel = { id: number; title: string; gridPos: { x: number; w: number }; datasource?: Ref; targets?: Array<{ datasource?: Ref }> };
+type Panel = {
+  id: number;
+  title: string;
+  gridPos: { x: number; w: number };
+  datasource?: Ref;
+  targets?: Array<{ datasource?: Ref }>;
+};
 const panelsOf = (dashboard: unknown) => dashboardPanels(dashboard) as unknown as Panel[];
 const readDashboard = (file: string) => JSON.parse(readFileSync(file, 'utf8'));
 const readYaml = (path: string) => parseYaml(readFileSync(join(repoRoot, path), 'utf8'));
@@ -31,7 +38,10 @@ describe('the Grafana dashboards', () => {
     for (const file of dashboardFiles) {
       const panels = panelsOf(readDashboard(file));
       const ids = panels.map((p) => p.id);
-      expect({ file: basename(file), uniqueIds: new Set(ids).size }).toEqual({ file: basename(file), uniqueIds: ids.length });
+      expect({ file: basename(file), uniqueIds: new Set(ids).size }).toEqual({
+        file: basename(file),
+        uniqueIds: ids.length,
+      });
       const titles = panels.map((p) => p.title);
       expect(titles.filter((title, i) => titles.indexOf(title) !== i)).toEqual([]);
       for (const panel of panels) expect(panel.gridPos.x + panel.gridPos.w).toBeLessThanOrEqual(24);
@@ -43,7 +53,10 @@ describe('the Grafana dashboards', () => {
     for (const file of dashboardFiles) {
       const dashboard = readDashboard(file);
       const refs = [
-        ...panelsOf(dashboard).flatMap((panel) => [panel.datasource, ...(panel.targets ?? []).map((t) => t.datasource)]),
+        ...panelsOf(dashboard).flatMap((panel) => [
+          panel.datasource,
+          ...(panel.targets ?? []).map((t) => t.datasource),
+        ]),
         ...(dashboard.templating?.list ?? []).map((v: { datasource?: Ref }) => v.datasource),
       ].filter((ref) => ref !== undefined);
       expect(refs.length).toBeGreaterThan(0);
@@ -73,17 +86,23 @@ describe('the PromQL of the dashboards and the alert rules', () => {
     const metrics = createMetrics();
     // Registers the Redis gauges; nothing is collected here, so the client is never called.
     observeRedis(metrics, {} as RedisClient, 100);
-    const registered = Object.fromEntries(metrics.registry.getMetricsAsArray().map((metric) => [metric.name, String(metric.type)]));
+    const registered = Object.fromEntries(
+      metrics.registry.getMetricsAsArray().map((metric) => [metric.name, String(metric.type)]),
+    );
     const known = new Set([...exportedSeriesNames(registered), ...PROMETHEUS_SERIES, ...recorded]);
 
-    const unknown = queries.flatMap((query) => promql.unknownMetrics(query.promql, known, registered).map((name) => `${query.source}: ${name}`));
+    const unknown = queries.flatMap((query) =>
+      promql.unknownMetrics(query.promql, known, registered).map((name) => `${query.source}: ${name}`),
+    );
 
     expect(queries.length).toBeGreaterThan(20);
     expect(unknown).toEqual([]);
   });
 
   it('when every expression is parsed by the PromQL grammar, then none has a syntax error', () => {
-    const errors = queries.map((query) => [query.source, promql.syntaxError(query.promql)]).filter(([, error]) => error !== undefined);
+    const errors = queries
+      .map((query) => [query.source, promql.syntaxError(query.promql)])
+      .filter(([, error]) => error !== undefined);
 
     expect(errors).toEqual([]);
   });

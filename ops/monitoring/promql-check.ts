@@ -17,7 +17,16 @@ import { CliError, say } from '../lib/log.ts';
 import { sleep, waitFor } from '../lib/run.ts';
 import { writeSecretFiles } from '../lib/secrets.ts';
 import { ensureTools } from '../lib/tools.ts';
-import { PROMETHEUS_SERIES, RULES_DIR, exportedSeriesNames, filesIn, loadQueries, metricNames, needsData, unknownMetrics } from './promql.ts';
+import {
+  PROMETHEUS_SERIES,
+  RULES_DIR,
+  exportedSeriesNames,
+  filesIn,
+  loadQueries,
+  metricNames,
+  needsData,
+  unknownMetrics,
+} from './promql.ts';
 
 const log = (message: string) => say('promql-check', message);
 /** The scrape job: the rules and the dashboards select job="authstack". */
@@ -48,9 +57,16 @@ async function startPrometheus(workDir: string, target: ScrapeTarget, ruleFiles:
   await ensureTools('prometheus');
   mkdirSync(join(workDir, 'data'), { recursive: true });
   const { protocol, host, pathname } = new URL(target.url);
-  const job = { job_name: JOB, scheme: protocol.slice(0, -1), metrics_path: pathname, static_configs: [{ targets: [host] }] };
+  const job = {
+    job_name: JOB,
+    scheme: protocol.slice(0, -1),
+    metrics_path: pathname,
+    static_configs: [{ targets: [host] }],
+  };
   const authorization = target.tokenFile ? { type: 'Bearer', credentials_file: target.tokenFile } : undefined;
-  const scrape_configs = [{ ...job, authorization, tls_config: target.caFile ? { ca_file: target.caFile } : undefined }];
+  const scrape_configs = [
+    { ...job, authorization, tls_config: target.caFile ? { ca_file: target.caFile } : undefined },
+  ];
   // JSON is YAML. Rules are evaluated as often as the target is scraped; the scrape timeout follows.
   const global = { scrape_interval: '1s', evaluation_interval: '1s' };
   writeFileSync(join(workDir, 'prometheus.yml'), JSON.stringify({ global, rule_files: ruleFiles, scrape_configs }));
@@ -59,7 +75,9 @@ async function startPrometheus(workDir: string, target: ScrapeTarget, ruleFiles:
   const logFile = join(workDir, 'prometheus.log');
   const output = openSync(logFile, 'a');
   const args = [`--config.file=${workDir}/prometheus.yml`, `--storage.tsdb.path=${workDir}/data`, '--log.level=warn'];
-  const child = spawn('prometheus', [...args, `--web.listen-address=127.0.0.1:${port}`], { stdio: ['ignore', output, output] });
+  const child = spawn('prometheus', [...args, `--web.listen-address=127.0.0.1:${port}`], {
+    stdio: ['ignore', output, output],
+  });
   closeSync(output);
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.once('error', () => undefined);
@@ -68,9 +86,12 @@ async function startPrometheus(workDir: string, target: ScrapeTarget, ruleFiles:
     logTail: () => readFileSync(logFile, 'utf8').trim().split('\n').slice(-15).join('\n'),
     api: async <T>(path: string, params: Record<string, string> = {}) => {
       const query = new URLSearchParams(params).toString();
-      return (await (await fetch(`${url}${path}?${query}`, { signal: AbortSignal.timeout(10_000) })).json()) as Answer<T>;
+      return (await (
+        await fetch(`${url}${path}?${query}`, { signal: AbortSignal.timeout(10_000) })
+      ).json()) as Answer<T>;
     },
-    rules: async () => (await prometheus.api<{ groups: Array<{ rules: Rule[] }> }>('/api/v1/rules')).data.groups.flatMap((g) => g.rules),
+    rules: async () =>
+      (await prometheus.api<{ groups: Array<{ rules: Rule[] }> }>('/api/v1/rules')).data.groups.flatMap((g) => g.rules),
     /** SIGTERM, then SIGKILL after 5 s; resolves when the process is gone. */
     stop: async () => {
       if (!running()) return;
@@ -79,9 +100,11 @@ async function startPrometheus(workDir: string, target: ScrapeTarget, ruleFiles:
       await exited;
     },
   };
-  const ready = async () => (await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) }).catch(() => undefined))?.ok || undefined;
+  const ready = async () =>
+    (await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) }).catch(() => undefined))?.ok || undefined;
   // undefined: not yet; false: Prometheus exited.
-  if (await waitFor(async () => (running() ? ready() : false), { timeoutMs: 15_000, intervalMs: 200 })) return prometheus;
+  if (await waitFor(async () => (running() ? ready() : false), { timeoutMs: 15_000, intervalMs: 200 }))
+    return prometheus;
   await prometheus.stop();
   throw new CliError(`prometheus did not become ready:\n${prometheus.logTail()}`);
 }
@@ -103,11 +126,17 @@ async function waitForScrapes(prometheus: Prometheus, target: ScrapeTarget, scra
       else if (ups.length >= scrapes && !ups.includes('1')) return false;
     }
     const since = scrapedAt;
-    return since !== undefined && (await prometheus.rules()).every((r) => Date.parse(r.lastEvaluation) >= since) ? true : undefined;
+    return since !== undefined && (await prometheus.rules()).every((r) => Date.parse(r.lastEvaluation) >= since)
+      ? true
+      : undefined;
   };
   if (await waitFor(scraped, { timeoutMs: 30_000 })) return;
-  const { data } = await prometheus.api<{ activeTargets: Array<{ health: string; lastError: string }> }>('/api/v1/targets');
-  const health = data.activeTargets.map((t) => ` (target ${t.health}${t.lastError ? `: ${t.lastError}` : ''})`).join('');
+  const { data } = await prometheus.api<{ activeTargets: Array<{ health: string; lastError: string }> }>(
+    '/api/v1/targets',
+  );
+  const health = data.activeTargets
+    .map((t) => ` (target ${t.health}${t.lastError ? `: ${t.lastError}` : ''})`)
+    .join('');
   throw new CliError(`prometheus did not scrape ${target.url} ${scrapes} times${health}\n${prometheus.logTail()}`);
 }
 
@@ -122,15 +151,20 @@ export interface CheckOptions {
 /** Runs the check and prints the table (stdout) and a verdict (stderr); true when every row passed. */
 export async function checkAndReport({ target, workDir, requireData = true }: CheckOptions): Promise<boolean> {
   const { queries, recorded, missingPanels } = loadQueries();
-  if (requireData && missingPanels.length > 0) throw new CliError(`PANELS_WITH_DATA names panels no dashboard has: ${missingPanels.join(', ')}`);
+  if (requireData && missingPanels.length > 0)
+    throw new CliError(`PANELS_WITH_DATA names panels no dashboard has: ${missingPanels.join(', ')}`);
   const started = Date.now();
   const prometheus = await startPrometheus(workDir, target, filesIn(RULES_DIR, '.yml'));
   try {
     await waitForScrapes(prometheus, target, 3);
-    log(`prometheus scraped ${target.url} (${Math.round((Date.now() - started) / 1000)}s); evaluating ${queries.length} expressions`);
+    log(
+      `prometheus scraped ${target.url} (${Math.round((Date.now() - started) / 1000)}s); evaluating ${queries.length} expressions`,
+    );
     // Name → type from the `# TYPE` lines of the scrapes, also for metrics that have no sample yet.
     const { data } = await prometheus.api<Record<string, Array<{ type: string }>>>('/api/v1/metadata');
-    const metadata = Object.fromEntries(Object.entries(data).map(([name, [first]]) => [name, first?.type ?? 'unknown']));
+    const metadata = Object.fromEntries(
+      Object.entries(data).map(([name, [first]]) => [name, first?.type ?? 'unknown']),
+    );
     const inTsdb = (await prometheus.api<string[]>('/api/v1/label/__name__/values')).data;
     const known = new Set([...exportedSeriesNames(metadata), ...inTsdb, ...PROMETHEUS_SERIES, ...recorded]);
     const rules = new Map((await prometheus.rules()).map((rule) => [rule.name, rule]));
@@ -157,10 +191,13 @@ export async function checkAndReport({ target, workDir, requireData = true }: Ch
       rows.push({ source: query.source, series, required, failure });
     }
     const width = Math.max(...rows.map((r) => r.source.length), 'EXPRESSION SOURCE'.length);
-    const line = (source: string, series: string, status: string) => `${source.padEnd(width)}  ${series.padStart(6)}  ${status}`;
+    const line = (source: string, series: string, status: string) =>
+      `${source.padEnd(width)}  ${series.padStart(6)}  ${status}`;
     process.stdout.write(`${line('EXPRESSION SOURCE', 'SERIES', 'STATUS')}\n`);
     for (const { source, series, required, failure } of rows) {
-      const status = failure ? `FAIL: ${failure}` : `${series === 0 ? 'ok (empty)' : 'ok'}${required ? ' (data required)' : ''}`;
+      const status = failure
+        ? `FAIL: ${failure}`
+        : `${series === 0 ? 'ok (empty)' : 'ok'}${required ? ' (data required)' : ''}`;
       process.stdout.write(`${line(source, String(series ?? '-'), status)}\n`);
     }
     const failed = rows.filter((r) => r.failure);
@@ -170,12 +207,16 @@ export async function checkAndReport({ target, workDir, requireData = true }: Ch
       const shown = (name: string) => [...exportedSeriesNames({ [name]: metadata[name]! })].some((s) => used.has(s));
       const unshown = Object.keys(metadata).filter((name) => !/^(process|nodejs)_/.test(name) && !shown(name));
       if (unshown.length > 0) log(`exported but on no panel or rule: ${unshown.sort().join(', ')}`);
-      log(`ok: ${rows.length} expressions evaluate, ${rows.filter((r) => r.required).length} panel queries that need data have it`);
+      log(
+        `ok: ${rows.length} expressions evaluate, ${rows.filter((r) => r.required).length} panel queries that need data have it`,
+      );
       return true;
     }
     log(`${failed.length} of ${rows.length} expressions FAILED`);
     if (failed.some((r) => r.series === 0 && r.required))
-      log('panels without data: has the stack seen logins yet? (the smoke tests give it the traffic: make smoke; or --no-require-data)');
+      log(
+        'panels without data: has the stack seen logins yet? (the smoke tests give it the traffic: make smoke; or --no-require-data)',
+      );
     return false;
   } finally {
     await prometheus.stop();
@@ -207,7 +248,8 @@ function targetOf(value: string | undefined): ScrapeTarget {
   if (value === undefined) {
     const runDir = fromRepo(process.env.RUN_DIR ?? '.run/native');
     const stateFile = join(runDir, 'stack.json');
-    if (!existsSync(stateFile)) throw new CliError(`no native stack in ${runDir}: start one (make up STACK=native) or give --target`);
+    if (!existsSync(stateFile))
+      throw new CliError(`no native stack in ${runDir}: start one (make up STACK=native) or give --target`);
     const { servicePort } = JSON.parse(readFileSync(stateFile, 'utf8')) as { servicePort: number };
     return nativeStackTarget(runDir, servicePort);
   }
@@ -216,7 +258,10 @@ function targetOf(value: string | undefined): ScrapeTarget {
     throw new CliError(`--target must be host:port or a URL, got '${value}'`, 2);
   const { origin, pathname } = url;
   const caFile = join(repoRoot, 'certs/ca.crt');
-  return { url: `${origin}${pathname === '/' ? '/metrics' : pathname}`, caFile: existsSync(caFile) ? caFile : undefined };
+  return {
+    url: `${origin}${pathname === '/' ? '/metrics' : pathname}`,
+    caFile: existsSync(caFile) ? caFile : undefined,
+  };
 }
 
 /** `node ops/cli.ts promql-check`: the same check by hand, against the running native stack or any target. */

@@ -14,7 +14,11 @@ describe('dashboardQueries', () => {
       title: 'd',
       panels: [
         { type: 'row', title: 'open row', collapsed: false, panels: [] },
-        { type: 'timeseries', title: 'top', targets: [{ refId: 'A', expr: 'up', datasource: { type: 'prometheus', uid: 'p' } }] },
+        {
+          type: 'timeseries',
+          title: 'top',
+          targets: [{ refId: 'A', expr: 'up', datasource: { type: 'prometheus', uid: 'p' } }],
+        },
         { type: 'row', title: 'closed row', collapsed: true, panels: [{ type: 'stat', title: 'nested', targets }] },
         { type: 'text', title: 'no targets' },
       ],
@@ -29,12 +33,23 @@ describe('dashboardQueries', () => {
       ['d.json: nested [C]', 'b_total'],
       ['d.json: legacy [Z]', 'c_total'],
     ]);
-    expect(promql.dashboardPanels(dashboard).map((p) => p.title)).toEqual(['open row', 'top', 'closed row', 'nested', 'no targets', 'legacy']);
+    expect(promql.dashboardPanels(dashboard).map((p) => p.title)).toEqual([
+      'open row',
+      'top',
+      'closed row',
+      'nested',
+      'no targets',
+      'legacy',
+    ]);
   });
 
   it('when a query variable uses label_values or query_result, then its PromQL is checked too; label_names and label-only forms give none', () => {
     const list = [
-      { name: 'instance', type: 'query', query: { query: 'label_values(up{job="a", x=~"1,2"}, instance)', refId: 'v' } },
+      {
+        name: 'instance',
+        type: 'query',
+        query: { query: 'label_values(up{job="a", x=~"1,2"}, instance)', refId: 'v' },
+      },
       { name: 'old', type: 'query', query: 'query_result(topk(3, rate(x_total[5m])))' },
       { name: 'labels', type: 'query', query: 'label_names()' },
       { name: 'plain', type: 'query', query: 'label_values(instance)' },
@@ -56,7 +71,9 @@ describe('dashboardQueries', () => {
 describe('ruleQueries and recordedNames', () => {
   it('when a rule file has alerts and recording rules, then each expression is named by its alert or record', () => {
     const record = { record: 'job:req:rate5m', expr: 'sum by (job) (rate(req_total[5m]))' };
-    const rules = { groups: [{ name: 'g', rules: [{ alert: 'Down', expr: 'up == 0\n', for: '1m' }, record, { alert: 'NoExpr' }] }] };
+    const rules = {
+      groups: [{ name: 'g', rules: [{ alert: 'Down', expr: 'up == 0\n', for: '1m' }, record, { alert: 'NoExpr' }] }],
+    };
 
     expect(promql.ruleQueries(rules, 'r.yml').map((q) => [q.source, q.kind, q.expr])).toEqual([
       ['r.yml: Down', 'alert', 'up == 0'],
@@ -70,17 +87,21 @@ describe('substituteVariables', () => {
   const variables = { ...builtinVariables({ rateInterval: '1m', interval: '15s', range: '6h' }), instance: '.*' };
 
   it('when an expression uses Grafana interval variables in every spelling, then each becomes a concrete duration', () => {
-    expect(substituteVariables('rate(x[$__rate_interval]) + rate(y[${__interval}]) + increase(z[[[__range]]])', variables)).toBe(
-      'rate(x[1m]) + rate(y[15s]) + increase(z[6h])',
-    );
+    expect(
+      substituteVariables('rate(x[$__rate_interval]) + rate(y[${__interval}]) + increase(z[[[__range]]])', variables),
+    ).toBe('rate(x[1m]) + rate(y[15s]) + increase(z[6h])');
   });
 
   it('when a longer built-in shares a prefix with a shorter one, then the longer one is replaced whole', () => {
-    expect(substituteVariables('$__range_s $__range_ms $__range $__interval_ms', variables)).toBe('21600 21600000 6h 15000');
+    expect(substituteVariables('$__range_s $__range_ms $__range $__interval_ms', variables)).toBe(
+      '21600 21600000 6h 15000',
+    );
   });
 
   it('when a dashboard variable is used with a format, then its check value replaces it', () => {
-    expect(substituteVariables('up{instance=~"$instance", b=~"${instance:regex}"}', variables)).toBe('up{instance=~".*", b=~".*"}');
+    expect(substituteVariables('up{instance=~"$instance", b=~"${instance:regex}"}', variables)).toBe(
+      'up{instance=~".*", b=~".*"}',
+    );
   });
 
   it('when a $1 or another unknown name appears, then it stays as Grafana leaves it; an unknown built-in is an error', () => {
@@ -91,7 +112,9 @@ describe('substituteVariables', () => {
   });
 
   it('when an interval is not a Prometheus duration, then building the variables fails naming it', () => {
-    expect(() => builtinVariables({ rateInterval: 'soon', interval: '15s', range: '1h' })).toThrow("rateInterval: 'soon'");
+    expect(() => builtinVariables({ rateInterval: 'soon', interval: '15s', range: '1h' })).toThrow(
+      "rateInterval: 'soon'",
+    );
     expect(promql.durationSeconds('1h30m')).toBe(5400);
     expect(promql.durationSeconds('250ms')).toBe(0.25);
     expect(promql.durationSeconds('5')).toBeUndefined();
@@ -124,7 +147,10 @@ describe('metricNames', () => {
   const cases: Array<[string, string[]]> = [
     ['up', ['up']],
     ['up{job="authstack"} == 0', ['up']],
-    ['sum by (le) (rate(http_request_duration_seconds_bucket{route="/api/login", status_code=~"5.."}[5m]))', ['http_request_duration_seconds_bucket']],
+    [
+      'sum by (le) (rate(http_request_duration_seconds_bucket{route="/api/login", status_code=~"5.."}[5m]))',
+      ['http_request_duration_seconds_bucket'],
+    ],
     ['histogram_quantile(0.95, sum without (instance) (rate(a_bucket[1h30m])))', ['a_bucket']],
     ['sum(rate(a_total[5m])) by (job) / ignoring(code) group_left(version) b_info', ['a_total', 'b_info']],
     ['x * on(instance) group_left y', ['x', 'y']],
@@ -140,7 +166,10 @@ describe('metricNames', () => {
     ['absent(o_total{label="with } brace and ( paren"}) * 2', ['o_total']],
     ['vector(1) + scalar(time())', []],
     ['sum(p) + sum(p{a="b"})', ['p']],
-    ['{"http.requests.total"} + {"__name__"="q_total", a="b"} + r{__name__!="s"}', ['http.requests.total', 'q_total', 'r']],
+    [
+      '{"http.requests.total"} + {"__name__"="q_total", a="b"} + r{__name__!="s"}',
+      ['http.requests.total', 'q_total', 'r'],
+    ],
   ];
 
   it.each(cases)('when the expression is %j, then it reads %j', (expr, names) => {
@@ -164,13 +193,21 @@ describe('metricNames', () => {
 });
 
 describe('exportedSeriesNames and unknownMetrics', () => {
-  const metadata = { http_request_duration_seconds: 'histogram', rpc_seconds: 'summary', auth_login_attempts_total: 'counter', redis_up: 'gauge' };
+  const metadata = {
+    http_request_duration_seconds: 'histogram',
+    rpc_seconds: 'summary',
+    auth_login_attempts_total: 'counter',
+    redis_up: 'gauge',
+  };
 
   it('when a histogram or summary is exported, then its suffixed series count as exported, and the bare histogram name does not', () => {
     const names = promql.exportedSeriesNames(metadata);
 
-    const histogram = ['_bucket', '_count', '_created', '_sum'].map((suffix) => `http_request_duration_seconds${suffix}`);
-    const others = 'auth_login_attempts_total redis_up rpc_seconds rpc_seconds_count rpc_seconds_created rpc_seconds_sum'.split(' ');
+    const histogram = ['_bucket', '_count', '_created', '_sum'].map(
+      (suffix) => `http_request_duration_seconds${suffix}`,
+    );
+    const others =
+      'auth_login_attempts_total redis_up rpc_seconds rpc_seconds_count rpc_seconds_created rpc_seconds_sum'.split(' ');
     expect([...names].sort()).toEqual([...histogram, ...others].sort());
   });
 
@@ -178,7 +215,9 @@ describe('exportedSeriesNames and unknownMetrics', () => {
     const known = promql.exportedSeriesNames(metadata);
 
     expect(promql.unknownMetrics('rate(auth_login_attempts_total[5m]) + redis_up', known, metadata)).toEqual([]);
-    expect(promql.unknownMetrics('rate(auth_login_attempt_total[5m]) + http_request_duration_seconds', known, metadata)).toEqual([
+    expect(
+      promql.unknownMetrics('rate(auth_login_attempt_total[5m]) + http_request_duration_seconds', known, metadata),
+    ).toEqual([
       'auth_login_attempt_total',
       'http_request_duration_seconds (a histogram: read http_request_duration_seconds_bucket, _sum or _count)',
     ]);

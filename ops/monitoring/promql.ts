@@ -224,7 +224,8 @@ function stringValue(literal: string): string {
   return literal[0] === '`' ? body : body.replace(/\\(.)/gs, '$1');
 }
 /** Whether a string literal lacks its closing quote (`"a\\"` does; backquoted strings have no escapes). */
-const isUnclosed = (literal: string) => !(literal[0] === '`' ? literal : literal.replace(/\\./gs, '')).slice(1).endsWith(literal[0]!);
+const isUnclosed = (literal: string) =>
+  !(literal[0] === '`' ? literal : literal.replace(/\\./gs, '')).slice(1).endsWith(literal[0]!);
 
 /** Why an expression does not parse (caught before any Prometheus sees it), or undefined when it does. */
 export function syntaxError(expr: string, nodes = syntaxNodes(expr)): string | undefined {
@@ -235,7 +236,9 @@ export function syntaxError(expr: string, nodes = syntaxNodes(expr)): string | u
     if (!node.type.isError) continue;
     // The parser recovers by marking what it skipped or missed: point at where that starts.
     const rest = expr.slice(node.from).trim();
-    return rest === '' ? 'syntax error: unexpected end of expression' : `syntax error ${at}, near '${rest.slice(0, 30)}'`;
+    return rest === ''
+      ? 'syntax error: unexpected end of expression'
+      : `syntax error ${at}, near '${rest.slice(0, 30)}'`;
   }
   return undefined;
 }
@@ -268,7 +271,9 @@ export function metricNames(expr: string): string[] {
 
 /** Series Prometheus itself writes for every target and for alerting rules. */
 export const PROMETHEUS_SERIES = ['up', 'ALERTS', 'ALERTS_FOR_STATE'].concat(
-  ['duration_seconds', 'samples_scraped', 'samples_post_metric_relabeling', 'series_added'].map((name) => `scrape_${name}`),
+  ['duration_seconds', 'samples_scraped', 'samples_post_metric_relabeling', 'series_added'].map(
+    (name) => `scrape_${name}`,
+  ),
 );
 
 const SUFFIXES: Record<string, string[]> = {
@@ -286,7 +291,12 @@ export const exportedSeriesNames = (metadata: Record<string, string>): Set<strin
   new Set(Object.entries(metadata).flatMap(([name, type]) => (SUFFIXES[type] ?? ['']).map((suffix) => name + suffix)));
 
 /** The names an expression reads that are not in `known`, with a hint for a bare histogram name. */
-export function unknownMetrics(expr: string, known: ReadonlySet<string>, metadata: Record<string, string> = {}): string[] {
-  const hint = (name: string) => (metadata[name] === 'histogram' ? ` (a histogram: read ${name}_bucket, _sum or _count)` : '');
+export function unknownMetrics(
+  expr: string,
+  known: ReadonlySet<string>,
+  metadata: Record<string, string> = {},
+): string[] {
+  const hint = (name: string) =>
+    metadata[name] === 'histogram' ? ` (a histogram: read ${name}_bucket, _sum or _count)` : '';
   return metricNames(expr).flatMap((name) => (known.has(name) ? [] : [name + hint(name)]));
 }

@@ -5,7 +5,8 @@ import { testScratchDir } from '../../testkit/scratch-dir.ts';
 import { Daemons } from './daemons.ts';
 
 /** Running (a zombie no one reaped yet is not: it has ended). */
-const alive = (pid: number) => existsSync(`/proc/${pid}`) && !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+const alive = (pid: number) =>
+  existsSync(`/proc/${pid}`) && !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
 
 describe('Daemons (start-stop-daemon)', () => {
   it('when a process is started, then it runs detached and is recorded; stop ends it and forgets it', async () => {
@@ -35,7 +36,10 @@ describe('Daemons (start-stop-daemon)', () => {
   it('when a process ignores TERM, then it is KILLed after the timeout', async () => {
     const dir = testScratchDir('daemons-');
     const daemons = new Daemons(dir, { stubborn: 'sh' });
-    const pid = await daemons.start('stubborn', ['-c', "trap '' TERM; sleep 30 & wait"], { env: process.env, log: join(dir, 'stubborn.log') });
+    const pid = await daemons.start('stubborn', ['-c', "trap '' TERM; sleep 30 & wait"], {
+      env: process.env,
+      log: join(dir, 'stubborn.log'),
+    });
 
     await daemons.stop('stubborn', { timeoutMs: 500 });
 
@@ -47,7 +51,10 @@ describe('Daemons (start-stop-daemon)', () => {
     const dir = testScratchDir('daemons-');
     const daemons = new Daemons(dir, { listener: 'sh' });
     const log = join(dir, 'listener.log');
-    await daemons.start('listener', ['-c', "trap 'echo got HUP' HUP; while :; do sleep 0.1; done"], { env: process.env, log });
+    await daemons.start('listener', ['-c', "trap 'echo got HUP' HUP; while :; do sleep 0.1; done"], {
+      env: process.env,
+      log,
+    });
 
     const sent = daemons.signal('listener', 'SIGHUP');
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -61,9 +68,9 @@ describe('Daemons (start-stop-daemon)', () => {
     const dir = testScratchDir('daemons-');
     const log = join(dir, 'fails.log');
 
-    await expect(new Daemons(dir, { fails: 'sh' }).start('fails', ['-c', 'echo boom >&2; exit 3'], { env: process.env, log })).rejects.toThrow(
-      /exited at once/,
-    );
+    await expect(
+      new Daemons(dir, { fails: 'sh' }).start('fails', ['-c', 'echo boom >&2; exit 3'], { env: process.env, log }),
+    ).rejects.toThrow(/exited at once/);
     expect(readFileSync(log, 'utf8')).toContain('boom');
   });
 });

@@ -48,7 +48,18 @@ export class Daemons {
   async start(name: string, args: string[], options: StartOptions): Promise<number> {
     const started = await run(
       Daemons.path('start-stop-daemon'),
-      ['--start', '--background', '--make-pidfile', '--output', options.log, '--chdir', options.cwd ?? process.cwd(), ...this.selector(name), '--', ...args],
+      [
+        '--start',
+        '--background',
+        '--make-pidfile',
+        '--output',
+        options.log,
+        '--chdir',
+        options.cwd ?? process.cwd(),
+        ...this.selector(name),
+        '--',
+        ...args,
+      ],
       { env: options.env, allowFailure: true },
     );
     // A program that fails at once (bad configuration, port taken) is gone a moment later.
@@ -65,13 +76,20 @@ export class Daemons {
       return false;
     }
     const retry = `${(options.signal ?? 'SIGTERM').replace(/^SIG/, '')}/${Math.ceil(options.timeoutMs / 1000)}/KILL/5`;
-    await run(Daemons.path('start-stop-daemon'), ['--stop', '--retry', retry, '--remove-pidfile', ...this.selector(name)], { allowFailure: true });
+    await run(
+      Daemons.path('start-stop-daemon'),
+      ['--stop', '--retry', retry, '--remove-pidfile', ...this.selector(name)],
+      { allowFailure: true },
+    );
     return true;
   }
 
   isRunning(name: string): boolean {
     if (!existsSync(this.pidFile(name))) return false;
-    return spawnSync(Daemons.path('start-stop-daemon'), ['--status', ...this.selector(name)], { stdio: 'ignore' }).status === 0;
+    return (
+      spawnSync(Daemons.path('start-stop-daemon'), ['--status', ...this.selector(name)], { stdio: 'ignore' }).status ===
+      0
+    );
   }
 
   pidOf(name: string): number | undefined {
@@ -83,7 +101,11 @@ export class Daemons {
   /** Sends a signal (HUP: nginx reloads its configuration) to a running daemon. */
   signal(name: string, sig: NodeJS.Signals): boolean {
     if (!this.isRunning(name)) return false;
-    const sent = spawnSync(Daemons.path('start-stop-daemon'), ['--stop', '--signal', sig.replace(/^SIG/, ''), ...this.selector(name)], { stdio: 'ignore' });
+    const sent = spawnSync(
+      Daemons.path('start-stop-daemon'),
+      ['--stop', '--signal', sig.replace(/^SIG/, ''), ...this.selector(name)],
+      { stdio: 'ignore' },
+    );
     return sent.status === 0;
   }
 }

@@ -92,7 +92,8 @@ export class NativeStack {
     generateEnvFile(this.envFile);
     const state = await this.plan();
     if (state.caFile) ensureLocalCertificates(this.certsDir, { quiet: true });
-    for (const file of [state.tlsCert, state.tlsKey]) if (!existsSync(file)) throw new CliError(`TLS_CERT/TLS_KEY not readable: ${file}`);
+    for (const file of [state.tlsCert, state.tlsKey])
+      if (!existsSync(file)) throw new CliError(`TLS_CERT/TLS_KEY not readable: ${file}`);
     // Fail before starting anything when the service would refuse the configuration.
     const { env } = this.serviceEnv(state);
     assertValidServiceConfig(env, this.envFile);
@@ -122,7 +123,8 @@ export class NativeStack {
     // .run/smoke.env only when it still describes this stack (the Docker stack writes it too).
     const mine = join(this.runDir, 'smoke.env');
     const shared = fromRepo('.run/smoke.env');
-    if (existsSync(mine) && existsSync(shared) && readFileSync(mine, 'utf8') === readFileSync(shared, 'utf8')) rmSync(shared);
+    if (existsSync(mine) && existsSync(shared) && readFileSync(mine, 'utf8') === readFileSync(shared, 'utf8'))
+      rmSync(shared);
     rmSync(mine, { force: true });
   }
 
@@ -138,7 +140,9 @@ export class NativeStack {
       const pid = this.daemons.pidOf(name);
       rows.push([name, pid ? 'running' : 'stopped', pid ? String(pid) : '-', address[name]]);
     }
-    process.stdout.write(rows.map((r) => `${r[0]!.padEnd(8)} ${r[1]!.padEnd(8)} ${r[2]!.padEnd(8)} ${r[3]}`).join('\n') + '\n');
+    process.stdout.write(
+      rows.map((r) => `${r[0]!.padEnd(8)} ${r[1]!.padEnd(8)} ${r[2]!.padEnd(8)} ${r[3]}`).join('\n') + '\n',
+    );
   }
 
   /** Log files of the named components (all when none is named). */
@@ -148,9 +152,11 @@ export class NativeStack {
       service: [join(this.runDir, 'service.log')],
       nginx: [join(this.runDir, 'nginx.log')],
     };
-    for (const name of components) if (!(name in files)) throw new CliError(`logs: unknown component '${name}' (service, nginx, redis)`);
+    for (const name of components)
+      if (!(name in files)) throw new CliError(`logs: unknown component '${name}' (service, nginx, redis)`);
     const chosen = (components.length > 0 ? components : ['redis', 'service', 'nginx']).flatMap((name) => files[name]!);
-    if (!chosen.some((file) => existsSync(file))) throw new CliError(`no logs in ${this.runDir} yet; start the stack with: make up`);
+    if (!chosen.some((file) => existsSync(file)))
+      throw new CliError(`no logs in ${this.runDir} yet; start the stack with: make up`);
     return chosen;
   }
 
@@ -206,7 +212,12 @@ export class NativeStack {
     if (!this.daemons.isRunning('redis')) throw new CliError('redis is not running; start the stack with: make up');
     await buildIfStale();
     const { env } = this.serviceEnv(state);
-    const result = await run(process.execPath, [join(repoRoot, 'dist/cli/users.js'), ...args], { env, cwd: repoRoot, stdio: 'inherit', allowFailure: true });
+    const result = await run(process.execPath, [join(repoRoot, 'dist/cli/users.js'), ...args], {
+      env,
+      cwd: repoRoot,
+      stdio: 'inherit',
+      allowFailure: true,
+    });
     return result.code;
   }
 
@@ -244,8 +255,13 @@ export class NativeStack {
     const { settings, secrets, overridden } = serviceEnvFrom(readEnvFile(this.envFile), STACK_OWNED);
     for (const key of overridden) log(`${key} in ${this.envFile} is not used: the native stack sets it`);
     const secretsDir = join(this.runDir, 'secrets');
-    writeSecretFiles(secretsDir, Object.fromEntries(Object.entries(secrets).map(([key, value]) => [SECRET_FILES[key as SecretKey], value])));
-    const secretFileEnv = Object.fromEntries(Object.keys(secrets).map((key) => [`${key}_FILE`, join(secretsDir, SECRET_FILES[key as SecretKey])]));
+    writeSecretFiles(
+      secretsDir,
+      Object.fromEntries(Object.entries(secrets).map(([key, value]) => [SECRET_FILES[key as SecretKey], value])),
+    );
+    const secretFileEnv = Object.fromEntries(
+      Object.keys(secrets).map((key) => [`${key}_FILE`, join(secretsDir, SECRET_FILES[key as SecretKey])]),
+    );
     return {
       env: {
         // Nothing from the caller's shell leaks in by accident: only what is listed here.
@@ -287,12 +303,17 @@ export class NativeStack {
     log(`starting redis on 127.0.0.1:${state.redisPort}`);
     const logFile = join(this.runDir, 'redis.log');
     await this.daemons.start('redis', [conf], { env: process.env, log: logFile });
-    const ready = await waitFor(async () => ((await this.redisPing(state)) ? true : this.daemons.isRunning('redis') ? undefined : false), {
-      timeoutMs: this.readyTimeoutMs,
-      intervalMs: 200,
-    });
+    const ready = await waitFor(
+      async () => ((await this.redisPing(state)) ? true : this.daemons.isRunning('redis') ? undefined : false),
+      {
+        timeoutMs: this.readyTimeoutMs,
+        intervalMs: 200,
+      },
+    );
     if (ready !== true)
-      throw new CliError(`redis ${ready === false ? 'exited' : `did not answer PING within ${this.readyTimeoutMs / 1000}s`}\n${tail(logFile)}`);
+      throw new CliError(
+        `redis ${ready === false ? 'exited' : `did not answer PING within ${this.readyTimeoutMs / 1000}s`}\n${tail(logFile)}`,
+      );
   }
 
   private async startService(state: StackState): Promise<void> {
@@ -310,7 +331,9 @@ export class NativeStack {
       { timeoutMs: this.readyTimeoutMs, intervalMs: 200 },
     );
     if (ready !== true)
-      throw new CliError(`the service ${ready === false ? 'exited' : `did not answer /healthz within ${this.readyTimeoutMs / 1000}s`}\n${tail(logFile)}`);
+      throw new CliError(
+        `the service ${ready === false ? 'exited' : `did not answer /healthz within ${this.readyTimeoutMs / 1000}s`}\n${tail(logFile)}`,
+      );
   }
 
   nginxVars(state: StackState): NginxTemplateVars {
@@ -330,7 +353,9 @@ export class NativeStack {
   }
 
   private async nginxTest(out: string): Promise<void> {
-    await run('nginx', ['-t', '-q', '-p', `${out}/`, '-c', join(out, 'nginx.conf'), '-g', nginxGlobals(out)], { ignoreStdout: true });
+    await run('nginx', ['-t', '-q', '-p', `${out}/`, '-c', join(out, 'nginx.conf'), '-g', nginxGlobals(out)], {
+      ignoreStdout: true,
+    });
   }
 
   private async startNginx(state: StackState): Promise<void> {
@@ -388,7 +413,9 @@ export class NativeStack {
       notes: [
         `HTTPS on port ${state.httpsPort}, plain HTTP on port ${state.httpPort} redirects to it`,
         'logs: make logs    processes: make ps    stop: make down',
-        ...(state.caFile ? [`certificate: local CA ${state.caFile} (make certs prints how to trust it in browsers)`] : []),
+        ...(state.caFile
+          ? [`certificate: local CA ${state.caFile} (make certs prints how to trust it in browsers)`]
+          : []),
       ],
     });
   }

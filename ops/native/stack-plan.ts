@@ -25,7 +25,11 @@ export interface StackState {
  * Ports (the environment's choice, else the usual port, else a fallback when it is taken) and
  * TLS files: explicit ones (environment, then .env) for real certificates, else the local CA's.
  */
-export async function planStack(env: NodeJS.ProcessEnv, dotenv: Record<string, string>, certsDir: string): Promise<StackState> {
+export async function planStack(
+  env: NodeJS.ProcessEnv,
+  dotenv: Record<string, string>,
+  certsDir: string,
+): Promise<StackState> {
   const chosen = [
     await pickPort('HTTPS', { explicit: env.HTTPS_PORT, preferred: 443, fallback: 8443 }),
     await pickPort('HTTP', { explicit: env.HTTP_PORT, preferred: 80, fallback: 8080 }),
@@ -40,7 +44,8 @@ export async function planStack(env: NodeJS.ProcessEnv, dotenv: Record<string, s
   const tlsCert = env.TLS_CERT || dotenv.TLS_CERT;
   const tlsKey = env.TLS_KEY || dotenv.TLS_KEY;
   let tlsOcsp = env.TLS_OCSP || dotenv.TLS_OCSP;
-  if (tlsOcsp && tlsOcsp !== 'on' && tlsOcsp !== 'off') throw new CliError(`TLS_OCSP must be on or off, got '${tlsOcsp}'`);
+  if (tlsOcsp && tlsOcsp !== 'on' && tlsOcsp !== 'off')
+    throw new CliError(`TLS_OCSP must be on or off, got '${tlsOcsp}'`);
   let tls: Pick<StackState, 'tlsCert' | 'tlsKey' | 'caFile'>;
   if (tlsCert || tlsKey) {
     if (!tlsCert || !tlsKey) throw new CliError('set both TLS_CERT and TLS_KEY, or neither');
@@ -49,10 +54,16 @@ export async function planStack(env: NodeJS.ProcessEnv, dotenv: Record<string, s
       // Staple only when the real certificate names an OCSP responder.
       const uri = /OCSP - URI:(\S+)/.exec(new X509Certificate(readFileSync(tls.tlsCert)).infoAccess ?? '')?.[1];
       tlsOcsp = uri ? 'on' : 'off';
-      log(`OCSP stapling ${tlsOcsp}: ${tls.tlsCert} ${uri ? 'names an OCSP responder (TLS_OCSP=off to disable)' : 'names no OCSP responder'}`);
+      log(
+        `OCSP stapling ${tlsOcsp}: ${tls.tlsCert} ${uri ? 'names an OCSP responder (TLS_OCSP=off to disable)' : 'names no OCSP responder'}`,
+      );
     }
   } else {
-    tls = { tlsCert: join(certsDir, 'localhost.crt'), tlsKey: join(certsDir, 'localhost.key'), caFile: join(certsDir, 'ca.crt') };
+    tls = {
+      tlsCert: join(certsDir, 'localhost.crt'),
+      tlsKey: join(certsDir, 'localhost.key'),
+      caFile: join(certsDir, 'ca.crt'),
+    };
     // The local CA has no OCSP responder.
     tlsOcsp ||= 'off';
   }

@@ -23,7 +23,9 @@ describe('make backup (native Redis)', () => {
     await client.connect();
     for (let batch = 0; batch < 20; batch += 1) {
       // Random values: RDB compression would shrink repeated ones to nothing.
-      await Promise.all(Array.from({ length: 500 }, (_, i) => client.set(`filler:${batch}:${i}`, randomBytes(768).toString('base64'))));
+      await Promise.all(
+        Array.from({ length: 500 }, (_, i) => client.set(`filler:${batch}:${i}`, randomBytes(768).toString('base64'))),
+      );
     }
     await client.close();
   });
@@ -38,7 +40,8 @@ describe('make backup (native Redis)', () => {
     const poll = setInterval(() => {
       try {
         modes.add(`dir ${(statSync(backups).mode & 0o777).toString(8)}`);
-        for (const file of readdirSync(backups)) modes.add(`file ${(statSync(join(backups, file)).mode & 0o777).toString(8)}`);
+        for (const file of readdirSync(backups))
+          modes.add(`file ${(statSync(join(backups, file)).mode & 0o777).toString(8)}`);
       } catch {
         /* not there yet, or renamed meanwhile */
       }

@@ -68,7 +68,8 @@ export async function backupNativeRedis(out: string, redis: { port: number; pass
 export async function backupContainerRedis(out: string, containerId: string): Promise<void> {
   mkdirSync(dirname(out), { recursive: true });
   const name = `.backup-${process.pid}.rdb`;
-  const exec = (args: string[], options: { allowFailure?: boolean } = {}) => run('docker', ['exec', '-u', 'redis', containerId, ...args], options);
+  const exec = (args: string[], options: { allowFailure?: boolean } = {}) =>
+    run('docker', ['exec', '-u', 'redis', containerId, ...args], options);
   const partial = privateFile(`${out}.partial`);
   try {
     await exec([
@@ -81,9 +82,15 @@ export async function backupContainerRedis(out: string, containerId: string): Pr
     const fd = openSync(partial, 'w');
     try {
       await new Promise<void>((resolve, reject) => {
-        const child = spawn('docker', ['exec', '-u', 'redis', containerId, 'cat', `/data/${name}`], { stdio: ['ignore', fd, 'inherit'] });
+        const child = spawn('docker', ['exec', '-u', 'redis', containerId, 'cat', `/data/${name}`], {
+          stdio: ['ignore', fd, 'inherit'],
+        });
         child.on('error', reject);
-        child.on('close', (code) => (code === 0 ? resolve() : reject(new CliError(`copying the snapshot out of ${containerId} failed (exit ${code})`))));
+        child.on('close', (code) =>
+          code === 0
+            ? resolve()
+            : reject(new CliError(`copying the snapshot out of ${containerId} failed (exit ${code})`)),
+        );
       });
     } finally {
       closeSync(fd);

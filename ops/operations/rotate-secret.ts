@@ -7,7 +7,8 @@ import { randomSecret } from '../lib/secrets.ts';
  * `keep - 1` of the current ones (they still verify existing cookies).
  */
 export function rotatedSecrets(current: string, fresh: string, keep: number): string[] {
-  if (!Number.isInteger(keep) || keep < 2) throw new CliError('ROTATE_KEEP must be 2 or more: the previous secret must keep verifying existing cookies', 2);
+  if (!Number.isInteger(keep) || keep < 2)
+    throw new CliError('ROTATE_KEEP must be 2 or more: the previous secret must keep verifying existing cookies', 2);
   const old = current
     .split(',')
     .map((s) => s.trim())

@@ -37,12 +37,16 @@ export async function runDrills(swarm: SwarmStack, phases: Phases): Promise<void
   const users = await phases.run('swarm: drill users', () => createUsers(swarm, CLIENTS + 2));
   const clients = users.slice(0, CLIENTS);
   // Sessions that must outlive every drill: signed in once, read after each.
-  const keepers = await Promise.all(users.slice(CLIENTS).map(async (user) => ({ user, cookie: await login(send, base, user) })));
+  const keepers = await Promise.all(
+    users.slice(CLIENTS).map(async (user) => ({ user, cookie: await login(send, base, user) })),
+  );
   const checkKeepers = async (when: string) => {
     for (const { user, cookie } of keepers) {
       const response = await send(`${base}/api/me`, { headers: { cookie } });
       if (response.status !== 200 || response.json<{ user: { username: string } }>().user.username !== user.username) {
-        throw new CliError(`${when}: the session of ${user.username} from before the drills answers ${response.status} ${response.body}`);
+        throw new CliError(
+          `${when}: the session of ${user.username} from before the drills answers ${response.status} ${response.body}`,
+        );
       }
     }
     log(`${when}: the ${keepers.length} sessions from before the drills still work`);
@@ -53,13 +57,20 @@ export async function runDrills(swarm: SwarmStack, phases: Phases): Promise<void
     traffic.start();
     await sleep(3000);
     const began = traffic.now();
-    await run('make', ['-s', 'swarm-update'], { cwd: repoRoot, stdio: 'inherit', env: { ...process.env, ENV_FILE: swarm.docker.envFile } });
+    await run('make', ['-s', 'swarm-update'], {
+      cwd: repoRoot,
+      stdio: 'inherit',
+      env: { ...process.env, ENV_FILE: swarm.docker.envFile },
+    });
     const ended = traffic.now();
     await sleep(3000);
     const outcomes = await traffic.stop();
-    report('rolling update', outcomes, [`update took ${((ended - began) / 1000).toFixed(0)} s; replicas ${await swarm.replicas('service')}`]);
+    report('rolling update', outcomes, [
+      `update took ${((ended - began) / 1000).toFixed(0)} s; replicas ${await swarm.replicas('service')}`,
+    ]);
     const failures = outcomes.filter(isFailure);
-    if (failures.length > 0) throw new CliError(`rolling update: ${failures.length} failed requests (expected 0):\n${describe(failures)}`);
+    if (failures.length > 0)
+      throw new CliError(`rolling update: ${failures.length} failed requests (expected 0):\n${describe(failures)}`);
     await checkKeepers('after the rolling update');
   });
 
@@ -73,7 +84,11 @@ export async function runDrills(swarm: SwarmStack, phases: Phases): Promise<void
     const replaced = await waitFor(
       async () => {
         const now = await swarm.containersOf('service');
-        return now.length >= before.length && !now.includes(before[0]!) && (await swarm.replicas('service')).startsWith(`${before.length}/`) ? now : undefined;
+        return now.length >= before.length &&
+          !now.includes(before[0]!) &&
+          (await swarm.replicas('service')).startsWith(`${before.length}/`)
+          ? now
+          : undefined;
       },
       { timeoutMs: 90_000, intervalMs: 1000 },
     );
@@ -87,7 +102,8 @@ export async function runDrills(swarm: SwarmStack, phases: Phases): Promise<void
       `allowed: at most ${CLIENTS} failures (one in flight per client), within ${REPLICA_LOSS_WINDOW_S} s of the kill; got ${failures.length}, ${late.length} outside`,
     ]);
     if (!replaced) throw new CliError('replica loss: swarm did not replace the killed replica within 90 s');
-    if (failures.length > CLIENTS || late.length > 0) throw new CliError(`replica loss: failures beyond the bound:\n${describe(failures)}`);
+    if (failures.length > CLIENTS || late.length > 0)
+      throw new CliError(`replica loss: failures beyond the bound:\n${describe(failures)}`);
     await checkKeepers('after the replica loss');
   });
 
@@ -104,23 +120,34 @@ export async function runDrills(swarm: SwarmStack, phases: Phases): Promise<void
     const killedAt = traffic.now();
     log(`killing the Redis primary ${primary} (${victim.slice(0, 12)})`);
     await run('docker', ['kill', victim]);
-    const promoted = await waitFor(async () => ((await sentinelPrimary(swarm).catch(() => primary)) !== primary ? true : undefined), {
-      timeoutMs: 60_000,
-      intervalMs: 500,
-    });
+    const promoted = await waitFor(
+      async () => ((await sentinelPrimary(swarm).catch(() => primary)) !== primary ? true : undefined),
+      {
+        timeoutMs: 60_000,
+        intervalMs: 500,
+      },
+    );
     const promotedAt = traffic.now();
     // Steady again: a while with nothing but success, then the readiness record is complete.
-    await waitFor(async () => (traffic.outcomes.filter((o) => o.at > traffic.now() - 5000 && o.at > promotedAt).some(isFailure) ? undefined : true), {
-      timeoutMs: 60_000,
-      intervalMs: 1000,
-    });
+    await waitFor(
+      async () =>
+        traffic.outcomes.filter((o) => o.at > traffic.now() - 5000 && o.at > promotedAt).some(isFailure)
+          ? undefined
+          : true,
+      {
+        timeoutMs: 60_000,
+        intervalMs: 1000,
+      },
+    );
     await sleep(5000);
     const outcomes = await traffic.stop();
 
     const failures = outcomes.filter(isFailure);
     const unavailable = failures.filter((o) => o.status === 503);
     const other = failures.filter((o) => o.status !== 503);
-    const window = unavailable.length ? (Math.max(...unavailable.map((o) => o.at + o.ms)) - Math.min(...unavailable.map((o) => o.at))) / 1000 : 0;
+    const window = unavailable.length
+      ? (Math.max(...unavailable.map((o) => o.at + o.ms)) - Math.min(...unavailable.map((o) => o.at))) / 1000
+      : 0;
     const readyz = outcomes.filter((o) => o.kind === 'readyz' && o.at >= killedAt);
     const notReady = readyz.filter((o) => o.status !== 200);
     const readyAgain = readyz.slice(-4).every((o) => o.status === 200);
@@ -131,10 +158,13 @@ export async function runDrills(swarm: SwarmStack, phases: Phases): Promise<void
     ]);
     if (!promoted) throw new CliError('redis failover: Sentinel promoted no replica within 60 s');
     if (other.length > 0) throw new CliError(`redis failover: failures other than 503:\n${describe(other)}`);
-    if (window > FAILOVER_503_BOUND_S) throw new CliError(`redis failover: 503s for ${window.toFixed(1)} s (bound ${FAILOVER_503_BOUND_S} s)`);
-    if (unavailable.length > 0 && notReady.length === 0) throw new CliError('redis failover: requests saw 503 but /readyz never said not ready');
+    if (window > FAILOVER_503_BOUND_S)
+      throw new CliError(`redis failover: 503s for ${window.toFixed(1)} s (bound ${FAILOVER_503_BOUND_S} s)`);
+    if (unavailable.length > 0 && notReady.length === 0)
+      throw new CliError('redis failover: requests saw 503 but /readyz never said not ready');
     if (!readyAgain) throw new CliError('redis failover: /readyz is not ready again');
-    if ((await swarm.containersOf('service')).sort().join(',') !== serviceContainers) throw new CliError('redis failover: service replicas were restarted');
+    if ((await swarm.containersOf('service')).sort().join(',') !== serviceContainers)
+      throw new CliError('redis failover: service replicas were restarted');
     log('the service followed the new primary without a restart');
     await checkKeepers('after the Redis failover');
     const me = await send(`${base}/api/me`, { headers: { cookie: freshCookie } });
@@ -147,7 +177,8 @@ export async function runDrills(swarm: SwarmStack, phases: Phases): Promise<void
 async function login(send: HttpClient['send'], base: string, user: Credentials): Promise<string> {
   const response = await send(`${base}/api/login`, { json: user });
   const cookie = response.cookie();
-  if (response.status !== 200 || !cookie) throw new CliError(`login as ${user.username}: ${response.status} ${response.body}`);
+  if (response.status !== 200 || !cookie)
+    throw new CliError(`login as ${user.username}: ${response.status} ${response.body}`);
   return cookie;
 }
 
@@ -155,8 +186,12 @@ async function login(send: HttpClient['send'], base: string, user: Credentials):
 async function createUsers(swarm: SwarmStack, count: number): Promise<Credentials[]> {
   const users: Credentials[] = [];
   for (let i = 0; i < count; i += 1) {
-    const user = { username: `drill-${randomBytes(4).toString('hex')}`, password: randomBytes(18).toString('base64url') };
-    if ((await swarm.users(['add', user.username], `${user.password}\n`)) !== 0) throw new CliError(`could not add ${user.username}`);
+    const user = {
+      username: `drill-${randomBytes(4).toString('hex')}`,
+      password: randomBytes(18).toString('base64url'),
+    };
+    if ((await swarm.users(['add', user.username], `${user.password}\n`)) !== 0)
+      throw new CliError(`could not add ${user.username}`);
     users.push(user);
   }
   return users;
@@ -171,7 +206,19 @@ async function sentinelPrimary(swarm: SwarmStack): Promise<string> {
   // no command line (every local user can read /proc/*/cmdline).
   const out = await capture(
     'docker',
-    ['exec', '-e', 'REDISCLI_AUTH', sentinel, 'redis-cli', '--no-auth-warning', '-p', '26379', 'SENTINEL', 'get-master-addr-by-name', 'authstack'],
+    [
+      'exec',
+      '-e',
+      'REDISCLI_AUTH',
+      sentinel,
+      'redis-cli',
+      '--no-auth-warning',
+      '-p',
+      '26379',
+      'SENTINEL',
+      'get-master-addr-by-name',
+      'authstack',
+    ],
     { env: { ...process.env, REDISCLI_AUTH: password } },
   );
   const address = out.split('\n')[0]?.trim();
@@ -182,7 +229,12 @@ async function sentinelPrimary(swarm: SwarmStack): Promise<string> {
 async function containerWithAddress(swarm: SwarmStack, address: string): Promise<string> {
   for (const service of ['redis-a', 'redis-b']) {
     for (const id of await swarm.containersOf(service)) {
-      const addresses = await capture('docker', ['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}', id]);
+      const addresses = await capture('docker', [
+        'inspect',
+        '-f',
+        '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}',
+        id,
+      ]);
       if (addresses.split(' ').includes(address)) return id;
     }
   }
@@ -190,7 +242,9 @@ async function containerWithAddress(swarm: SwarmStack, address: string): Promise
 }
 
 function report(drill: string, outcomes: Outcome[], figures: string[]): void {
-  process.stderr.write(`\n---- drill: ${drill}\n${[...summarize(outcomes), ...figures].map((line) => `  ${line}`).join('\n')}\n`);
+  process.stderr.write(
+    `\n---- drill: ${drill}\n${[...summarize(outcomes), ...figures].map((line) => `  ${line}`).join('\n')}\n`,
+  );
 }
 
 function describe(failures: Outcome[]): string {

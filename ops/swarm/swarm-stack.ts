@@ -22,7 +22,16 @@ const log = (message: string) => say('swarm', message);
 export const SWARM_STACK = 'authstack-swarm';
 const STACK_FILE = fromRepo('deploy/swarm/stack.yml');
 /** Settings the stack file decides (Sentinels, proxy trust, drain): .env cannot override them here. */
-const SWARM_OWNED = ['HOST', 'PORT', 'REDIS_URL', 'REDIS_SENTINELS', 'TRUST_PROXY', 'COOKIE_SECURE', 'SHUTDOWN_DRAIN_DELAY', 'SHUTDOWN_TIMEOUT'] as const;
+const SWARM_OWNED = [
+  'HOST',
+  'PORT',
+  'REDIS_URL',
+  'REDIS_SENTINELS',
+  'TRUST_PROXY',
+  'COOKIE_SECURE',
+  'SHUTDOWN_DRAIN_DELAY',
+  'SHUTDOWN_TIMEOUT',
+] as const;
 const DEFAULT_BACKEND_SUBNET = '10.97.97.0/24';
 
 /** A short digest of some content: the version suffix of an immutable swarm secret or config. */
@@ -93,7 +102,9 @@ export class SwarmStack {
     writeSecretFiles(
       this.runDir,
       {
-        'service.env': `# Written by the swarm tooling from ${envFile}: the service's settings (secrets arrive as files).\n${Object.entries(settings)
+        'service.env': `# Written by the swarm tooling from ${envFile}: the service's settings (secrets arrive as files).\n${Object.entries(
+          settings,
+        )
           .map(([k, v]) => `${k}=${v}`)
           .join('\n')}\n`,
       },
@@ -117,7 +128,10 @@ export class SwarmStack {
       ADMIN_PASSWORD_VERSION: contentVersion(secrets.ADMIN_PASSWORD!),
       TLS_VERSION: contentVersion(readFileSync(certFile), readFileSync(keyFile)),
       NGINX_CONFIG_VERSION: contentVersion(...nginxFiles().map((f) => readFileSync(join(repoRoot, 'nginx', f)))),
-      REDIS_CONFIG_VERSION: contentVersion(readFileSync(fromRepo('deploy/redis.conf')), readFileSync(fromRepo('deploy/redis/ha-entrypoint.sh'))),
+      REDIS_CONFIG_VERSION: contentVersion(
+        readFileSync(fromRepo('deploy/redis.conf')),
+        readFileSync(fromRepo('deploy/redis/ha-entrypoint.sh')),
+      ),
     };
   }
 
@@ -126,12 +140,18 @@ export class SwarmStack {
    * file beside stack.yml, written for each deploy, so a new snippet needs no list in stack.yml.
    */
   private writeNginxConfigs(): string {
-    const configs = nginxFiles().map((file) => ({ file, key: `nginx_${file.replace(/\.(conf|template)$/g, '').replace(/[^a-z0-9]+/gi, '_')}` }));
+    const configs = nginxFiles().map((file) => ({
+      file,
+      key: `nginx_${file.replace(/\.(conf|template)$/g, '').replace(/[^a-z0-9]+/gi, '_')}`,
+    }));
     const compose = {
       version: '3.8',
       services: { nginx: { configs: configs.map(({ file, key }) => ({ source: key, target: `/etc/nginx/${file}` })) } },
       configs: Object.fromEntries(
-        configs.map(({ file, key }) => [key, { name: `authstack_${key}_\${NGINX_CONFIG_VERSION}`, file: join(repoRoot, 'nginx', file) }]),
+        configs.map(({ file, key }) => [
+          key,
+          { name: `authstack_${key}_\${NGINX_CONFIG_VERSION}`, file: join(repoRoot, 'nginx', file) },
+        ]),
       ),
     };
     const path = join(this.runDir, 'nginx-configs.json');
@@ -143,10 +163,14 @@ export class SwarmStack {
   private async deploy(): Promise<void> {
     const vars = this.writeInputs();
     const nginx = this.writeNginxConfigs();
-    await run('docker', ['stack', 'deploy', '--resolve-image', 'never', '--prune', '-c', STACK_FILE, '-c', nginx, SWARM_STACK], {
-      env: { ...process.env, ...vars, DOCKER_SERVICE_PREFER_OFFLINE_IMAGE: '1' },
-      stdio: 'inherit',
-    });
+    await run(
+      'docker',
+      ['stack', 'deploy', '--resolve-image', 'never', '--prune', '-c', STACK_FILE, '-c', nginx, SWARM_STACK],
+      {
+        env: { ...process.env, ...vars, DOCKER_SERVICE_PREFER_OFFLINE_IMAGE: '1' },
+        stdio: 'inherit',
+      },
+    );
   }
 
   async up(): Promise<void> {
@@ -182,7 +206,17 @@ export class SwarmStack {
     log(`rolling update of ${service}`);
     await run(
       'docker',
-      ['service', 'update', '--detach=false', '--quiet', '--no-resolve-image', '--force', '--image', `authstack/service:${vars.SERVICE_TAG}`, service],
+      [
+        'service',
+        'update',
+        '--detach=false',
+        '--quiet',
+        '--no-resolve-image',
+        '--force',
+        '--image',
+        `authstack/service:${vars.SERVICE_TAG}`,
+        service,
+      ],
       {
         env: { ...process.env, DOCKER_SERVICE_PREFER_OFFLINE_IMAGE: '1' },
         stdio: 'inherit',
@@ -190,21 +224,47 @@ export class SwarmStack {
     );
     // The CLI returns once the tasks run; the update ends after its monitor period (stack.yml).
     const updateState = async () =>
-      (await capture('docker', ['service', 'inspect', '-f', '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}', service])).trim();
+      (
+        await capture('docker', [
+          'service',
+          'inspect',
+          '-f',
+          '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}',
+          service,
+        ])
+      ).trim();
     const state =
-      (await waitFor(async () => ((s) => (s === 'updating' ? undefined : s))(await updateState()), { timeoutMs: 300_000, intervalMs: 1000 })) ?? 'updating';
-    if (state !== 'completed') throw new CliError(`the update of ${service} ended ${state || 'without a status'} (swarm rolls back a failed update)`);
+      (await waitFor(async () => ((s) => (s === 'updating' ? undefined : s))(await updateState()), {
+        timeoutMs: 300_000,
+        intervalMs: 1000,
+      })) ?? 'updating';
+    if (state !== 'completed')
+      throw new CliError(
+        `the update of ${service} ended ${state || 'without a status'} (swarm rolls back a failed update)`,
+      );
     await this.waitConverged();
     log(`updated: ${await this.replicas('service')} replicas`);
   }
 
   async down(): Promise<void> {
     await this.docker.connect();
-    if ((await capture('docker', ['info', '--format', '{{.Swarm.LocalNodeState}}'])).trim() !== 'active') return log('no swarm');
+    if ((await capture('docker', ['info', '--format', '{{.Swarm.LocalNodeState}}'])).trim() !== 'active')
+      return log('no swarm');
     await run('docker', ['stack', 'rm', SWARM_STACK], { stdio: 'inherit', allowFailure: true });
     // Networks go last, asynchronously: wait, so an immediate swarm-up does not trip on them.
     await waitFor(
-      async () => ((await capture('docker', ['network', 'ls', '-q', '--filter', `label=com.docker.stack.namespace=${SWARM_STACK}`])).trim() ? undefined : true),
+      async () =>
+        (
+          await capture('docker', [
+            'network',
+            'ls',
+            '-q',
+            '--filter',
+            `label=com.docker.stack.namespace=${SWARM_STACK}`,
+          ])
+        ).trim()
+          ? undefined
+          : true,
       {
         timeoutMs: 60_000,
       },
@@ -217,19 +277,38 @@ export class SwarmStack {
     const id = (await this.containersOf('service'))[0];
     if (!id) throw new CliError('no service replica is running (make swarm-up)');
     const stdio = input === undefined ? 'inherit' : 'pipe';
-    const result = await run('docker', ['exec', '-i', id, 'node', 'dist/cli/users.js', ...args], { stdio, input, allowFailure: true });
-    if (result.code !== 0 && input !== undefined) say('swarm', `users ${args.join(' ')}: ${result.stderr.trim() || result.stdout.trim()}`);
+    const result = await run('docker', ['exec', '-i', id, 'node', 'dist/cli/users.js', ...args], {
+      stdio,
+      input,
+      allowFailure: true,
+    });
+    if (result.code !== 0 && input !== undefined)
+      say('swarm', `users ${args.join(' ')}: ${result.stderr.trim() || result.stdout.trim()}`);
     return result.code;
   }
 
   /** Running containers of one of the stack's services (single node: they are all local). */
   async containersOf(service: string): Promise<string[]> {
-    const out = await capture('docker', ['ps', '-q', '--filter', `label=com.docker.swarm.service.name=${SWARM_STACK}_${service}`]);
+    const out = await capture('docker', [
+      'ps',
+      '-q',
+      '--filter',
+      `label=com.docker.swarm.service.name=${SWARM_STACK}_${service}`,
+    ]);
     return out.split('\n').filter(Boolean);
   }
 
   async replicas(service: string): Promise<string> {
-    return (await capture('docker', ['service', 'ls', '--filter', `name=${SWARM_STACK}_${service}`, '--format', '{{.Replicas}}'])).trim();
+    return (
+      await capture('docker', [
+        'service',
+        'ls',
+        '--filter',
+        `name=${SWARM_STACK}_${service}`,
+        '--format',
+        '{{.Replicas}}',
+      ])
+    ).trim();
   }
 
   /** Every service at its replica count with healthy tasks, and the edge answering /readyz with 200. */
@@ -238,13 +317,23 @@ export class SwarmStack {
     const origin = new URL(this.origin);
     let last = '';
     while (Date.now() < deadline) {
-      const rows = (await capture('docker', ['stack', 'services', SWARM_STACK, '--format', '{{.Name}} {{.Replicas}}'])).trim().split('\n').filter(Boolean);
+      const rows = (await capture('docker', ['stack', 'services', SWARM_STACK, '--format', '{{.Name}} {{.Replicas}}']))
+        .trim()
+        .split('\n')
+        .filter(Boolean);
       const pending = rows.filter((row) => {
         const [running, desired] = (row.split(' ')[1] ?? '0/1').split('/');
         return running !== desired;
       });
       const unhealthy = (
-        await capture('docker', ['ps', '--filter', `label=com.docker.stack.namespace=${SWARM_STACK}`, '--filter', 'health=starting', '-q'])
+        await capture('docker', [
+          'ps',
+          '--filter',
+          `label=com.docker.stack.namespace=${SWARM_STACK}`,
+          '--filter',
+          'health=starting',
+          '-q',
+        ])
       ).trim();
       const edge = await probe(atPort(`${origin.origin}/readyz`, Number(this.setting('HTTPS_PORT', '443'))), {
         connectTo: '127.0.0.1',
@@ -254,13 +343,17 @@ export class SwarmStack {
       last = `${pending.join(', ') || 'replicas ok'}; ${unhealthy ? 'health checks starting' : 'healthy'}; edge /readyz ${edge.status || edge.error}`;
       await sleep(1000);
     }
-    throw new CliError(`the swarm stack did not converge in ${timeoutMs / 1000} s: ${last}\n       docker stack ps ${SWARM_STACK} --no-trunc shows why`);
+    throw new CliError(
+      `the swarm stack did not converge in ${timeoutMs / 1000} s: ${last}\n       docker stack ps ${SWARM_STACK} --no-trunc shows why`,
+    );
   }
 
   /** Old secret and config versions no service uses any more (in-use ones are refused by the engine). */
   private async pruneUnused(): Promise<void> {
     for (const kind of ['secret', 'config']) {
-      const names = (await capture('docker', [kind, 'ls', '--format', '{{.Name}}'])).split('\n').filter((n) => n.startsWith('authstack_'));
+      const names = (await capture('docker', [kind, 'ls', '--format', '{{.Name}}']))
+        .split('\n')
+        .filter((n) => n.startsWith('authstack_'));
       for (const name of names) await run('docker', [kind, 'rm', name], { allowFailure: true });
     }
   }

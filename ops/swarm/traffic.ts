@@ -63,14 +63,33 @@ export class Traffic {
     return this.outcomes;
   }
 
-  private async request(client: number, kind: Outcome['kind'], path: string, init: Parameters<typeof this.send>[1] = {}): Promise<HttpResponse | undefined> {
+  private async request(
+    client: number,
+    kind: Outcome['kind'],
+    path: string,
+    init: Parameters<typeof this.send>[1] = {},
+  ): Promise<HttpResponse | undefined> {
     const at = this.now();
     try {
       const response = await this.send(`${this.base}${path}`, init);
-      this.outcomes.push({ at, client, kind, status: response.status, ms: this.now() - at, lostSession: kind === 'me' && response.status === 401 });
+      this.outcomes.push({
+        at,
+        client,
+        kind,
+        status: response.status,
+        ms: this.now() - at,
+        lostSession: kind === 'me' && response.status === 401,
+      });
       return response;
     } catch (error) {
-      this.outcomes.push({ at, client, kind, status: 0, ms: this.now() - at, error: error instanceof Error ? error.message : String(error) });
+      this.outcomes.push({
+        at,
+        client,
+        kind,
+        status: 0,
+        ms: this.now() - at,
+        error: error instanceof Error ? error.message : String(error),
+      });
       return undefined;
     }
   }
@@ -89,7 +108,10 @@ export class Traffic {
         if (me?.status === 401) break;
         await sleep(60);
       }
-      await this.request(client, 'logout', '/api/logout', { method: 'POST', headers: { cookie, origin: new URL(this.base).origin } });
+      await this.request(client, 'logout', '/api/logout', {
+        method: 'POST',
+        headers: { cookie, origin: new URL(this.base).origin },
+      });
     }
   }
 
@@ -105,10 +127,13 @@ export class Traffic {
 export function summarize(outcomes: Outcome[], since = 0): string[] {
   const requests = outcomes.filter((o) => o.kind !== 'readyz');
   const seconds = Math.max(1, (Math.max(...outcomes.map((o) => o.at + o.ms), 0) - since) / 1000);
-  const byKind = (['login', 'me', 'logout'] as const).map((kind) => `${kind} ${requests.filter((o) => o.kind === kind).length}`).join(', ');
+  const byKind = (['login', 'me', 'logout'] as const)
+    .map((kind) => `${kind} ${requests.filter((o) => o.kind === kind).length}`)
+    .join(', ');
   const failures = requests.filter(isFailure);
   const statuses = new Map<string, number>();
-  for (const f of failures) statuses.set(String(f.status || f.error), (statuses.get(String(f.status || f.error)) ?? 0) + 1);
+  for (const f of failures)
+    statuses.set(String(f.status || f.error), (statuses.get(String(f.status || f.error)) ?? 0) + 1);
   return [
     `requests ${requests.length} (${byKind}) in ${seconds.toFixed(0)} s, ${(requests.length / seconds).toFixed(0)}/s`,
     `failed ${failures.length}${failures.length ? ` (${[...statuses].map(([s, n]) => `${s}: ${n}`).join(', ')})` : ''}, lost sessions ${requests.filter((o) => o.lostSession).length}`,

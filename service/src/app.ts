@@ -75,7 +75,15 @@ export function createApp(deps: AppDeps): { app: Express; lifecycle: Lifecycle }
   );
 
   // 4. Operational endpoints: before sessions and body parsing (cheap, no Redis session I/O).
-  app.use(opsRouter({ redis, registry: metrics.registry, metricsToken: config.metricsToken, lifecycle, readinessTimeoutMs: config.redis.commandTimeoutMs }));
+  app.use(
+    opsRouter({
+      redis,
+      registry: metrics.registry,
+      metricsToken: config.metricsToken,
+      lifecycle,
+      readinessTimeoutMs: config.redis.commandTimeoutMs,
+    }),
+  );
 
   app.get('/static/app.css', stylesheetHandler);
 
@@ -85,14 +93,25 @@ export function createApp(deps: AppDeps): { app: Express; lifecycle: Lifecycle }
   // 6. Everything below may touch a session: never cacheable.
   app.use(noStore());
   app.use(express.json({ limit: '16kb', strict: true, type: 'application/json' }));
-  const sessionMiddleware = createSessionMiddleware({ store: domain.sessionStore, sessions: domain.sessions, config, metrics });
+  const sessionMiddleware = createSessionMiddleware({
+    store: domain.sessionStore,
+    sessions: domain.sessions,
+    config,
+    metrics,
+  });
   app.use(tolerateSessionOutage(sessionMiddleware, (req) => req.method === 'GET' && FORM_PAGES.has(req.path)));
   app.use(loadSessionUser(domain.sessions));
 
   const cookieOptions = sessionCookieOptions(config.session);
   const clearSessionCookie = (res: Response) => res.clearCookie(config.session.cookieName, cookieOptions);
   const devices = deviceCookie(config.device.cookieName, deviceCookieOptions(config));
-  const signInFlow = createSignInFlow({ authenticator: domain.authenticator, sessions: domain.sessions, metrics, clearSessionCookie, deviceCookie: devices });
+  const signInFlow = createSignInFlow({
+    authenticator: domain.authenticator,
+    sessions: domain.sessions,
+    metrics,
+    clearSessionCookie,
+    deviceCookie: devices,
+  });
   const revocation = createRevocationFlow({
     sessions: domain.sessions,
     accounts: domain.accounts,

@@ -55,8 +55,13 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Runtime
   if (options.warmUpHasher) await domain.hasher.warmUp();
   if (!redis.isOpen) {
     const { sentinel } = config.redis;
-    const target = sentinel ? { sentinels: sentinel.nodes.map((n) => `${n.host}:${n.port}`), name: sentinel.name } : { url: redactUrl(config.redis.url) };
-    logger.info({ event: 'redis.connecting', ...target }, sentinel ? `connecting to redis through sentinel (${sentinel.name})` : 'connecting to redis');
+    const target = sentinel
+      ? { sentinels: sentinel.nodes.map((n) => `${n.host}:${n.port}`), name: sentinel.name }
+      : { url: redactUrl(config.redis.url) };
+    logger.info(
+      { event: 'redis.connecting', ...target },
+      sentinel ? `connecting to redis through sentinel (${sentinel.name})` : 'connecting to redis',
+    );
     await redis.connect();
   }
   return {
@@ -80,8 +85,15 @@ function redactUrl(url: string): string {
 async function prettyStream(): Promise<DestinationStream> {
   try {
     const { default: pretty } = await import('pino-pretty');
-    return pretty({ colorize: process.stdout.isTTY, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service', sync: true });
+    return pretty({
+      colorize: process.stdout.isTTY,
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: 'pid,hostname,service',
+      sync: true,
+    });
   } catch {
-    throw new ConfigError(['LOG_FORMAT: pretty needs the pino-pretty dev dependency (npm ci); it is for local development only']);
+    throw new ConfigError([
+      'LOG_FORMAT: pretty needs the pino-pretty dev dependency (npm ci); it is for local development only',
+    ]);
   }
 }

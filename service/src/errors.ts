@@ -27,12 +27,18 @@ export const invalidCredentials = () => new AppError(401, 'invalid_credentials',
 export const crossOrigin = () => new AppError(403, 'cross_origin', 'Cross-origin requests are not allowed.');
 export const notFound = (message = 'Not found.') => new AppError(404, 'not_found', message);
 export const usernameTaken = (lookAlike = false) =>
-  new AppError(409, 'username_taken', lookAlike ? 'That username looks too much like one that is taken.' : 'That username is taken.');
-export const unsupportedMediaType = (message = 'Send the body as application/json.') => new AppError(415, 'unsupported_media_type', message);
+  new AppError(
+    409,
+    'username_taken',
+    lookAlike ? 'That username looks too much like one that is taken.' : 'That username is taken.',
+  );
+export const unsupportedMediaType = (message = 'Send the body as application/json.') =>
+  new AppError(415, 'unsupported_media_type', message);
 /** Throttling answers: the client learns when to come back, nothing else. */
 export const tooManyAttempts = (retryAfterMs: number) =>
   new AppError(429, 'too_many_attempts', 'Too many attempts. Try again later.', retryAfter(retryAfterMs));
 /** The hashing queue is full: come back in a second (a login flood must not starve everyone). */
 export const busy = () => new AppError(503, 'busy', 'The server is busy. Try again in a moment.', retryAfter(1000));
 /** A dependency (Redis) is not answering. The one 503 body for it, wherever it is detected. */
-export const unavailable = () => new AppError(503, 'unavailable', 'The service is temporarily unavailable. Try again shortly.', retryAfter(2000));
+export const unavailable = () =>
+  new AppError(503, 'unavailable', 'The service is temporarily unavailable. Try again shortly.', retryAfter(2000));

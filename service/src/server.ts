@@ -30,7 +30,11 @@ async function main(): Promise<void> {
 
   // Users from before the look-alike rule get their claim, so their look-alikes are refused too.
   const claimed = await domain.users.claimMissingSkeletons();
-  if (claimed > 0) logger.info({ event: 'users.skeletons_claimed', count: claimed }, `claimed the look-alike skeleton of ${claimed} existing users`);
+  if (claimed > 0)
+    logger.info(
+      { event: 'users.skeletons_claimed', count: claimed },
+      `claimed the look-alike skeleton of ${claimed} existing users`,
+    );
   if (config.admin) {
     const outcome = await domain.accounts.ensureUser(config.admin.username, config.admin.password);
     logger.info({ event: 'admin.bootstrap', outcome, username: config.admin.username }, `admin user ${outcome}`);
@@ -46,7 +50,10 @@ async function main(): Promise<void> {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());
   });
-  logger.info({ event: 'server.listening', host: config.host, port: config.port }, `listening on ${config.host}:${config.port}`);
+  logger.info(
+    { event: 'server.listening', host: config.host, port: config.port },
+    `listening on ${config.host}:${config.port}`,
+  );
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
@@ -54,7 +61,13 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ event: 'signal', signal }, `received ${signal}`);
     lifecycle
-      .shutdown({ server, timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.shutdownDrainDelayMs, logger, closeDependencies: () => runtime.close() })
+      .shutdown({
+        server,
+        timeoutMs: config.shutdownTimeoutMs,
+        drainDelayMs: config.shutdownDrainDelayMs,
+        logger,
+        closeDependencies: () => runtime.close(),
+      })
       .then(() => process.exit(0))
       .catch((error: unknown) => {
         logger.fatal({ err: error, event: 'shutdown.failed' }, 'shutdown failed');
@@ -66,6 +79,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`authstack: fatal start-up error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.stderr.write(
+    `authstack: fatal start-up error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
   process.exit(1);
 });

@@ -33,12 +33,14 @@ export async function loginAs(username: string, password: string, options: Reque
     .all('set-cookie')
     .map(parseSetCookie)
     .find((c) => c.name === COOKIE_NAMES.session.secure);
-  if (!session) throw new Error(`login of ${username} set no session cookie: ${JSON.stringify(response.all('set-cookie'))}`);
+  if (!session)
+    throw new Error(`login of ${username} set no session cookie: ${JSON.stringify(response.all('set-cookie'))}`);
   return { response, cookie: `${session.name}=${session.value}` };
 }
 
 /** Logs the admin in through POST /api/login and returns the session cookie. */
-export const loginAsAdmin = (options: RequestOptions = {}): Promise<Login> => loginAs(secret('ADMIN_USERNAME'), secret('ADMIN_PASSWORD'), options);
+export const loginAsAdmin = (options: RequestOptions = {}): Promise<Login> =>
+  loginAs(secret('ADMIN_USERNAME'), secret('ADMIN_PASSWORD'), options);
 
 /** Ends the session through POST /api/logout. */
 export const logout = (cookie: string): Promise<Response> => postJson('/api/logout', {}, { headers: { cookie } });

@@ -49,6 +49,8 @@ export async function checkAccessibility(page: Page): Promise<AxeReport> {
 }
 
 function describeRule(rule: AxeRule): string {
-  const nodes = rule.nodes.map((node) => `  - ${node.target.join(' ')}: ${(node.failureSummary ?? '').replace(/\s*\n\s*/g, ' ')}`);
+  const nodes = rule.nodes.map(
+    (node) => `  - ${node.target.join(' ')}: ${(node.failureSummary ?? '').replace(/\s*\n\s*/g, ' ')}`,
+  );
   return [`[${rule.impact ?? 'unknown'}] ${rule.id}: ${rule.help} (${rule.helpUrl})`, ...nodes].join('\n');
 }

@@ -32,7 +32,8 @@ export const envValues = readEnvFile(envFile);
 /** A secret from the environment or the env file; a missing one fails the test that needs it. */
 export function secret(name: 'METRICS_TOKEN' | 'ADMIN_USERNAME' | 'ADMIN_PASSWORD'): string {
   const value = process.env[name] || envValues[name];
-  if (!value) throw new Error(`${name} is not set: export it, or point SMOKE_ENV_FILE at the stack's env file (now ${envFile})`);
+  if (!value)
+    throw new Error(`${name} is not set: export it, or point SMOKE_ENV_FILE at the stack's env file (now ${envFile})`);
   return value;
 }
 
@@ -47,7 +48,8 @@ export function plainHttpUrl(): URL {
   if (given) return new URL(given);
   // The conventional pairs: 443 -> 80 and 8443 -> 8080. Anything else must be given.
   const suffix = ({ 443: '', 8443: ':8080' } as Record<number, string>)[httpsPort];
-  if (suffix === undefined) throw new Error(`set SMOKE_HTTP_URL: no default plain-HTTP port for HTTPS port ${httpsPort}`);
+  if (suffix === undefined)
+    throw new Error(`set SMOKE_HTTP_URL: no default plain-HTTP port for HTTPS port ${httpsPort}`);
   return new URL(`http://${baseUrl.hostname}${suffix}`);
 }
 

@@ -27,7 +27,10 @@ export class Accounts {
    */
   async create(username: string, password: string): Promise<User> {
     const nameProblem =
-      usernameProblem(username) ?? (isMixedScript(username) ? 'username must be written in one script (no look-alike letters from another)' : undefined);
+      usernameProblem(username) ??
+      (isMixedScript(username)
+        ? 'username must be written in one script (no look-alike letters from another)'
+        : undefined);
     if (nameProblem) throw invalidRequest(nameProblem);
     this.assertPasswordAcceptable(password, username);
     const hash = await this.hasher.hash(password);
@@ -58,9 +61,15 @@ export class Accounts {
     const changed = await this.users.changePasswordHash(user.id, hash, keep);
     if (!changed) throw unauthenticated();
     this.sessions.countRevoked('password_change', changed.endedSessions);
-    this.logger.info({ event: 'user.password_changed', userId: user.id, revokedSessions: changed.endedSessions }, 'password changed');
+    this.logger.info(
+      { event: 'user.password_changed', userId: user.id, revokedSessions: changed.endedSessions },
+      'password changed',
+    );
     const { credentialVersion, deviceGeneration } = changed;
-    return { user: { id: user.id, username: user.username, credentialVersion, deviceGeneration }, revoked: changed.endedSessions };
+    return {
+      user: { id: user.id, username: user.username, credentialVersion, deviceGeneration },
+      revoked: changed.endedSessions,
+    };
   }
 
   /**
@@ -68,7 +77,10 @@ export class Accounts {
    * device cookie with them (a new device generation), in one step. Returns the new generation
    * (the caller's own device cookie is re-issued with it) and how many sessions ended.
    */
-  async signOutElsewhere(user: Pick<User, 'id'>, keepSessionId: string): Promise<{ deviceGeneration: number; revoked: number }> {
+  async signOutElsewhere(
+    user: Pick<User, 'id'>,
+    keepSessionId: string,
+  ): Promise<{ deviceGeneration: number; revoked: number }> {
     const done = await this.users.signOutElsewhere(user.id, this.sessions.memberOf(keepSessionId));
     if (!done) throw unauthenticated();
     this.sessions.countRevoked('revoked', done.endedSessions);

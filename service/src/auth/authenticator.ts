@@ -37,7 +37,14 @@ export class Authenticator {
   private readonly metrics: Metrics;
   private readonly logger: Logger;
 
-  constructor(deps: { users: UserRepository; hasher: PasswordHasher; throttle: LoginThrottle; devices: DeviceTrust; metrics: Metrics; logger: Logger }) {
+  constructor(deps: {
+    users: UserRepository;
+    hasher: PasswordHasher;
+    throttle: LoginThrottle;
+    devices: DeviceTrust;
+    metrics: Metrics;
+    logger: Logger;
+  }) {
     this.users = deps.users;
     this.hasher = deps.hasher;
     this.throttle = deps.throttle;
@@ -70,7 +77,13 @@ export class Authenticator {
       this.metrics.loginAttempts.inc({ result: 'throttled' });
       this.metrics.loginThrottled.inc({ limit: verdict.limit });
       log.warn(
-        { event: `${purpose}.throttled`, ip, limit: verdict.limit, trustedDevice: device !== undefined, retryAfterMs: verdict.retryAfterMs },
+        {
+          event: `${purpose}.throttled`,
+          ip,
+          limit: verdict.limit,
+          trustedDevice: device !== undefined,
+          retryAfterMs: verdict.retryAfterMs,
+        },
         'attempt throttled',
       );
       throw tooManyAttempts(verdict.retryAfterMs);
@@ -93,7 +106,13 @@ export class Authenticator {
       // The user id only when the account exists; the attempted name is never logged raw
       // (users type passwords into the username field).
       log.info(
-        { event: `${purpose}.failure`, ip, userId: user?.id, knownUser: user !== undefined, trustedDevice: device !== undefined },
+        {
+          event: `${purpose}.failure`,
+          ip,
+          userId: user?.id,
+          knownUser: user !== undefined,
+          trustedDevice: device !== undefined,
+        },
         'authentication failed',
       );
       throw invalidCredentials();
@@ -115,7 +134,8 @@ export class Authenticator {
     try {
       const hash = await this.hasher.hash(password);
       const written = await this.users.replaceHashIfUnchanged(user.id, user.passwordHash, hash);
-      if (written) log.info({ event: 'user.rehashed', userId: user.id }, 'password hash upgraded to current parameters');
+      if (written)
+        log.info({ event: 'user.rehashed', userId: user.id }, 'password hash upgraded to current parameters');
       else log.info({ event: 'user.rehash_skipped', userId: user.id }, 'password changed meanwhile; re-hash dropped');
     } catch (error) {
       // The login itself succeeded; the upgrade is retried on the next login.

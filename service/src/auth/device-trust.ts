@@ -30,7 +30,9 @@ export class DeviceTrust {
   private readonly clock: Clock;
 
   constructor(deps: { secrets: readonly string[]; maxAgeMs: number; clock: Clock }) {
-    this.keys = deps.secrets.map((secret) => createHmac('sha256', secret).update('authstack device cookie v2').digest());
+    this.keys = deps.secrets.map((secret) =>
+      createHmac('sha256', secret).update('authstack device cookie v2').digest(),
+    );
     this.maxAgeMs = deps.maxAgeMs;
     this.clock = deps.clock;
   }
@@ -52,7 +54,13 @@ export class DeviceTrust {
     if (parts.length !== 4 || parts[0] !== 'v2') return undefined;
     const [, id, issued, mac] = parts as [string, string, string, string];
     const issuedMs = Number(issued) * 1000;
-    if (!id || !Number.isFinite(issuedMs) || issuedMs > this.clock.now() + 60_000 || this.clock.now() - issuedMs > this.maxAgeMs) return undefined;
+    if (
+      !id ||
+      !Number.isFinite(issuedMs) ||
+      issuedMs > this.clock.now() + 60_000 ||
+      this.clock.now() - issuedMs > this.maxAgeMs
+    )
+      return undefined;
     const presented = Buffer.from(mac, 'base64url');
     const payload = parts.slice(0, 3).join('.');
     const genuine = this.keys.some((key) => {

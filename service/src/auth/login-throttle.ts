@@ -90,7 +90,12 @@ export class LoginThrottle {
   private countersFor(username: string, ip: string, device: TrustedDevice | undefined): Array<Counter<ThrottleLimit>> {
     const account = normalizeUsername(username);
     const client = clientBucket(ip);
-    const counter = (name: ThrottleLimit, subject: string, limit: number, windowMs: number): Counter<ThrottleLimit> => ({
+    const counter = (
+      name: ThrottleLimit,
+      subject: string,
+      limit: number,
+      windowMs: number,
+    ): Counter<ThrottleLimit> => ({
       name,
       key: this.keys.throttle(this.scope, name, subject),
       limit,
@@ -122,7 +127,10 @@ export class LoginThrottle {
   /** A success ends the run of consecutive failures and gives the hourly counts back. */
   async recordSuccess(verdict: ThrottleVerdict): Promise<void> {
     await this.counters.settle(
-      verdict.counters.map((counter) => ({ counter, action: counter.name === 'user_ip' || counter.name === 'device' ? 'reset' : 'refund' })),
+      verdict.counters.map((counter) => ({
+        counter,
+        action: counter.name === 'user_ip' || counter.name === 'device' ? 'reset' : 'refund',
+      })),
     );
   }
 

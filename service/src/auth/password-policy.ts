@@ -25,7 +25,11 @@ export function passwordProblem(password: string, context: { username?: string }
   if (COMMON_PASSWORDS.has(lowered)) {
     return { code: 'weak_password', message: 'this password is on a list of commonly used passwords; choose another' };
   }
-  if (context.username && lowered.includes(context.username.normalize('NFKC').toLowerCase()) && lowered.length - context.username.length < 6) {
+  if (
+    context.username &&
+    lowered.includes(context.username.normalize('NFKC').toLowerCase()) &&
+    lowered.length - context.username.length < 6
+  ) {
     return { code: 'weak_password', message: 'the password must not be (a variant of) the username' };
   }
   return undefined;

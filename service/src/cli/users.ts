@@ -79,7 +79,10 @@ async function run(command: string | undefined, username: string | undefined, do
     }
     case 'ls': {
       const users = await domain.users.list();
-      return users.map((u) => `${u.username}\t${u.id}\tcreated ${new Date(u.createdAt).toISOString()}`).join('\n') || '(no users)';
+      return (
+        users.map((u) => `${u.username}\t${u.id}\tcreated ${new Date(u.createdAt).toISOString()}`).join('\n') ||
+        '(no users)'
+      );
     }
     default:
       throw new Error(USAGE);
@@ -92,7 +95,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return command ? 0 : 2;
   }
-  if (extra.length > 0) throw new Error('too many arguments: passwords are read from stdin or a prompt, never from argv');
+  if (extra.length > 0)
+    throw new Error('too many arguments: passwords are read from stdin or a prompt, never from argv');
   const config = loadConfig(process.env);
   // Audit events go to stderr as JSON, like the service's; results go to stdout.
   const runtime = await bootstrap({
@@ -112,7 +116,10 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    const message = error instanceof ConfigError || error instanceof AppError || error instanceof Error ? error.message : String(error);
+    const message =
+      error instanceof ConfigError || error instanceof AppError || error instanceof Error
+        ? error.message
+        : String(error);
     process.stderr.write(`users: ${message}\n`);
     process.exit(error instanceof ConfigError ? 78 : 1);
   },

@@ -31,21 +31,35 @@ export const COOKIE_NAMES = {
   device: { secure: '__Host-device', plain: 'device' },
 } as const;
 
-const DURATION_UNITS_MS = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, y: 31_536_000_000 };
+const DURATION_UNITS_MS = {
+  us: 0.001,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+  y: 31_536_000_000,
+};
 
 /**
  * The one duration parser of the code base (settings, PromQL ranges, wrk's output), in
  * milliseconds: one or more `<number><unit>` parts ("90s", "1h30m", "1.5ms", "250us") in the
  * `units` allowed (all by default); a bare number means `bareUnit`, or is refused without one.
  */
-export function parseDuration(text: string, options: { bareUnit?: DurationUnit; units?: readonly DurationUnit[] } = {}): number | undefined {
+export function parseDuration(
+  text: string,
+  options: { bareUnit?: DurationUnit; units?: readonly DurationUnit[] } = {},
+): number | undefined {
   const trimmed = text.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return options.bareUnit ? Number(trimmed) * DURATION_UNITS_MS[options.bareUnit] : undefined;
+  if (/^\d+(\.\d+)?$/.test(trimmed))
+    return options.bareUnit ? Number(trimmed) * DURATION_UNITS_MS[options.bareUnit] : undefined;
   const units = options.units ?? (Object.keys(DURATION_UNITS_MS) as DurationUnit[]);
   const part = `(\\d+(?:\\.\\d+)?)(${[...units].sort((a, b) => b.length - a.length).join('|')})`;
   if (!new RegExp(`^(?:${part})+$`).test(trimmed)) return undefined;
   let total = 0;
-  for (const [, value, unit] of trimmed.matchAll(new RegExp(part, 'g'))) total += Number(value) * DURATION_UNITS_MS[unit as DurationUnit];
+  for (const [, value, unit] of trimmed.matchAll(new RegExp(part, 'g')))
+    total += Number(value) * DURATION_UNITS_MS[unit as DurationUnit];
   return total;
 }
 
@@ -65,13 +79,17 @@ const duration = (fallback: string, options: { allowZero?: boolean } = {}) =>
     .transform((text, ctx) => {
       const ms = parseDurationMs(text, options);
       if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: `expected a duration like ${options.allowZero ? '0, ' : ''}900, 90s, 30m, 12h or 1d, got "${text}"` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected a duration like ${options.allowZero ? '0, ' : ''}900, 90s, 30m, 12h or 1d, got "${text}"`,
+        });
         return z.NEVER;
       }
       return ms;
     });
 
-const integer = (fallback: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(fallback);
+const integer = (fallback: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
 
 const boolean = (fallback: boolean) =>
   z
@@ -129,25 +147,30 @@ const settings = {
   /** Milliseconds a Redis command may take before the request fails with 503. */
   REDIS_COMMAND_TIMEOUT_MS: integer(1500, 50, 60_000),
   /** Comma-separated session secrets, newest first: the first signs, all verify. */
-  SESSION_SECRETS: z.string({ message: 'is required (comma-separated, newest first, each at least 32 characters)' }).transform((raw, ctx) => {
-    const secrets = raw
-      .split(',')
-      .map((s) => s.trim())
-      .filter((s) => s.length > 0);
-    if (secrets.length === 0) {
-      ctx.addIssue({ code: 'custom', message: 'must list at least one secret' });
-      return z.NEVER;
-    }
-    secrets.forEach((secret, index) => {
-      if (secret.length < 32) {
-        ctx.addIssue({ code: 'custom', message: `secret #${index + 1} is ${secret.length} characters; each must be at least 32` });
+  SESSION_SECRETS: z
+    .string({ message: 'is required (comma-separated, newest first, each at least 32 characters)' })
+    .transform((raw, ctx) => {
+      const secrets = raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0);
+      if (secrets.length === 0) {
+        ctx.addIssue({ code: 'custom', message: 'must list at least one secret' });
+        return z.NEVER;
       }
-    });
-    if (new Set(secrets).size !== secrets.length) {
-      ctx.addIssue({ code: 'custom', message: 'lists the same secret twice' });
-    }
-    return secrets;
-  }),
+      secrets.forEach((secret, index) => {
+        if (secret.length < 32) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `secret #${index + 1} is ${secret.length} characters; each must be at least 32`,
+          });
+        }
+      });
+      if (new Set(secrets).size !== secrets.length) {
+        ctx.addIssue({ code: 'custom', message: 'lists the same secret twice' });
+      }
+      return secrets;
+    }),
   /**
    * Who may say who the client is (X-Forwarded-For): the edge's addresses, as a subnet list
    * (names like loopback work), so a request from any other peer keeps its socket address.
@@ -162,7 +185,8 @@ const settings = {
       if (value === 'true' || value === 'false' || value === '') {
         ctx.addIssue({
           code: 'custom',
-          message: 'must be a subnet list (e.g. loopback, 172.30.97.0/24) or a hop count, never true/false: "true" lets clients spoof X-Forwarded-For',
+          message:
+            'must be a subnet list (e.g. loopback, 172.30.97.0/24) or a hop count, never true/false: "true" lets clients spoof X-Forwarded-For',
         });
         return z.NEVER;
       }
@@ -180,11 +204,15 @@ const settings = {
     .transform((raw, ctx) => {
       try {
         const url = new URL(raw);
-        if ((url.protocol === 'https:' || url.protocol === 'http:') && url.origin === raw.replace(/\/$/, '')) return url.origin;
+        if ((url.protocol === 'https:' || url.protocol === 'http:') && url.origin === raw.replace(/\/$/, ''))
+          return url.origin;
       } catch {
         /* reported below */
       }
-      ctx.addIssue({ code: 'custom', message: `expected an origin like https://example.com (scheme, host, optional port), got "${raw}"` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected an origin like https://example.com (scheme, host, optional port), got "${raw}"`,
+      });
       return z.NEVER;
     }),
   /** Idle timeout: a session unused this long is ended. */
@@ -264,10 +292,18 @@ export const CONFIG_KEYS = Object.keys(settings) as Array<keyof typeof settings>
 
 const schema = z.object(settings).superRefine((cfg, ctx) => {
   if (cfg.SESSION_ABSOLUTE_TIMEOUT < cfg.SESSION_IDLE_TIMEOUT) {
-    ctx.addIssue({ code: 'custom', path: ['SESSION_ABSOLUTE_TIMEOUT'], message: 'must not be shorter than SESSION_IDLE_TIMEOUT' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['SESSION_ABSOLUTE_TIMEOUT'],
+      message: 'must not be shorter than SESSION_IDLE_TIMEOUT',
+    });
   }
   if (cfg.ADMIN_USERNAME && !cfg.ADMIN_PASSWORD) {
-    ctx.addIssue({ code: 'custom', path: ['ADMIN_PASSWORD'], message: 'is required when ADMIN_USERNAME is set (or use ADMIN_PASSWORD_FILE)' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['ADMIN_PASSWORD'],
+      message: 'is required when ADMIN_USERNAME is set (or use ADMIN_PASSWORD_FILE)',
+    });
   }
   // The Sentinel client connects in plain TCP to the Sentinels and to the nodes they name: a
   // rediss:// REDIS_URL would silently stop applying, so the pair is refused rather than
@@ -356,7 +392,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }
   }
   if (result.success && result.data.LOG_FORMAT === 'pretty' && env.NODE_ENV === 'production') {
-    issues.push('LOG_FORMAT: pretty is for local development; with NODE_ENV=production the logs are JSON lines (make logs shows them readably)');
+    issues.push(
+      'LOG_FORMAT: pretty is for local development; with NODE_ENV=production the logs are JSON lines (make logs shows them readably)',
+    );
   }
   if (issues.length > 0 || !result.success) throw new ConfigError(issues);
   const c = result.data;
@@ -379,11 +417,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxSessionsPerUser: c.MAX_SESSIONS_PER_USER,
       readPath: c.SESSION_READ_PATH,
     },
-    device: { cookieName: COOKIE_NAMES.device[c.COOKIE_SECURE ? 'secure' : 'plain'], maxAgeMs: c.DEVICE_COOKIE_MAX_AGE },
+    device: {
+      cookieName: COOKIE_NAMES.device[c.COOKIE_SECURE ? 'secure' : 'plain'],
+      maxAgeMs: c.DEVICE_COOKIE_MAX_AGE,
+    },
     trustProxy: c.TRUST_PROXY,
     publicOrigin: c.PUBLIC_ORIGIN,
     metricsToken: c.METRICS_TOKEN,
-    admin: c.ADMIN_USERNAME && c.ADMIN_PASSWORD ? { username: c.ADMIN_USERNAME, password: c.ADMIN_PASSWORD } : undefined,
+    admin:
+      c.ADMIN_USERNAME && c.ADMIN_PASSWORD ? { username: c.ADMIN_USERNAME, password: c.ADMIN_PASSWORD } : undefined,
     logLevel: c.LOG_LEVEL,
     logFormat: c.LOG_FORMAT,
     argon2: { memoryCost: c.ARGON2_MEMORY_KIB, timeCost: c.ARGON2_TIME_COST, parallelism: c.ARGON2_PARALLELISM },

@@ -24,7 +24,10 @@ const password = (field: string) =>
     .max(PASSWORD_MAX_LENGTH * 4, `${field} is too long`);
 
 export const credentialsSchema = z.object({ username, password: password('password') });
-export const passwordChangeSchema = z.object({ currentPassword: password('currentPassword'), newPassword: password('newPassword') });
+export const passwordChangeSchema = z.object({
+  currentPassword: password('currentPassword'),
+  newPassword: password('newPassword'),
+});
 
 /** JSON API bodies must be declared as JSON: 415 otherwise (also blocks CSRF via simple forms). */
 export function requireJson(req: Request): void {

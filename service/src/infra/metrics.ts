@@ -101,7 +101,12 @@ export function observeRedis(metrics: Metrics, redis: RedisClient, timeoutMs: nu
           redis.info(),
           new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('timeout')), timeoutMs))),
         ]).finally(() => clearTimeout(timer));
-        return { up: true, evictedKeys: infoField(info, 'evicted_keys'), usedMemory: infoField(info, 'used_memory'), maxMemory: infoField(info, 'maxmemory') };
+        return {
+          up: true,
+          evictedKeys: infoField(info, 'evicted_keys'),
+          usedMemory: infoField(info, 'used_memory'),
+          maxMemory: infoField(info, 'maxmemory'),
+        };
       } catch {
         return { up: false, evictedKeys: Number.NaN, usedMemory: Number.NaN, maxMemory: Number.NaN };
       } finally {
@@ -121,7 +126,11 @@ export function observeRedis(metrics: Metrics, redis: RedisClient, timeoutMs: nu
       },
     });
   gauge('redis_up', 'Whether Redis answered INFO for this scrape (1) or not (0)', (i) => (i.up ? 1 : 0));
-  gauge('redis_evicted_keys_total', 'Keys Redis evicted since it started (INFO evicted_keys); must stay 0', (i) => i.evictedKeys);
+  gauge(
+    'redis_evicted_keys_total',
+    'Keys Redis evicted since it started (INFO evicted_keys); must stay 0',
+    (i) => i.evictedKeys,
+  );
   gauge('redis_memory_used_bytes', 'Memory Redis uses (INFO used_memory)', (i) => i.usedMemory);
   gauge('redis_memory_max_bytes', 'maxmemory of Redis (INFO maxmemory; 0 = no limit)', (i) => i.maxMemory);
 }

@@ -161,8 +161,12 @@ function createSentinelClient(
     maxCommandRediscovers: 8,
   });
   // Without an 'error' listener a lost Sentinel connection would crash the process.
-  client.on('error', (error: unknown) => logger.warn({ err: error, event: 'redis.sentinel_error' }, 'redis sentinel error'));
-  client.on('topology-change', (event: { type?: string }) => logger.info({ event: 'redis.topology_change', change: event?.type }, 'redis topology changed'));
+  client.on('error', (error: unknown) =>
+    logger.warn({ err: error, event: 'redis.sentinel_error' }, 'redis sentinel error'),
+  );
+  client.on('topology-change', (event: { type?: string }) =>
+    logger.info({ event: 'redis.topology_change', change: event?.type }, 'redis topology changed'),
+  );
   return withDeadline(client as unknown as RedisClient, commandTimeoutMs);
 }
 

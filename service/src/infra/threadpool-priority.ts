@@ -27,9 +27,15 @@ export function lowerThreadpoolPriority(logger: Logger): number {
       setPriority(Number(tid), THREADPOOL_NICE);
       lowered += 1;
     } catch (error) {
-      logger.warn({ err: error, event: 'threadpool.priority_failed', tid }, 'could not lower a threadpool thread priority');
+      logger.warn(
+        { err: error, event: 'threadpool.priority_failed', tid },
+        'could not lower a threadpool thread priority',
+      );
     }
   }
-  logger.info({ event: 'threadpool.priority', threads: lowered, nice: THREADPOOL_NICE }, 'hashing threads run below the event loop');
+  logger.info(
+    { event: 'threadpool.priority', threads: lowered, nice: THREADPOOL_NICE },
+    'hashing threads run below the event loop',
+  );
   return lowered;
 }

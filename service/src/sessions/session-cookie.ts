@@ -16,7 +16,10 @@ export function sessionCookieOptions(session: Config['session']): CookieOptions 
  * The device cookie (auth/device-trust.ts): the same pinning as the session cookie, and
  * SameSite=Strict, because only our own login form and API ever need it.
  */
-export function deviceCookieOptions(config: { session: Config['session']; device: Config['device'] }): CookieOptions & { maxAge: number } {
+export function deviceCookieOptions(config: {
+  session: Config['session'];
+  device: Config['device'];
+}): CookieOptions & { maxAge: number } {
   return { ...sessionCookieOptions(config.session), sameSite: 'strict', maxAge: config.device.maxAgeMs };
 }
 
@@ -25,5 +28,8 @@ export function deviceCookieOptions(config: { session: Config['session']; device
  * what a session record keeps of the secret its cookie was signed with, never the secret.
  */
 export function signingSecretId(session: Pick<Config['session'], 'secrets'>): string {
-  return createHash('sha256').update(`authstack session secret id\n${session.secrets[0]!}`).digest('base64url').slice(0, 12);
+  return createHash('sha256')
+    .update(`authstack session secret id\n${session.secrets[0]!}`)
+    .digest('base64url')
+    .slice(0, 12);
 }

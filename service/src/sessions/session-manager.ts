@@ -11,7 +11,8 @@ import { signingSecretId } from './session-cookie.ts';
 import { SessionRefusedError, type SessionStore } from './session-store.ts';
 import './session-types.ts';
 
-export type RevokeReason = 'logout' | 'idle_timeout' | 'absolute_timeout' | 'revoked' | 'password_change' | 'user_removed' | 'session_limit';
+export type RevokeReason =
+  'logout' | 'idle_timeout' | 'absolute_timeout' | 'revoked' | 'password_change' | 'user_removed' | 'session_limit';
 
 /** Who a valid session belongs to: all a signed-in request needs, read from the session record. */
 export interface SessionUser {
@@ -66,7 +67,13 @@ export class SessionManager {
   private readonly touchMs: number;
   private readonly signedWith: string;
 
-  constructor(deps: { store: SessionStore; config: Config['session']; clock: Clock; metrics: Metrics; logger: Logger }) {
+  constructor(deps: {
+    store: SessionStore;
+    config: Config['session'];
+    clock: Clock;
+    metrics: Metrics;
+    logger: Logger;
+  }) {
     this.store = deps.store;
     this.config = deps.config;
     this.clock = deps.clock;
@@ -111,14 +118,20 @@ export class SessionManager {
     } satisfies Partial<SessionData>);
     let evicted: string[];
     try {
-      ({ evicted } = await this.store.create(req.sessionID, req.session as SessionData, this.config.maxSessionsPerUser));
+      ({ evicted } = await this.store.create(
+        req.sessionID,
+        req.session as SessionData,
+        this.config.maxSessionsPerUser,
+      ));
     } catch (error) {
       if (error instanceof SessionRefusedError) throw invalidCredentials();
       throw error;
     }
     // express-session's own save, before the response (it then sees the session as saved and
     // sets the cookie): the record exists, so this is the store's conditional update.
-    await new Promise<void>((resolve, reject) => req.session.save((err?: unknown) => (err ? reject(asError(err)) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      req.session.save((err?: unknown) => (err ? reject(asError(err)) : resolve())),
+    );
     this.metrics.sessionsCreated.inc();
     if (evicted.length > 0) {
       this.metrics.sessionsRevoked.inc({ reason: 'session_limit' }, evicted.length);
@@ -132,13 +145,18 @@ export class SessionManager {
   /** Ends the current session (logout, revoked) in Redis and on req (express-session's destroy). */
   async end(req: Request, reason: RevokeReason): Promise<void> {
     const { userId } = req.session;
-    if (userId && (await this.store.revoke(userId, [this.memberOf(req.sessionID)])) > 0) this.metrics.sessionsRevoked.inc({ reason });
-    await new Promise<void>((resolve, reject) => req.session.destroy((err?: unknown) => (err ? reject(asError(err)) : resolve())));
+    if (userId && (await this.store.revoke(userId, [this.memberOf(req.sessionID)])) > 0)
+      this.metrics.sessionsRevoked.inc({ reason });
+    await new Promise<void>((resolve, reject) =>
+      req.session.destroy((err?: unknown) => (err ? reject(asError(err)) : resolve())),
+    );
   }
 
   /** express-session's regenerate: a new id and an empty session on req (the old record is deleted). */
   private regenerate(req: Request): Promise<void> {
-    return new Promise<void>((resolve, reject) => req.session.regenerate((err?: unknown) => (err ? reject(asError(err)) : resolve())));
+    return new Promise<void>((resolve, reject) =>
+      req.session.regenerate((err?: unknown) => (err ? reject(asError(err)) : resolve())),
+    );
   }
 
   /**
@@ -206,7 +224,12 @@ export class SessionManager {
    * Revokes the caller's session with this public handle: 'none' when the user has no such
    * session, 'current' when it was the caller's own (which is ended like a logout).
    */
-  async revokeByHandle(req: Request, userId: string, handle: string, reason: RevokeReason): Promise<'none' | 'other' | 'current'> {
+  async revokeByHandle(
+    req: Request,
+    userId: string,
+    handle: string,
+    reason: RevokeReason,
+  ): Promise<'none' | 'other' | 'current'> {
     if (sessionHandle(this.memberOf(req.sessionID)) === handle && req.session.userId === userId) {
       await this.end(req, reason);
       return 'current';

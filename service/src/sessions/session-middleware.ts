@@ -23,7 +23,12 @@ import './session-types.ts';
  * (SessionManager), which is a change: the record is saved and the cookie re-issued with a new
  * expiry and the newest secret.
  */
-export function createSessionMiddleware(deps: { store: SessionStore; sessions: SessionManager; config: Config; metrics: Metrics }): RequestHandler {
+export function createSessionMiddleware(deps: {
+  store: SessionStore;
+  sessions: SessionManager;
+  config: Config;
+  metrics: Metrics;
+}): RequestHandler {
   const { store, sessions, config, metrics } = deps;
   const { secrets, cookieName } = config.session;
   const newestSecret = signingSecretId(config.session);
@@ -54,10 +59,13 @@ export function createSessionMiddleware(deps: { store: SessionStore; sessions: S
    * fall back to; a record from before this field counts as a fallback until its next touch.
    */
   const countSecretFallback = (req: Request) => {
-    if (secrets.length > 1 && req.session?.userId && req.session.signedWith !== newestSecret) metrics.sessionSecretFallback.inc();
+    if (secrets.length > 1 && req.session?.userId && req.session.signedWith !== newestSecret)
+      metrics.sessionSecretFallback.inc();
   };
 
-  const readPath = config.session.readPath ? createReadPath({ store, sessions, cookieName, secrets, onLoad: countSecretFallback }) : undefined;
+  const readPath = config.session.readPath
+    ? createReadPath({ store, sessions, cookieName, secrets, onLoad: countSecretFallback })
+    : undefined;
   return (req, res, next) => {
     if (readPath && (req.method === 'GET' || req.method === 'HEAD')) return readPath(req, res, next);
     expressSession(req, res, (error?: unknown) => {

@@ -126,7 +126,10 @@ export class SessionStore extends RedisStore {
   /** Milliseconds a record should live: until its idle or absolute deadline. */
   ttlMs(sess: Partial<SessionData>): number {
     const now = this.clock.now();
-    const deadline = Math.min((sess.lastSeenAt ?? now) + this.session.idleTimeoutMs, (sess.createdAt ?? now) + this.session.absoluteTimeoutMs);
+    const deadline = Math.min(
+      (sess.lastSeenAt ?? now) + this.session.idleTimeoutMs,
+      (sess.createdAt ?? now) + this.session.absoluteTimeoutMs,
+    );
     return deadline - now;
   }
 
@@ -203,7 +206,11 @@ export class SessionStore extends RedisStore {
       const member = this.keys.sessionMember(sid);
       const ttl = this.ttlMs(sess);
       if (ttl <= 0) await this.revoke(sess.userId, [member]);
-      else await this.redis.set(this.keys.session(member), JSON.stringify(sess), { expiration: { type: 'PX', value: ttl }, condition: 'XX' });
+      else
+        await this.redis.set(this.keys.session(member), JSON.stringify(sess), {
+          expiration: { type: 'PX', value: ttl },
+          condition: 'XX',
+        });
       cb?.();
     } catch (error) {
       // Moving the idle clock is best effort: a failed write must not fail a read (the record

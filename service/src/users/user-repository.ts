@@ -125,7 +125,9 @@ export class UserRepository {
     id: string,
     passwordHash: string,
     keepMember = '',
-  ): Promise<{ changedAt: number; credentialVersion: number; deviceGeneration: number; endedSessions: number } | undefined> {
+  ): Promise<
+    { changedAt: number; credentialVersion: number; deviceGeneration: number; endedSessions: number } | undefined
+  > {
     const changedAt = this.clock.now();
     const reply = (await CHANGE_PASSWORD.run(
       this.redis,
@@ -143,7 +145,10 @@ export class UserRepository {
    * so does every device cookie (the next device generation). Returns that generation and how
    * many sessions ended, or undefined when the user is gone.
    */
-  async signOutElsewhere(id: string, keepMember: string): Promise<{ deviceGeneration: number; endedSessions: number } | undefined> {
+  async signOutElsewhere(
+    id: string,
+    keepMember: string,
+  ): Promise<{ deviceGeneration: number; endedSessions: number } | undefined> {
     const reply = (await SIGN_OUT_ELSEWHERE.run(
       this.redis,
       [this.userKey(id), this.keys.userSessions(id)],
@@ -171,7 +176,13 @@ export class UserRepository {
    * Returns how many sessions ended.
    */
   async remove(user: User): Promise<number> {
-    const keys = [this.userKey(user.id), this.usernameKey(user.username), this.skeletonKey(user.username), this.keys.users(), this.keys.userSessions(user.id)];
+    const keys = [
+      this.userKey(user.id),
+      this.usernameKey(user.username),
+      this.skeletonKey(user.username),
+      this.keys.users(),
+      this.keys.userSessions(user.id),
+    ];
     const ended = Number(await REMOVE.run(this.redis, keys, [user.id, this.keys.sessionPrefix()]));
     await this.replicated();
     return ended;

@@ -24,11 +24,16 @@ const codePoints = (text: string): number => {
  */
 export function usernameProblem(username: string): string | undefined {
   // 64 code points are at most 128 UTF-16 units: a longer string is refused before any work.
-  if (username.length === 0 || username.length > USERNAME_MAX_LENGTH * 2 || codePoints(username) > USERNAME_MAX_LENGTH) {
+  if (
+    username.length === 0 ||
+    username.length > USERNAME_MAX_LENGTH * 2 ||
+    codePoints(username) > USERNAME_MAX_LENGTH
+  ) {
     return `username must be 1 to ${USERNAME_MAX_LENGTH} characters`;
   }
   if (!/^[\p{L}\p{N}._@-]+$/u.test(username)) return 'username may contain letters, digits and . _ @ - only';
-  if (codePoints(normalizeUsername(username)) > USERNAME_MAX_LENGTH) return `username must be at most ${USERNAME_MAX_LENGTH} characters once normalized`;
+  if (codePoints(normalizeUsername(username)) > USERNAME_MAX_LENGTH)
+    return `username must be at most ${USERNAME_MAX_LENGTH} characters once normalized`;
   return undefined;
 }
 
@@ -70,7 +75,10 @@ export function isMixedScript(username: string): boolean {
   let shared: string[] | undefined;
   for (const char of username.normalize('NFD')) {
     if (ANY_SCRIPT.test(char)) continue;
-    const scripts = SCRIPTS.filter(([, pattern]) => pattern.test(char)).flatMap(([name]) => [name, ...(WRITING_SYSTEMS[name] ?? [])]);
+    const scripts = SCRIPTS.filter(([, pattern]) => pattern.test(char)).flatMap(([name]) => [
+      name,
+      ...(WRITING_SYSTEMS[name] ?? []),
+    ]);
     // A letter of a script not in the list is a script of its own.
     const own = scripts.length > 0 ? scripts : [`unlisted ${char}`];
     shared = shared === undefined ? own : shared.filter((script) => own.includes(script));

@@ -63,13 +63,18 @@ describe('anonymous requests and Redis memory', () => {
     const snapshot = async () => {
       const keys = (await t.redis.keys('*')).sort();
       const values = await Promise.all(
-        keys.map(async (key) => `${key}=${(await t.redis.type(key)) === 'string' ? await t.redis.get(key) : await t.redis.type(key)}`),
+        keys.map(
+          async (key) =>
+            `${key}=${(await t.redis.type(key)) === 'string' ? await t.redis.get(key) : await t.redis.type(key)}`,
+        ),
       );
       return values;
     };
     const before = await snapshot();
 
-    const statuses = await Promise.all(Array.from({ length: 50 }, (_, i) => failedLogin(`refused-${i}-${'y'.repeat(40)}`)));
+    const statuses = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => failedLogin(`refused-${i}-${'y'.repeat(40)}`)),
+    );
     const after = await snapshot();
 
     expect(new Set(statuses)).toEqual(new Set([429]));

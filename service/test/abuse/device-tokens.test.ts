@@ -1,5 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { DEVICE_COOKIE, GOOD_PASSWORD, buildTestApp, createUser, login, sessionCookie, uniqueUsername, viaEdge, type TestApp } from '../helpers/test-app.ts';
+import {
+  DEVICE_COOKIE,
+  GOOD_PASSWORD,
+  buildTestApp,
+  createUser,
+  login,
+  sessionCookie,
+  uniqueUsername,
+  viaEdge,
+  type TestApp,
+} from '../helpers/test-app.ts';
 
 const DEVICE = DEVICE_COOKIE;
 const NEW_PASSWORD = 'the victim changed it to this';
@@ -20,7 +30,12 @@ const attempt = (t: TestApp, username: string, password: string, ip: string, coo
 };
 
 /** Wrong guesses, each cookie in turn (or none) until it is refused; how many were judged (401). */
-async function judgedGuesses(t: TestApp, username: string, ip: string, cookies: Array<string | undefined>): Promise<number> {
+async function judgedGuesses(
+  t: TestApp,
+  username: string,
+  ip: string,
+  cookies: Array<string | undefined>,
+): Promise<number> {
   let judged = 0;
   for (const [i, cookie] of cookies.entries()) {
     for (let n = 0; n < 40; n += 1) {
@@ -35,12 +50,19 @@ async function judgedGuesses(t: TestApp, username: string, ip: string, cookies: 
 
 /** Locks the account for anonymous clients: the per-account budget spent from several addresses. */
 async function lockForAnonymousClients(t: TestApp, username: string, accountLimit: number): Promise<void> {
-  for (let i = 0; i < accountLimit; i += 1) expect((await attempt(t, username, `spray ${i}`, `203.0.113.${100 + i}`)).status).toBe(401);
+  for (let i = 0; i < accountLimit; i += 1)
+    expect((await attempt(t, username, `spray ${i}`, `203.0.113.${100 + i}`)).status).toBe(401);
   expect((await attempt(t, username, 'one more', '203.0.113.120')).status).toBe(429);
 }
 
 /** `count` device cookies for the account, each from its own fresh login (what someone who once knew the password can collect). */
-async function collectDeviceCookies(t: TestApp, username: string, password: string, ip: string, count: number): Promise<string[]> {
+async function collectDeviceCookies(
+  t: TestApp,
+  username: string,
+  password: string,
+  ip: string,
+  count: number,
+): Promise<string[]> {
   const cookies: string[] = [];
   for (let i = 0; i < count; i += 1) {
     const res = await attempt(t, username, password, ip);
@@ -52,7 +74,10 @@ async function collectDeviceCookies(t: TestApp, username: string, password: stri
 
 async function changePassword(t: TestApp, username: string, from: string, to: string): Promise<void> {
   const cookie = await login(t, username, from, { 'X-Forwarded-For': '192.0.2.200' });
-  const res = await viaEdge(t.app).post('/api/password').set('Cookie', cookie).send({ currentPassword: from, newPassword: to });
+  const res = await viaEdge(t.app)
+    .post('/api/password')
+    .set('Cookie', cookie)
+    .send({ currentPassword: from, newPassword: to });
   expect(res.status).toBe(204);
 }
 
@@ -68,7 +93,10 @@ describe('device cookies', () => {
   // A small anonymous account budget, so "the account is locked for anonymous clients" is quick to reach.
   const ACCOUNT_LIMIT = 5;
   beforeAll(async () => {
-    t = await buildTestApp({ LOGIN_MAX_FAILURES_PER_ACCOUNT_PER_HOUR: String(ACCOUNT_LIMIT), LOGIN_MAX_DEVICE_FAILURES_PER_ACCOUNT_PER_HOUR: '15' });
+    t = await buildTestApp({
+      LOGIN_MAX_FAILURES_PER_ACCOUNT_PER_HOUR: String(ACCOUNT_LIMIT),
+      LOGIN_MAX_DEVICE_FAILURES_PER_ACCOUNT_PER_HOUR: '15',
+    });
   });
   afterAll(() => t.close());
 

@@ -1,5 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { DEVICE_COOKIE, buildTestApp, createUser, metricValue, sessionCookie, viaEdge, type TestApp } from '../helpers/test-app.ts';
+import {
+  DEVICE_COOKIE,
+  buildTestApp,
+  createUser,
+  metricValue,
+  sessionCookie,
+  viaEdge,
+  type TestApp,
+} from '../helpers/test-app.ts';
 import { pool } from '../helpers/served.ts';
 
 const DEVICE = DEVICE_COOKIE;
@@ -77,7 +85,9 @@ describe('lockout resistance', () => {
       expect(anonymous.status).toBe(429);
       expect(anonymous.body).toEqual({ error: 'too_many_attempts', message: expect.any(String) });
       expect(trusted.status).toBe(200);
-      expect(await metricValue(account.metrics, 'auth_login_throttled_total', { limit: 'account' })).toBeGreaterThanOrEqual(1);
+      expect(
+        await metricValue(account.metrics, 'auth_login_throttled_total', { limit: 'account' }),
+      ).toBeGreaterThanOrEqual(1);
       expect(account.logs.events('login.throttled').map((e) => e.limit)).toContain('account');
     } finally {
       await account.close();

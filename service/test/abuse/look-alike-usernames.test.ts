@@ -21,16 +21,23 @@ describe('look-alike usernames', () => {
   afterAll(() => t.close());
 
   const register = (username: string) =>
-    viaEdge(t.app).post('/api/register').set('X-Forwarded-For', '192.0.2.90').send({ username, password: 'a fine long passphrase' });
+    viaEdge(t.app)
+      .post('/api/register')
+      .set('X-Forwarded-For', '192.0.2.90')
+      .send({ username, password: 'a fine long passphrase' });
 
   it('when "admin" exists, then "аdmin" (Cyrillic а), "admın" (dotless ı) and "аdmіn" (Cyrillic а and і) are all refused and none of them is created', async () => {
     const n = suffix();
     await createUser(t, `admin${n}`);
 
-    const answers = await Promise.all([`\u0430dmin${n}`, `adm\u0131n${n}`, `\u0430dm\u0456n${n}`].map(async (name) => (await register(name)).status));
+    const answers = await Promise.all(
+      [`\u0430dmin${n}`, `adm\u0131n${n}`, `\u0430dm\u0456n${n}`].map(async (name) => (await register(name)).status),
+    );
 
     expect(answers).toEqual([400, 409, 400]);
-    expect((await t.domain.users.list()).filter((u) => u.username.endsWith(n)).map((u) => u.username)).toEqual([`admin${n}`]);
+    expect((await t.domain.users.list()).filter((u) => u.username.endsWith(n)).map((u) => u.username)).toEqual([
+      `admin${n}`,
+    ]);
   });
 
   it('when a name looks like an existing one in another single script ("сосо" in Cyrillic for "coco"), then 409 username_taken, saying it looks like a taken name', async () => {

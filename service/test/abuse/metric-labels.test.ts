@@ -51,7 +51,8 @@ describe('route labels', () => {
   it('when 10,000 requests come with random case, random paths and random methods, then no route label outside the route table appears', async () => {
     const next = random(20_260_404);
     const pick = <T>(list: readonly T[]) => list[Math.floor(next() * list.length)]!;
-    const randomCase = (text: string) => [...text].map((c) => (next() < 0.5 ? c.toUpperCase() : c.toLowerCase())).join('');
+    const randomCase = (text: string) =>
+      [...text].map((c) => (next() < 0.5 ? c.toUpperCase() : c.toLowerCase())).join('');
     const bases = [
       '/api/sessions/abc',
       '/api/sessions/',
@@ -71,7 +72,10 @@ describe('route labels', () => {
     await pool(10_000, 32, async (i) => {
       const suffix = next() < 0.3 ? `/${Math.floor(next() * 1e6)}` : '';
       const path = randomCase(pick(bases) + suffix) + (next() < 0.2 ? '//' : '');
-      const res = await fetch(`${server.url}${path}?i=${i}`, { method: pick(methods), headers: { 'x-forwarded-proto': 'https' } }).catch(() => undefined);
+      const res = await fetch(`${server.url}${path}?i=${i}`, {
+        method: pick(methods),
+        headers: { 'x-forwarded-proto': 'https' },
+      }).catch(() => undefined);
       await res?.arrayBuffer().catch(() => undefined);
     });
     const metric = await t.metrics.registry.getSingleMetric('http_request_duration_seconds')!.get();

@@ -2,13 +2,23 @@ import { randomBytes } from 'node:crypto';
 import type { SessionData } from 'express-session';
 import { describe, expect, it } from '@jest/globals';
 import { type RedisServer } from '../../../testkit/redis-server.ts';
-import { buildTestApp, onOwnRedis, createUser, login, metricValue, viaEdge, type TestApp } from '../helpers/test-app.ts';
+import {
+  buildTestApp,
+  onOwnRedis,
+  createUser,
+  login,
+  metricValue,
+  viaEdge,
+  type TestApp,
+} from '../helpers/test-app.ts';
 
 /** Every command Redis ran so far, Lua-internal ones included (INFO commandstats), but the
  * INFO reads themselves and the client's keep-alive PINGs. */
 async function commandsRun(t: TestApp): Promise<number> {
   const stats = await t.redis.info('commandstats');
-  return [...stats.matchAll(/^cmdstat_(\w+):calls=(\d+)/gm)].filter((m) => m[1] !== 'info' && m[1] !== 'ping').reduce((sum, m) => sum + Number(m[2]), 0);
+  return [...stats.matchAll(/^cmdstat_(\w+):calls=(\d+)/gm)]
+    .filter((m) => m[1] !== 'info' && m[1] !== 'ping')
+    .reduce((sum, m) => sum + Number(m[2]), 0);
 }
 
 /**
@@ -73,7 +83,9 @@ describe('sessions per user', () => {
         cookies.push(await login(capped, username, password));
         capped.clock.advance(1000);
       }
-      const statuses = await Promise.all(cookies.map(async (c) => (await viaEdge(capped.app).get('/api/me').set('Cookie', c)).status));
+      const statuses = await Promise.all(
+        cookies.map(async (c) => (await viaEdge(capped.app).get('/api/me').set('Cookie', c)).status),
+      );
 
       expect(statuses).toEqual([401, 200, 200, 200]);
     } finally {

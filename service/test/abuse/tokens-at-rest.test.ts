@@ -17,12 +17,18 @@ describe('session tokens at rest', () => {
 
   it('when users are signed in, then no cookie value and no session id appears in any key, value or member, nor in an RDB snapshot', async () => {
     const { username, password } = await createUser(t);
-    const cookies = [await login(t, username, password), await login(t, username, password), await login(t, username, password)];
+    const cookies = [
+      await login(t, username, password),
+      await login(t, username, password),
+      await login(t, username, password),
+    ];
     const secrets = cookies.flatMap((cookie) => {
       const value = cookie.split('=')[1]!;
       return [value, decodeURIComponent(value), sessionIdOf(cookie)];
     });
-    const handles = ((await viaEdge(t.app).get('/api/sessions').set('Cookie', cookies[0]!)).body.sessions as Array<{ id: string }>).map((s) => s.id);
+    const handles = (
+      (await viaEdge(t.app).get('/api/sessions').set('Cookie', cookies[0]!)).body.sessions as Array<{ id: string }>
+    ).map((s) => s.id);
 
     const everything: string[] = [];
     for (const key of await t.redis.keys('*')) {

@@ -6,7 +6,8 @@ const A = 'a'.repeat(40);
 const B = 'b'.repeat(40);
 const DAY = 86_400_000;
 const clockAt = (now: number) => ({ now: () => now });
-const trustAt = (secrets: string[], now: number) => new DeviceTrust({ secrets, maxAgeMs: 90 * DAY, clock: clockAt(now) });
+const trustAt = (secrets: string[], now: number) =>
+  new DeviceTrust({ secrets, maxAgeMs: 90 * DAY, clock: clockAt(now) });
 const alice = { id: '4f1c2b7e-0000-4000-8000-00000000a11c', deviceGeneration: 1 };
 
 describe('DeviceTrust', () => {

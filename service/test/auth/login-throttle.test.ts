@@ -17,7 +17,8 @@ describe('brute-force throttling', () => {
 
     it('when 10 attempts in a row fail, then the 11th gets 429 too_many_attempts with Retry-After, even with the right password', async () => {
       const { username, password } = await createUser(t);
-      for (let i = 0; i < 10; i += 1) expect((await attempt(t, username, 'wrong password!', '198.51.100.1')).status).toBe(401);
+      for (let i = 0; i < 10; i += 1)
+        expect((await attempt(t, username, 'wrong password!', '198.51.100.1')).status).toBe(401);
 
       const res = await attempt(t, username, password, '198.51.100.1');
 
@@ -25,7 +26,9 @@ describe('brute-force throttling', () => {
       expect(res.body).toEqual({ error: 'too_many_attempts', message: expect.any(String) });
       expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
       expect(res.headers['retry-after']).toMatch(/^\d+$/);
-      expect(await metricValue(t.metrics, 'auth_login_attempts_total', { result: 'throttled' })).toBeGreaterThanOrEqual(1);
+      expect(await metricValue(t.metrics, 'auth_login_attempts_total', { result: 'throttled' })).toBeGreaterThanOrEqual(
+        1,
+      );
       expect(t.logs.events('login.throttled').length).toBeGreaterThanOrEqual(1);
     });
 
@@ -34,7 +37,8 @@ describe('brute-force throttling', () => {
       for (let i = 0; i < 9; i += 1) await attempt(t, username, 'wrong password!', '198.51.100.2');
       expect((await attempt(t, username, password, '198.51.100.2')).status).toBe(200);
 
-      for (let i = 0; i < 9; i += 1) expect((await attempt(t, username, 'wrong password!', '198.51.100.2')).status).toBe(401);
+      for (let i = 0; i < 9; i += 1)
+        expect((await attempt(t, username, 'wrong password!', '198.51.100.2')).status).toBe(401);
       expect((await attempt(t, username, password, '198.51.100.2')).status).toBe(200);
     });
 
@@ -49,7 +53,9 @@ describe('brute-force throttling', () => {
     it('when 30 wrong guesses for one account arrive in parallel, then at most 10 are checked and the rest get 429', async () => {
       const { username } = await createUser(t);
 
-      const responses = await Promise.all(Array.from({ length: 30 }, (_, i) => attempt(t, username, `parallel guess ${i}`, '198.51.100.9')));
+      const responses = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => attempt(t, username, `parallel guess ${i}`, '198.51.100.9')),
+      );
 
       const statuses = responses.map((r) => r.status);
       expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(10);
@@ -59,7 +65,8 @@ describe('brute-force throttling', () => {
 
     it('when IPv6 clients rotate addresses inside one /64, then they share one bucket', async () => {
       const { username, password } = await createUser(t);
-      for (let i = 0; i < 10; i += 1) await attempt(t, username, 'wrong password!', `2001:db8:42:7::${(i + 1).toString(16)}`);
+      for (let i = 0; i < 10; i += 1)
+        await attempt(t, username, 'wrong password!', `2001:db8:42:7::${(i + 1).toString(16)}`);
 
       expect((await attempt(t, username, password, '2001:db8:42:7:dead:beef::1')).status).toBe(429);
       expect((await attempt(t, username, password, '2001:db8:42:8::1')).status).toBe(200);
@@ -79,13 +86,18 @@ describe('brute-force throttling', () => {
   describe('per IP and per account, per hour', () => {
     let t: TestApp;
     beforeAll(async () => {
-      t = await buildTestApp({ LOGIN_MAX_FAILURES_PER_IP_PER_HOUR: '5', LOGIN_MAX_FAILURES_PER_ACCOUNT_PER_HOUR: '5', LOGIN_MAX_CONSECUTIVE_FAILURES: '100' });
+      t = await buildTestApp({
+        LOGIN_MAX_FAILURES_PER_IP_PER_HOUR: '5',
+        LOGIN_MAX_FAILURES_PER_ACCOUNT_PER_HOUR: '5',
+        LOGIN_MAX_CONSECUTIVE_FAILURES: '100',
+      });
     });
     afterAll(() => t.close());
 
     it('when one IP fails 5 times across different usernames, then that IP is throttled for every username', async () => {
       const { username, password } = await createUser(t);
-      for (let i = 0; i < 5; i += 1) expect((await attempt(t, uniqueUsername('spray'), 'wrong password!', '203.0.113.10')).status).toBe(401);
+      for (let i = 0; i < 5; i += 1)
+        expect((await attempt(t, uniqueUsername('spray'), 'wrong password!', '203.0.113.10')).status).toBe(401);
 
       expect((await attempt(t, username, password, '203.0.113.10')).status).toBe(429);
       expect((await attempt(t, username, password, '203.0.113.11')).status).toBe(200);
@@ -93,7 +105,8 @@ describe('brute-force throttling', () => {
 
     it('when an account fails 5 times from different IPs, then it is throttled from any IP', async () => {
       const { username, password } = await createUser(t);
-      for (let i = 0; i < 5; i += 1) expect((await attempt(t, username, 'wrong password!', `203.0.113.${20 + i}`)).status).toBe(401);
+      for (let i = 0; i < 5; i += 1)
+        expect((await attempt(t, username, 'wrong password!', `203.0.113.${20 + i}`)).status).toBe(401);
 
       expect((await attempt(t, username, password, '203.0.113.99')).status).toBe(429);
     });
@@ -134,7 +147,9 @@ describe('no user enumeration', () => {
       // The decoy verify really ran argon2 (timing is compared by `make bench`, not here).
       const verifies = await t.metrics.registry.getSingleMetric('password_hash_duration_seconds')!.get();
       const count = verifies.values.find(
-        (v) => (v as { metricName?: string }).metricName === 'password_hash_duration_seconds_count' && v.labels.operation === 'verify',
+        (v) =>
+          (v as { metricName?: string }).metricName === 'password_hash_duration_seconds_count' &&
+          v.labels.operation === 'verify',
       );
       expect(count?.value).toBe(2);
     } finally {
@@ -155,7 +170,9 @@ describe('hashing under load', () => {
     try {
       const { username } = await createUser(t);
 
-      const responses = await Promise.all(Array.from({ length: 12 }, (_, i) => attempt(t, username, `wrong password ${i}`, `192.0.2.${i + 1}`)));
+      const responses = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => attempt(t, username, `wrong password ${i}`, `192.0.2.${i + 1}`)),
+      );
 
       const statuses = responses.map((r) => r.status);
       expect(statuses.every((s) => s === 401 || s === 503)).toBe(true);

@@ -3,7 +3,16 @@ import argon2 from 'argon2';
 import { randomBytes } from 'node:crypto';
 import type { SessionData } from 'express-session';
 import { SessionRefusedError } from '../../src/sessions/session-store.ts';
-import { TestClock, buildTestApp, createUser, login, sessionCookie, uniqueUsername, viaEdge, type TestApp } from '../helpers/test-app.ts';
+import {
+  TestClock,
+  buildTestApp,
+  createUser,
+  login,
+  sessionCookie,
+  uniqueUsername,
+  viaEdge,
+  type TestApp,
+} from '../helpers/test-app.ts';
 
 describe('POST /api/password', () => {
   let t: TestApp;
@@ -17,7 +26,10 @@ describe('POST /api/password', () => {
     const mine = await login(t, username, password);
     const other = await login(t, username, password);
 
-    const res = await viaEdge(t.app).post('/api/password').set('Cookie', mine).send({ currentPassword: password, newPassword: 'a brand new long passphrase' });
+    const res = await viaEdge(t.app)
+      .post('/api/password')
+      .set('Cookie', mine)
+      .send({ currentPassword: password, newPassword: 'a brand new long passphrase' });
     const renewed = sessionCookie(res)!;
 
     expect(res.status).toBe(204);
@@ -33,7 +45,10 @@ describe('POST /api/password', () => {
     const { username, password } = await createUser(t);
     const cookie = await login(t, username, password);
     const attempt = () =>
-      viaEdge(t.app).post('/api/password').set('Cookie', cookie).send({ currentPassword: 'wrong wrong wrong', newPassword: 'another long passphrase' });
+      viaEdge(t.app)
+        .post('/api/password')
+        .set('Cookie', cookie)
+        .send({ currentPassword: 'wrong wrong wrong', newPassword: 'another long passphrase' });
 
     const statuses = [];
     for (let i = 0; i < 4; i += 1) statuses.push((await attempt()).status);
@@ -52,14 +67,23 @@ describe('POST /api/password', () => {
     const cookie = await login(t, username, password);
 
     for (const newPassword of ['qwerty123456', 'short']) {
-      const res = await viaEdge(t.app).post('/api/password').set('Cookie', cookie).send({ currentPassword: password, newPassword });
-      expect({ newPassword, status: res.status, error: res.body.error }).toEqual({ newPassword, status: 400, error: 'weak_password' });
+      const res = await viaEdge(t.app)
+        .post('/api/password')
+        .set('Cookie', cookie)
+        .send({ currentPassword: password, newPassword });
+      expect({ newPassword, status: res.status, error: res.body.error }).toEqual({
+        newPassword,
+        status: 400,
+        error: 'weak_password',
+      });
     }
     await login(t, username, password);
   });
 
   it('when not signed in, then 401', async () => {
-    expect((await viaEdge(t.app).post('/api/password').send({ currentPassword: 'x', newPassword: 'y' })).status).toBe(401);
+    expect((await viaEdge(t.app).post('/api/password').send({ currentPassword: 'x', newPassword: 'y' })).status).toBe(
+      401,
+    );
   });
 });
 
@@ -92,7 +116,10 @@ describe('the credential version (security review 2: a counter, not a timestamp)
       );
 
       await expect(creating).rejects.toBeInstanceOf(SessionRefusedError);
-      expect([first.user.credentialVersion, second.user.credentialVersion]).toEqual([checkedBefore.credentialVersion + 1, checkedBefore.credentialVersion + 2]);
+      expect([first.user.credentialVersion, second.user.credentialVersion]).toEqual([
+        checkedBefore.credentialVersion + 1,
+        checkedBefore.credentialVersion + 2,
+      ]);
     } finally {
       await t.close();
     }
@@ -105,7 +132,12 @@ describe('transparent re-hashing', () => {
     try {
       const username = uniqueUsername();
       const password = 'legacy long passphrase';
-      const weak = await argon2.hash(password, { type: argon2.argon2id, memoryCost: 4096, timeCost: 1, parallelism: 1 });
+      const weak = await argon2.hash(password, {
+        type: argon2.argon2id,
+        memoryCost: 4096,
+        timeCost: 1,
+        parallelism: 1,
+      });
       const user = await t.domain.users.create(username, weak);
 
       await login(t, username, password);
@@ -125,7 +157,9 @@ describe('POST /api/register', () => {
   it('when sign-up is disabled (the default), then 404', async () => {
     const t = await buildTestApp();
     try {
-      const res = await viaEdge(t.app).post('/api/register').send({ username: uniqueUsername(), password: 'a fine long passphrase' });
+      const res = await viaEdge(t.app)
+        .post('/api/register')
+        .send({ username: uniqueUsername(), password: 'a fine long passphrase' });
       expect(res.status).toBe(404);
     } finally {
       await t.close();
@@ -142,7 +176,10 @@ describe('POST /api/register', () => {
     it('then a new username gets 201, a signed-in session and a user.created event', async () => {
       const username = uniqueUsername();
 
-      const res = await viaEdge(t.app).post('/api/register').set('X-Forwarded-For', '192.0.2.1').send({ username, password: 'a fine long passphrase' });
+      const res = await viaEdge(t.app)
+        .post('/api/register')
+        .set('X-Forwarded-For', '192.0.2.1')
+        .send({ username, password: 'a fine long passphrase' });
 
       expect(res.status).toBe(201);
       expect(res.body.user.username).toBe(username);
@@ -163,7 +200,10 @@ describe('POST /api/register', () => {
     });
 
     it('then a common password gets 400 weak_password', async () => {
-      const res = await viaEdge(t.app).post('/api/register').set('X-Forwarded-For', '192.0.2.3').send({ username: uniqueUsername(), password: '1qaz2wsx3edc' });
+      const res = await viaEdge(t.app)
+        .post('/api/register')
+        .set('X-Forwarded-For', '192.0.2.3')
+        .send({ username: uniqueUsername(), password: '1qaz2wsx3edc' });
 
       expect(res.status).toBe(400);
       expect(res.body.error).toBe('weak_password');

@@ -63,7 +63,8 @@ describe('password policy (NIST SP 800-63B)', () => {
   });
 
   it('when the password is on the common-password list, in any case, then weak_password', () => {
-    for (const common of ['qwerty123456', 'QWERTY123456', '1q2w3e4r5t6y']) expect(passwordProblem(common)?.code).toBe('weak_password');
+    for (const common of ['qwerty123456', 'QWERTY123456', '1q2w3e4r5t6y'])
+      expect(passwordProblem(common)?.code).toBe('weak_password');
   });
 
   it('when the password is the username with a short suffix, then weak_password', () => {

@@ -42,7 +42,12 @@ describe('re-hash after login vs password change', () => {
   /** A user whose stored hash uses weaker (older) parameters, so the next login re-hashes it. */
   async function userWithOldHash() {
     const username = uniqueUsername('rehash');
-    const weak = await argon2.hash(GOOD_PASSWORD, { type: argon2.argon2id, memoryCost: 8192, timeCost: 1, parallelism: 1 });
+    const weak = await argon2.hash(GOOD_PASSWORD, {
+      type: argon2.argon2id,
+      memoryCost: 8192,
+      timeCost: 1,
+      parallelism: 1,
+    });
     const user = await t.domain.users.create(username, weak);
     const hasher = new GatedHasher({ params: t.config.argon2, limits: t.config.hashing, metrics: t.metrics });
     const authenticator = new Authenticator({

@@ -41,7 +41,12 @@ describe('config', () => {
       },
       device: { cookieName: '__Host-device', maxAgeMs: 90 * 86_400_000 },
       argon2: { memoryCost: 19456, timeCost: 2, parallelism: 1 },
-      throttle: { maxConsecutiveFailures: 10, maxFailuresPerIpPerHour: 100, maxFailuresPerAccountPerHour: 100, maxDeviceFailuresPerAccountPerHour: 100 },
+      throttle: {
+        maxConsecutiveFailures: 10,
+        maxFailuresPerIpPerHour: 100,
+        maxFailuresPerAccountPerHour: 100,
+        maxDeviceFailuresPerAccountPerHour: 100,
+      },
     });
   });
 
@@ -50,13 +55,17 @@ describe('config', () => {
   });
 
   it('when a session secret is shorter than 32 characters, then it fails naming the key and the secret position', () => {
-    expect(problems({ SESSION_SECRETS: `${SECRET},short` })).toEqual([expect.stringMatching(/^SESSION_SECRETS: secret #2 is 5 characters/)]);
+    expect(problems({ SESSION_SECRETS: `${SECRET},short` })).toEqual([
+      expect.stringMatching(/^SESSION_SECRETS: secret #2 is 5 characters/),
+    ]);
   });
 
   it('when SESSION_SECRETS lists several, then they are kept newest first, trimmed, and duplicates are refused', () => {
     const other = 'y'.repeat(40);
     expect(loadConfig({ SESSION_SECRETS: ` ${other} , ${SECRET} ` }).session.secrets).toEqual([other, SECRET]);
-    expect(problems({ SESSION_SECRETS: `${SECRET},${SECRET}` })).toEqual([expect.stringMatching(/SESSION_SECRETS: lists the same secret twice/)]);
+    expect(problems({ SESSION_SECRETS: `${SECRET},${SECRET}` })).toEqual([
+      expect.stringMatching(/SESSION_SECRETS: lists the same secret twice/),
+    ]);
   });
 
   it('when TRUST_PROXY is true, then it is refused (clients could spoof X-Forwarded-For)', () => {
@@ -65,7 +74,10 @@ describe('config', () => {
 
   it('when TRUST_PROXY is a hop count or subnets, then it is kept as such', () => {
     expect(loadConfig({ ...base, TRUST_PROXY: '2' }).trustProxy).toBe(2);
-    expect(loadConfig({ ...base, TRUST_PROXY: '10.0.0.0/8, 172.16.0.0/12' }).trustProxy).toEqual(['10.0.0.0/8', '172.16.0.0/12']);
+    expect(loadConfig({ ...base, TRUST_PROXY: '10.0.0.0/8, 172.16.0.0/12' }).trustProxy).toEqual([
+      '10.0.0.0/8',
+      '172.16.0.0/12',
+    ]);
   });
 
   it.each([
@@ -88,7 +100,9 @@ describe('config', () => {
   });
 
   it('when the absolute timeout is shorter than the idle one, then it fails naming SESSION_ABSOLUTE_TIMEOUT', () => {
-    expect(problems({ ...base, SESSION_IDLE_TIMEOUT: '2h', SESSION_ABSOLUTE_TIMEOUT: '1h' })).toEqual([expect.stringMatching(/^SESSION_ABSOLUTE_TIMEOUT: /)]);
+    expect(problems({ ...base, SESSION_IDLE_TIMEOUT: '2h', SESSION_ABSOLUTE_TIMEOUT: '1h' })).toEqual([
+      expect.stringMatching(/^SESSION_ABSOLUTE_TIMEOUT: /),
+    ]);
   });
 
   it('when LOG_FORMAT=pretty, then it is allowed in development and refused with NODE_ENV=production', () => {
@@ -102,8 +116,12 @@ describe('config', () => {
   it('when SHUTDOWN_DRAIN_DELAY is 0 or a duration, then it is taken; negative or words fail', () => {
     expect(loadConfig(base).shutdownDrainDelayMs).toBe(0);
     expect(loadConfig({ ...base, SHUTDOWN_DRAIN_DELAY: '5s' }).shutdownDrainDelayMs).toBe(5000);
-    expect(problems({ ...base, SHUTDOWN_DRAIN_DELAY: '-1' })).toEqual([expect.stringMatching(/^SHUTDOWN_DRAIN_DELAY: /)]);
-    expect(problems({ ...base, SESSION_IDLE_TIMEOUT: '0' })).toEqual([expect.stringMatching(/^SESSION_IDLE_TIMEOUT: /)]);
+    expect(problems({ ...base, SHUTDOWN_DRAIN_DELAY: '-1' })).toEqual([
+      expect.stringMatching(/^SHUTDOWN_DRAIN_DELAY: /),
+    ]);
+    expect(problems({ ...base, SESSION_IDLE_TIMEOUT: '0' })).toEqual([
+      expect.stringMatching(/^SESSION_IDLE_TIMEOUT: /),
+    ]);
   });
 
   it('when ADMIN_USERNAME is set without a password, then it fails naming ADMIN_PASSWORD', () => {
@@ -154,7 +172,9 @@ describe('config', () => {
     });
 
     it('when both NAME and NAME_FILE are set, then it fails rather than guessing', () => {
-      expect(problems({ ...base, METRICS_TOKEN: 'a', METRICS_TOKEN_FILE: file('m2', 'b') })).toEqual([expect.stringMatching(/^METRICS_TOKEN: set either/)]);
+      expect(problems({ ...base, METRICS_TOKEN: 'a', METRICS_TOKEN_FILE: file('m2', 'b') })).toEqual([
+        expect.stringMatching(/^METRICS_TOKEN: set either/),
+      ]);
     });
   });
 });

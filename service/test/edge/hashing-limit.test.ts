@@ -42,9 +42,13 @@ describe('the edge limit on password hashing', () => {
             headers: { cookie: cookies[i % cookies.length]! },
             json: { currentPassword: `a wrong current password ${i}`, newPassword: 'whatever it would be' },
           })
-        : flooder(`${edge.origin}/api/register`, { json: { username: uniqueUsername('flood'), password: 'a fine long passphrase' } }),
+        : flooder(`${edge.origin}/api/register`, {
+            json: { username: uniqueUsername('flood'), password: 'a fine long passphrase' },
+          }),
     );
-    const victimLogin = someoneElse(`${edge.origin}/api/login`, { json: { username: victim.username, password: victim.password } });
+    const victimLogin = someoneElse(`${edge.origin}/api/login`, {
+      json: { username: victim.username, password: victim.password },
+    });
     const statuses = (await Promise.all(flood)).map((r) => r.status);
     const victimAnswer = await victimLogin;
 

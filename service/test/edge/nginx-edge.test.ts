@@ -20,7 +20,9 @@ describe.each(['off', 'on'] as const)('the edge with METRICS_AT_EDGE=%s', (metri
   let edge: Awaited<ReturnType<typeof startEdge>>;
 
   beforeAll(async () => {
-    upstream = createServer((req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end(`upstream saw ${req.url}`));
+    upstream = createServer((req, res) =>
+      res.writeHead(200, { 'content-type': 'text/plain' }).end(`upstream saw ${req.url}`),
+    );
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
     const port = (upstream.address() as { port: number }).port;
     edge = await startEdge(port, { PUBLIC_ORIGIN: 'https://auth.example.test:8443', METRICS_AT_EDGE: metricsAtEdge });

@@ -21,7 +21,9 @@ export default async function globalSetup(): Promise<void> {
   try {
     execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
   } catch {
-    throw new Error('redis-server is not installed. Run `make test` (it installs it) or: sudo apt-get install -y redis-server');
+    throw new Error(
+      'redis-server is not installed. Run `make test` (it installs it) or: sudo apt-get install -y redis-server',
+    );
   }
   globalThis.authstackTestRedis = await startRedisServer();
   process.env[TEST_REDIS_URL] = globalThis.authstackTestRedis.url;

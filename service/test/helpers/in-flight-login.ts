@@ -11,7 +11,11 @@ export function inFlightLogin(port: number, body: string) {
     port,
     method: 'POST',
     path: '/api/login',
-    headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'X-Forwarded-Proto': 'https' },
+    headers: {
+      'Content-Type': 'application/json',
+      'Content-Length': Buffer.byteLength(body),
+      'X-Forwarded-Proto': 'https',
+    },
   });
   const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
     req.on('response', (res) => {

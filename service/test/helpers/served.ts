@@ -35,7 +35,9 @@ export function infoNumber(info: string, field: string): number {
  * Commands Redis ran, by name (INFO commandstats), without the INFO that reads them and the
  * client's idle-connection PINGs (node-redis pingInterval): what the service itself asked for.
  */
-export async function commandCounts(redis: { info(section: string): Promise<string> }): Promise<Record<string, number>> {
+export async function commandCounts(redis: {
+  info(section: string): Promise<string>;
+}): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   for (const [, name, calls] of (await redis.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
     if (name !== 'info' && name !== 'ping') counts[name!] = Number(calls);

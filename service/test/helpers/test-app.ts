@@ -65,7 +65,10 @@ export interface TestApp extends Runtime {
 /** The test Redis (started by globalSetup, or REDIS_URL). */
 export function redisUrl(): string {
   const url = process.env[TEST_REDIS_URL];
-  if (!url) throw new Error(`${TEST_REDIS_URL} is not set: integration tests run under jest's integration project (globalSetup)`);
+  if (!url)
+    throw new Error(
+      `${TEST_REDIS_URL} is not set: integration tests run under jest's integration project (globalSetup)`,
+    );
   return url;
 }
 
@@ -113,7 +116,13 @@ export async function buildTestApp(
   const clock = options.clock ?? new TestClock(Date.now());
   // The same start-up chain as the server, with a test clock, captured logs and no
   // process metrics; the decoy hash is made lazily (tests that time it warm it up).
-  const runtime = await bootstrap({ env: testEnv(overrides), clock, logDestination: logs.stream, defaultMetrics: false, redis: options.redis });
+  const runtime = await bootstrap({
+    env: testEnv(overrides),
+    clock,
+    logDestination: logs.stream,
+    defaultMetrics: false,
+    redis: options.redis,
+  });
   const { app, lifecycle } = createApp(runtime);
   return { ...runtime, app, clock, logs, lifecycle, prefix: runtime.config.redis.keyPrefix };
 }
@@ -160,7 +169,12 @@ export function sessionIdOf(cookie: string): string {
 }
 
 /** Logs in through the real POST /api/login endpoint and returns the session cookie. */
-export async function login(t: TestApp, username: string, password: string, headers: Record<string, string> = {}): Promise<string> {
+export async function login(
+  t: TestApp,
+  username: string,
+  password: string,
+  headers: Record<string, string> = {},
+): Promise<string> {
   const res = await viaEdge(t.app).post('/api/login').set(headers).send({ username, password });
   if (res.status !== 200) throw new Error(`login failed: ${res.status} ${JSON.stringify(res.body)}`);
   const cookie = sessionCookie(res);
@@ -169,7 +183,11 @@ export async function login(t: TestApp, username: string, password: string, head
 }
 
 /** Reads one metric's value (sum over matching labels) from the app's registry. */
-export async function metricValue(metrics: Metrics, name: string, labels: Record<string, string> = {}): Promise<number> {
+export async function metricValue(
+  metrics: Metrics,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
   const metric = await metrics.registry.getSingleMetric(name)?.get();
   if (!metric) return 0;
   return metric.values

@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../src/auth/password-policy.ts';
-import { GOOD_PASSWORD, buildTestApp, createUser, login, uniqueUsername, viaEdge, type TestApp } from '../helpers/test-app.ts';
+import {
+  GOOD_PASSWORD,
+  buildTestApp,
+  createUser,
+  login,
+  uniqueUsername,
+  viaEdge,
+  type TestApp,
+} from '../helpers/test-app.ts';
 import { cookieOf, expectEveryInputLabelled, inputNamed, textOf } from '../helpers/html-page.ts';
 
 describe('the change-password page', () => {
@@ -11,11 +19,15 @@ describe('the change-password page', () => {
   afterAll(() => t.close());
 
   const NEW_PASSWORD = 'a brand new long passphrase';
-  const changePassword = (cookie: string, fields: Record<string, string>) => viaEdge(t.app).post('/password').set('Cookie', cookie).type('form').send(fields);
+  const changePassword = (cookie: string, fields: Record<string, string>) =>
+    viaEdge(t.app).post('/password').set('Cookie', cookie).type('form').send(fields);
 
   it('when signed out, then GET and POST /password answer 303 to /login', async () => {
     const shown = await viaEdge(t.app).get('/password');
-    const posted = await viaEdge(t.app).post('/password').type('form').send({ currentPassword: 'x', newPassword: NEW_PASSWORD });
+    const posted = await viaEdge(t.app)
+      .post('/password')
+      .type('form')
+      .send({ currentPassword: 'x', newPassword: NEW_PASSWORD });
 
     expect([shown.status, shown.headers.location]).toEqual([303, '/login']);
     expect([posted.status, posted.headers.location]).toEqual([303, '/login']);
@@ -33,7 +45,10 @@ describe('the change-password page', () => {
     expect(res.text).toContain('<title>Change password · authstack</title>');
     expect(res.text).toMatch(/<form method="post" action="\/password">/);
     expect(inputNamed(res.text, 'username')).toMatchObject({ autocomplete: 'username', value: username, readonly: '' });
-    expect(inputNamed(res.text, 'currentPassword')).toMatchObject({ type: 'password', autocomplete: 'current-password' });
+    expect(inputNamed(res.text, 'currentPassword')).toMatchObject({
+      type: 'password',
+      autocomplete: 'current-password',
+    });
     expect(newPassword).toMatchObject({
       type: 'password',
       autocomplete: 'new-password',
@@ -41,7 +56,9 @@ describe('the change-password page', () => {
       maxlength: String(PASSWORD_MAX_LENGTH),
     });
     expect(newPassword['aria-describedby']).toBe('newPassword-hint');
-    expect(textOf(res.text, 'newPassword-hint')).toContain(`at least ${PASSWORD_MIN_LENGTH} and at most ${PASSWORD_MAX_LENGTH} characters`);
+    expect(textOf(res.text, 'newPassword-hint')).toContain(
+      `at least ${PASSWORD_MIN_LENGTH} and at most ${PASSWORD_MAX_LENGTH} characters`,
+    );
     expectEveryInputLabelled(res.text);
     expect(res.text).not.toMatch(/<script|<style|\sstyle=|\son[a-z]+=/i);
   });
@@ -65,7 +82,9 @@ describe('the change-password page', () => {
     expect((await viaEdge(t.app).post('/api/login').send({ username, password })).status).toBe(401);
     await login(t, username, NEW_PASSWORD);
     // The same audit event as the JSON API's password change.
-    expect(t.logs.events('user.password_changed').filter((e) => e.userId === user.id)).toEqual([expect.objectContaining({ revokedSessions: 1 })]);
+    expect(t.logs.events('user.password_changed').filter((e) => e.userId === user.id)).toEqual([
+      expect.objectContaining({ revokedSessions: 1 }),
+    ]);
   });
 
   it('when the current password is wrong, then 401 and the form again, the error tied to the current-password input, a password_change.failure event, and the password unchanged', async () => {
@@ -78,7 +97,11 @@ describe('the change-password page', () => {
     expect(res.status).toBe(401);
     expect(res.headers['content-type']).toMatch(/^text\/html/);
     expect(res.text).toContain('<title>Error: Change password · authstack</title>');
-    expect(current).toMatchObject({ 'aria-describedby': 'currentPassword-error', 'aria-invalid': 'true', autofocus: '' });
+    expect(current).toMatchObject({
+      'aria-describedby': 'currentPassword-error',
+      'aria-invalid': 'true',
+      autofocus: '',
+    });
     expect(textOf(res.text, 'currentPassword-error')).toBe('The current password is wrong.');
     expect(res.text).not.toContain('not my password');
     expect(t.logs.events('password_change.failure').some((e) => e.userId === user.id)).toBe(true);
@@ -95,10 +118,15 @@ describe('the change-password page', () => {
 
     for (const res of [short, common]) {
       expect(res.status).toBe(400);
-      expect(inputNamed(res.text, 'newPassword')).toMatchObject({ 'aria-describedby': 'newPassword-hint newPassword-error', 'aria-invalid': 'true' });
+      expect(inputNamed(res.text, 'newPassword')).toMatchObject({
+        'aria-describedby': 'newPassword-hint newPassword-error',
+        'aria-invalid': 'true',
+      });
       expect(inputNamed(res.text, 'currentPassword')).not.toHaveProperty('aria-invalid');
     }
-    expect(textOf(short.text, 'newPassword-error')).toBe(`Password must be at least ${PASSWORD_MIN_LENGTH} characters.`);
+    expect(textOf(short.text, 'newPassword-error')).toBe(
+      `Password must be at least ${PASSWORD_MIN_LENGTH} characters.`,
+    );
     expect(textOf(common.text, 'newPassword-error')).toMatch(/commonly used passwords/);
     await login(t, username, password);
   });
@@ -128,7 +156,10 @@ describe('the change-password page', () => {
     const mine = await login(t, username, password);
 
     const statuses: number[] = [];
-    for (let i = 0; i < 3; i += 1) statuses.push((await changePassword(mine, { currentPassword: 'wrong wrong wrong', newPassword: NEW_PASSWORD })).status);
+    for (let i = 0; i < 3; i += 1)
+      statuses.push(
+        (await changePassword(mine, { currentPassword: 'wrong wrong wrong', newPassword: NEW_PASSWORD })).status,
+      );
     const blocked = await changePassword(mine, { currentPassword: password, newPassword: NEW_PASSWORD });
 
     expect(statuses).toEqual([401, 401, 401]);
@@ -141,7 +172,10 @@ describe('the change-password page', () => {
     const { username, password } = await createUser(t);
     const mine = await login(t, username, password);
 
-    const res = await changePassword(mine, { currentPassword: password, newPassword: NEW_PASSWORD }).set('Sec-Fetch-Site', 'cross-site');
+    const res = await changePassword(mine, { currentPassword: password, newPassword: NEW_PASSWORD }).set(
+      'Sec-Fetch-Site',
+      'cross-site',
+    );
 
     expect(res.status).toBe(403);
     await login(t, username, password);
@@ -185,7 +219,8 @@ describe('the sign-up page, when sign-up is on', () => {
   afterAll(() => t.close());
 
   // Each test from its own address: the sign-up limit is per IP.
-  const register = (ip: string, fields: Record<string, string>) => viaEdge(t.app).post('/register').set('X-Forwarded-For', ip).type('form').send(fields);
+  const register = (ip: string, fields: Record<string, string>) =>
+    viaEdge(t.app).post('/register').set('X-Forwarded-For', ip).type('form').send(fields);
 
   it('when GET /login, then it links to /register', async () => {
     const res = await viaEdge(t.app).get('/login');
@@ -201,8 +236,14 @@ describe('the sign-up page, when sign-up is on', () => {
     expect(res.text).toContain('<title>Create an account · authstack</title>');
     expect(res.text).toMatch(/<form method="post" action="\/register">/);
     expect(inputNamed(res.text, 'username')).toMatchObject({ type: 'text', autocomplete: 'username' });
-    expect(password).toMatchObject({ type: 'password', autocomplete: 'new-password', 'aria-describedby': 'password-hint' });
-    expect(textOf(res.text, 'password-hint')).toContain(`at least ${PASSWORD_MIN_LENGTH} and at most ${PASSWORD_MAX_LENGTH} characters`);
+    expect(password).toMatchObject({
+      type: 'password',
+      autocomplete: 'new-password',
+      'aria-describedby': 'password-hint',
+    });
+    expect(textOf(res.text, 'password-hint')).toContain(
+      `at least ${PASSWORD_MIN_LENGTH} and at most ${PASSWORD_MAX_LENGTH} characters`,
+    );
     expectEveryInputLabelled(res.text);
     expect(res.text).toContain('<a href="/login">');
   });
@@ -231,7 +272,12 @@ describe('the sign-up page, when sign-up is on', () => {
 
     expect(res.status).toBe(409);
     expect(res.headers['set-cookie']).toBeUndefined();
-    expect(input).toMatchObject({ value: username, 'aria-describedby': 'username-hint username-error', 'aria-invalid': 'true', autofocus: '' });
+    expect(input).toMatchObject({
+      value: username,
+      'aria-describedby': 'username-hint username-error',
+      'aria-invalid': 'true',
+      autofocus: '',
+    });
     expect(textOf(res.text, 'username-error')).toBe('That username is taken.');
   });
 
@@ -240,7 +286,10 @@ describe('the sign-up page, when sign-up is on', () => {
     const badName = await register('192.0.2.13', { username: 'no spaces <allowed>', password: GOOD_PASSWORD });
 
     expect(weak.status).toBe(400);
-    expect(inputNamed(weak.text, 'password')).toMatchObject({ 'aria-describedby': 'password-hint password-error', 'aria-invalid': 'true' });
+    expect(inputNamed(weak.text, 'password')).toMatchObject({
+      'aria-describedby': 'password-hint password-error',
+      'aria-invalid': 'true',
+    });
     expect(badName.status).toBe(400);
     expect(inputNamed(badName.text, 'username')['aria-invalid']).toBe('true');
     expect(textOf(badName.text, 'username-error')).toBe('Username may contain letters, digits and . _ @ - only.');
@@ -250,9 +299,13 @@ describe('the sign-up page, when sign-up is on', () => {
 
   it('when one address registers past the hourly limit, then 429 with Retry-After and a message above the form (the API shares the count)', async () => {
     const ip = '192.0.2.14';
-    const viaApi = await viaEdge(t.app).post('/api/register').set('X-Forwarded-For', ip).send({ username: uniqueUsername(), password: GOOD_PASSWORD });
+    const viaApi = await viaEdge(t.app)
+      .post('/api/register')
+      .set('X-Forwarded-For', ip)
+      .send({ username: uniqueUsername(), password: GOOD_PASSWORD });
     const statuses = [viaApi.status];
-    for (let i = 0; i < 2; i += 1) statuses.push((await register(ip, { username: uniqueUsername(), password: GOOD_PASSWORD })).status);
+    for (let i = 0; i < 2; i += 1)
+      statuses.push((await register(ip, { username: uniqueUsername(), password: GOOD_PASSWORD })).status);
 
     const blocked = await register(ip, { username: uniqueUsername(), password: GOOD_PASSWORD });
 

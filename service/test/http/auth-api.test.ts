@@ -1,6 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
-import { SESSION_COOKIE, buildTestApp, createUser, login, metricValue, sessionCookie, uniqueUsername, viaEdge, type TestApp } from '../helpers/test-app.ts';
+import {
+  SESSION_COOKIE,
+  buildTestApp,
+  createUser,
+  login,
+  metricValue,
+  sessionCookie,
+  uniqueUsername,
+  viaEdge,
+  type TestApp,
+} from '../helpers/test-app.ts';
 
 describe('JSON auth API', () => {
   let t: TestApp;
@@ -59,9 +69,23 @@ describe('JSON auth API', () => {
     });
 
     it('when fields are missing or not strings, then 400 invalid_request', async () => {
-      for (const body of [{}, { username: 'a' }, { username: 1, password: 'x' }, { username: 'a', password: ['x'] }, [], 'text']) {
-        const res = await viaEdge(t.app).post('/api/login').set('Content-Type', 'application/json').send(JSON.stringify(body));
-        expect({ body, status: res.status, error: res.body.error }).toEqual({ body, status: 400, error: 'invalid_request' });
+      for (const body of [
+        {},
+        { username: 'a' },
+        { username: 1, password: 'x' },
+        { username: 'a', password: ['x'] },
+        [],
+        'text',
+      ]) {
+        const res = await viaEdge(t.app)
+          .post('/api/login')
+          .set('Content-Type', 'application/json')
+          .send(JSON.stringify(body));
+        expect({ body, status: res.status, error: res.body.error }).toEqual({
+          body,
+          status: 400,
+          error: 'invalid_request',
+        });
       }
     });
 
@@ -124,11 +148,15 @@ describe('JSON auth API', () => {
       const res = await viaEdge(t.app).post('/api/logout').set('Cookie', cookie);
 
       expect(res.status).toBe(204);
-      const cleared = (res.headers['set-cookie'] as unknown as string[]).find((c) => c.startsWith(`${SESSION_COOKIE}=`))!;
+      const cleared = (res.headers['set-cookie'] as unknown as string[]).find((c) =>
+        c.startsWith(`${SESSION_COOKIE}=`),
+      )!;
       expect(cleared).toMatch(/Expires=Thu, 01 Jan 1970/);
       expect(await t.redis.keys(`${t.prefix}sess:*`)).toHaveLength(keysBefore.length - 1);
       expect((await viaEdge(t.app).get('/api/me').set('Cookie', cookie)).status).toBe(401);
-      expect(await metricValue(t.metrics, 'auth_sessions_revoked_total', { reason: 'logout' })).toBeGreaterThanOrEqual(1);
+      expect(await metricValue(t.metrics, 'auth_sessions_revoked_total', { reason: 'logout' })).toBeGreaterThanOrEqual(
+        1,
+      );
     });
 
     it('when not signed in, then still 204 (logout is idempotent)', async () => {

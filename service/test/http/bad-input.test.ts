@@ -11,12 +11,17 @@ describe('bad input gets a clear 4xx JSON error, never a 5xx', () => {
   });
   afterAll(() => t.close());
 
-  const post = (path: string, body: string, type = 'application/json') => viaEdge(t.app).post(path).set('Content-Type', type).set('Cookie', cookie).send(body);
+  const post = (path: string, body: string, type = 'application/json') =>
+    viaEdge(t.app).post(path).set('Content-Type', type).set('Cookie', cookie).send(body);
 
   it('when the JSON is malformed, then 400 invalid_request', async () => {
     for (const body of ['{', '{"username": }', 'nul', '{"a":1}}', '\u0000']) {
       const res = await post('/api/login', body);
-      expect({ body, status: res.status, error: res.body.error }).toEqual({ body, status: 400, error: 'invalid_request' });
+      expect({ body, status: res.status, error: res.body.error }).toEqual({
+        body,
+        status: 400,
+        error: 'invalid_request',
+      });
     }
   });
 
@@ -30,7 +35,11 @@ describe('bad input gets a clear 4xx JSON error, never a 5xx', () => {
   it('when the content type is wrong, then 415 unsupported_media_type', async () => {
     for (const type of ['text/plain', 'application/xml', 'multipart/form-data; boundary=x']) {
       const res = await post('/api/login', '{"username":"a","password":"b"}', type);
-      expect({ type, status: res.status, error: res.body.error }).toEqual({ type, status: 415, error: 'unsupported_media_type' });
+      expect({ type, status: res.status, error: res.body.error }).toEqual({
+        type,
+        status: 415,
+        error: 'unsupported_media_type',
+      });
     }
   });
 
@@ -59,7 +68,10 @@ describe('bad input gets a clear 4xx JSON error, never a 5xx', () => {
   it('when the username is over-long, then 400 invalid_request; when a password exceeds the limit, then 400', async () => {
     const longName = await post('/api/login', JSON.stringify({ username: 'u'.repeat(5000), password: 'x' }));
     const longPassword = await post('/api/login', JSON.stringify({ username: 'u', password: 'p'.repeat(4097) }));
-    const registerLong = await post('/api/register', JSON.stringify({ username: 'n'.repeat(65), password: 'a perfectly fine passphrase' }));
+    const registerLong = await post(
+      '/api/register',
+      JSON.stringify({ username: 'n'.repeat(65), password: 'a perfectly fine passphrase' }),
+    );
 
     expect([longName.status, longName.body.error]).toEqual([400, 'invalid_request']);
     expect([longPassword.status, longPassword.body.error]).toEqual([400, 'invalid_request']);
@@ -78,12 +90,21 @@ describe('bad input gets a clear 4xx JSON error, never a 5xx', () => {
   });
 
   it('when a unicode password is registered, then exactly that password logs in and an NFKC look-alike username collides', async () => {
-    const res = await post('/api/register', JSON.stringify({ username: 'Zoë-unicode', password: 'pässwörd 😀 long enough' }));
-    const collide = await post('/api/register', JSON.stringify({ username: 'ＺＯË-unicode', password: 'pässwörd 😀 long enough' }));
+    const res = await post(
+      '/api/register',
+      JSON.stringify({ username: 'Zoë-unicode', password: 'pässwörd 😀 long enough' }),
+    );
+    const collide = await post(
+      '/api/register',
+      JSON.stringify({ username: 'ＺＯË-unicode', password: 'pässwörd 😀 long enough' }),
+    );
 
     expect(res.status).toBe(201);
     expect(collide.status).toBe(409);
-    expect((await viaEdge(t.app).post('/api/login').send({ username: 'zoë-unicode', password: 'pässwörd 😀 long enough' })).status).toBe(200);
+    expect(
+      (await viaEdge(t.app).post('/api/login').send({ username: 'zoë-unicode', password: 'pässwörd 😀 long enough' }))
+        .status,
+    ).toBe(200);
   });
 
   it('when a form post repeats a parameter, then 400 (form re-rendered) rather than an error', async () => {

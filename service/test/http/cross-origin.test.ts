@@ -25,7 +25,9 @@ describe('cross-origin protection on unsafe methods', () => {
   ];
 
   it.each(unsafe)('when %s %s comes with Sec-Fetch-Site: cross-site, then 403 cross_origin', async (method, path) => {
-    const res = await (viaEdge(t.app) as unknown as Record<string, (p: string) => import('supertest').Test>)[method]!(path)
+    const res = await (viaEdge(t.app) as unknown as Record<string, (p: string) => import('supertest').Test>)[method]!(
+      path,
+    )
       .set('Cookie', cookie)
       .set('Sec-Fetch-Site', 'cross-site');
 
@@ -53,7 +55,11 @@ describe('cross-origin protection on unsafe methods', () => {
   });
 
   it('when Origin is PUBLIC_ORIGIN and Sec-Fetch-Site is same-origin, then the request goes through', async () => {
-    const res = await viaEdge(t.app).post('/api/login').set('Origin', PUBLIC_ORIGIN).set('Sec-Fetch-Site', 'same-origin').send(credentials);
+    const res = await viaEdge(t.app)
+      .post('/api/login')
+      .set('Origin', PUBLIC_ORIGIN)
+      .set('Sec-Fetch-Site', 'same-origin')
+      .send(credentials);
     expect(res.status).toBe(200);
   });
 
@@ -67,7 +73,11 @@ describe('cross-origin protection on unsafe methods', () => {
   });
 
   it('when a safe method comes cross-site, then it is not blocked', async () => {
-    const res = await viaEdge(t.app).get('/api/me').set('Cookie', cookie).set('Sec-Fetch-Site', 'cross-site').set('Origin', 'https://evil.example');
+    const res = await viaEdge(t.app)
+      .get('/api/me')
+      .set('Cookie', cookie)
+      .set('Sec-Fetch-Site', 'cross-site')
+      .set('Origin', 'https://evil.example');
     expect(res.status).toBe(200);
   });
 });

@@ -9,7 +9,17 @@ import { sessionHandle } from '../../src/sessions/session-manager.ts';
 import { hostilePlan, type EndpointSpec } from '../helpers/hostile/generators.ts';
 import { sendRaw, type RawResponse } from '../helpers/hostile/raw-http.ts';
 import { buildRequest, type BuiltRequest, type RunFacts } from '../helpers/hostile/request-builder.ts';
-import { GOOD_PASSWORD, SECRET_A, buildTestApp, createUser, login, uniqueUsername, viaEdge, type TestApp, sessionKey } from '../helpers/test-app.ts';
+import {
+  GOOD_PASSWORD,
+  SECRET_A,
+  buildTestApp,
+  createUser,
+  login,
+  uniqueUsername,
+  viaEdge,
+  type TestApp,
+  sessionKey,
+} from '../helpers/test-app.ts';
 
 /**
  * The hostile-input suite: thousands of generated malformed, oversized and forged requests
@@ -134,9 +144,16 @@ interface Tally {
   byClass: Record<string, number>;
 }
 
-function describeFailure(endpoint: EndpointSpec, built: BuiltRequest, response: RawResponse | undefined, problem: string): string {
+function describeFailure(
+  endpoint: EndpointSpec,
+  built: BuiltRequest,
+  response: RawResponse | undefined,
+  problem: string,
+): string {
   const requestHead = built.bytes.subarray(0, 600).toString('latin1');
-  const responseText = response ? `${response.status} ${JSON.stringify(response.headers)}\n${response.body.subarray(0, 300).toString('utf8')}` : '(none)';
+  const responseText = response
+    ? `${response.status} ${JSON.stringify(response.headers)}\n${response.body.subarray(0, 300).toString('utf8')}`
+    : '(none)';
   return `${endpoint.name}: ${problem}\n--- request (first 600 bytes) ---\n${requestHead}\n--- response ---\n${responseText}`;
 }
 
@@ -158,14 +175,17 @@ function checkResponse(endpoint: EndpointSpec, built: BuiltRequest, response: Ra
       fail('an /api 4xx without a JSON body');
     }
     const { error, message } = (body ?? {}) as { error?: unknown; message?: unknown };
-    if (typeof error !== 'string' || typeof message !== 'string') fail('an /api 4xx whose JSON is not {error, message}');
-    if (!/application\/json/.test(response.headers['content-type'] ?? '')) fail('an /api 4xx not labelled application/json');
+    if (typeof error !== 'string' || typeof message !== 'string')
+      fail('an /api 4xx whose JSON is not {error, message}');
+    if (!/application\/json/.test(response.headers['content-type'] ?? ''))
+      fail('an /api 4xx not labelled application/json');
   }
 
   // Only the live session may read /api/me or the session list: forged, truncated,
   // re-signed and logged-out cookies never authenticate.
   const readsAccount = built.method === 'GET' && /^\/api\/(me|sessions)$/.test(built.target);
-  if (readsAccount && response.status === 200 && !built.presentsLiveSession) fail('a request without the live session cookie was authenticated');
+  if (readsAccount && response.status === 200 && !built.presentsLiveSession)
+    fail('a request without the live session cookie was authenticated');
 }
 
 describe('hostile input', () => {
@@ -205,7 +225,9 @@ describe('hostile input', () => {
 
     gc = gcFunction();
     heapBefore = await settledHeapUsed(gc);
-    console.log(`hostile-input: seed ${SEED} (endpoint i uses seed + i), ${RUNS_PER_ENDPOINT} runs per endpoint; HOSTILE_SEED / HOSTILE_RUNS change them`);
+    console.log(
+      `hostile-input: seed ${SEED} (endpoint i uses seed + i), ${RUNS_PER_ENDPOINT} runs per endpoint; HOSTILE_SEED / HOSTILE_RUNS change them`,
+    );
   });
 
   afterAll(async () => {
@@ -243,12 +265,18 @@ describe('hostile input', () => {
             try {
               response = await sendRaw(port, built.bytes, { head: built.head, halfClose: built.halfClose });
             } catch (error) {
-              throw new Error(describeFailure(endpoint, built, undefined, `no answer: ${(error as Error).message}`), { cause: error });
+              throw new Error(describeFailure(endpoint, built, undefined, `no answer: ${(error as Error).message}`), {
+                cause: error,
+              });
             }
-            const cls = response.headers['x-request-id'] === undefined ? `node-${response.status}` : `${Math.floor(response.status / 100)}xx`;
+            const cls =
+              response.headers['x-request-id'] === undefined
+                ? `node-${response.status}`
+                : `${Math.floor(response.status / 100)}xx`;
             tally.byClass[cls] = (tally.byClass[cls] ?? 0) + 1;
             checkResponse(endpoint, built, response);
-            if (endpoint.name === 'POST /api/password' && response.status === 204) supply.passwordChanged(built.bodyText);
+            if (endpoint.name === 'POST /api/password' && response.status === 204)
+              supply.passwordChanged(built.bodyText);
           }),
           { seed, numRuns: RUNS_PER_ENDPOINT, endOnFailure: true },
         );
@@ -259,7 +287,8 @@ describe('hostile input', () => {
       // Arrange
       const total = [...tallies.values()].reduce((sum, tally) => sum + tally.requests, 0);
       const summary = [...tallies.entries()].map(
-        ([name, tally]) => `  ${name.padEnd(30)} ${String(tally.requests).padStart(4)}  ${JSON.stringify(tally.byClass)}`,
+        ([name, tally]) =>
+          `  ${name.padEnd(30)} ${String(tally.requests).padStart(4)}  ${JSON.stringify(tally.byClass)}`,
       );
 
       // Act

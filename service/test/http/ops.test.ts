@@ -33,7 +33,9 @@ describe('operational endpoints', () => {
   it('when /metrics is asked without the bearer token or with a wrong one, then 401', async () => {
     expect((await request(t.app).get('/metrics')).status).toBe(401);
     expect((await request(t.app).get('/metrics').set('Authorization', 'Bearer nope')).status).toBe(401);
-    expect((await request(t.app).get('/metrics').set('Authorization', 'Basic bWV0cmljcy10b2tlbi1mb3ItdGVzdHM=')).status).toBe(401);
+    expect(
+      (await request(t.app).get('/metrics').set('Authorization', 'Basic bWV0cmljcy10b2tlbi1mb3ItdGVzdHM=')).status,
+    ).toBe(401);
   });
 
   it('when /metrics is asked with the token, then Prometheus text with every service metric', async () => {
@@ -56,8 +58,12 @@ describe('operational endpoints', () => {
     ]) {
       expect(res.text).toContain(`# TYPE ${name} `);
     }
-    expect(res.text).toMatch(/http_request_duration_seconds_count\{method="GET",route="\/api\/me",status_code="401"\} \d+/);
-    expect(res.text).toMatch(/http_request_duration_seconds_count\{method="GET",route="\/api\/sessions",status_code="401"\} \d+/);
+    expect(res.text).toMatch(
+      /http_request_duration_seconds_count\{method="GET",route="\/api\/me",status_code="401"\} \d+/,
+    );
+    expect(res.text).toMatch(
+      /http_request_duration_seconds_count\{method="GET",route="\/api\/sessions",status_code="401"\} \d+/,
+    );
   });
 
   it('when many distinct unknown paths and odd methods are requested, then they share one route label and cardinality stays bounded', async () => {
@@ -66,7 +72,9 @@ describe('operational endpoints', () => {
     await request(t.app).get('/api/sessions/some-handle-2');
 
     const res = await request(t.app).get('/metrics').set('Authorization', 'Bearer metrics-token-for-tests');
-    const routes = new Set([...res.text.matchAll(/http_request_duration_seconds_count\{[^}]*route="([^"]*)"/g)].map((m) => m[1]));
+    const routes = new Set(
+      [...res.text.matchAll(/http_request_duration_seconds_count\{[^}]*route="([^"]*)"/g)].map((m) => m[1]),
+    );
 
     expect(routes.has('<unmatched>')).toBe(true);
     expect([...routes].some((r) => r!.includes('probe'))).toBe(false);

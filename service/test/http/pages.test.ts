@@ -53,7 +53,11 @@ describe('HTML pages', () => {
     // The dashboard lists the browser of each session: whatever a client sent must be escaped.
     const userAgent = 'dash-<b>&"agent"';
 
-    const res = await viaEdge(t.app).post('/login').set('User-Agent', userAgent).type('form').send({ username, password });
+    const res = await viaEdge(t.app)
+      .post('/login')
+      .set('User-Agent', userAgent)
+      .type('form')
+      .send({ username, password });
     const cookie = sessionCookie(res)!;
     const dashboard = await viaEdge(t.app).get('/').set('Cookie', cookie);
 
@@ -122,7 +126,11 @@ describe('HTML pages', () => {
   it('when the session forms are posted without a session, then 303 to /login', async () => {
     for (const path of ['/sessions/revoke-others', '/sessions/abc/revoke']) {
       const res = await viaEdge(t.app).post(path);
-      expect({ path, status: res.status, location: res.headers.location }).toEqual({ path, status: 303, location: '/login' });
+      expect({ path, status: res.status, location: res.headers.location }).toEqual({
+        path,
+        status: 303,
+        location: '/login',
+      });
     }
   });
 });

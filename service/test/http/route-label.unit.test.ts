@@ -6,7 +6,10 @@ const req = (parts: { route?: string; baseUrl?: string; mountPath?: string; stat
   ({
     route: parts.route === undefined ? undefined : { path: parts.route },
     baseUrl: parts.baseUrl ?? '',
-    res: { statusCode: parts.status ?? 200, locals: parts.mountPath === undefined ? {} : { mountPath: parts.mountPath } },
+    res: {
+      statusCode: parts.status ?? 200,
+      locals: parts.mountPath === undefined ? {} : { mountPath: parts.mountPath },
+    },
   }) as unknown as Request;
 
 describe('routeLabel', () => {

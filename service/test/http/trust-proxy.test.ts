@@ -37,7 +37,8 @@ describe('trust proxy', () => {
 
   it('when a peer that is not the edge sends X-Forwarded-For, then the session records its socket address and its failures count on that address', async () => {
     const { username, password } = await createUser(edgeElsewhere);
-    const attempt = (xff: string, pw: string) => request(edgeElsewhere.app).post('/api/login').set('X-Forwarded-For', xff).send({ username, password: pw });
+    const attempt = (xff: string, pw: string) =>
+      request(edgeElsewhere.app).post('/api/login').set('X-Forwarded-For', xff).send({ username, password: pw });
     const cookie = sessionCookie(await attempt('203.0.113.10', password), 'sid')!;
     const ip = await sessionIp(edgeElsewhere, cookie);
     // Rotating X-Forwarded-For does not give a fresh throttle bucket.

@@ -24,7 +24,12 @@ describe('graceful shutdown', () => {
     const flight = inFlightLogin(port, JSON.stringify({ username, password }));
     await new Promise((r) => setTimeout(r, 50));
 
-    const shutdown = t.lifecycle.shutdown({ server, timeoutMs: 5000, logger: t.logger, closeDependencies: () => t.redis.close() });
+    const shutdown = t.lifecycle.shutdown({
+      server,
+      timeoutMs: 5000,
+      logger: t.logger,
+      closeDependencies: () => t.redis.close(),
+    });
     expect(t.lifecycle.shuttingDown).toBe(true);
     // New connections are refused once the listener is closed.
     await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
@@ -38,7 +43,13 @@ describe('graceful shutdown', () => {
   });
 
   it('when shutdown has a drain delay, then new requests are still served during it, with readiness 503 and Connection: close, and refused after it', async () => {
-    const shutdown = t.lifecycle.shutdown({ server, timeoutMs: 5000, drainDelayMs: 400, logger: t.logger, closeDependencies: () => t.redis.close() });
+    const shutdown = t.lifecycle.shutdown({
+      server,
+      timeoutMs: 5000,
+      drainDelayMs: 400,
+      logger: t.logger,
+      closeDependencies: () => t.redis.close(),
+    });
 
     const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
     expect(ready.status).toBe(503);
@@ -56,7 +67,12 @@ describe('graceful shutdown', () => {
     flight.response.catch(() => undefined);
     await new Promise((r) => setTimeout(r, 50));
 
-    const outcome = await t.lifecycle.shutdown({ server, timeoutMs: 300, logger: t.logger, closeDependencies: () => t.redis.close() });
+    const outcome = await t.lifecycle.shutdown({
+      server,
+      timeoutMs: 300,
+      logger: t.logger,
+      closeDependencies: () => t.redis.close(),
+    });
 
     expect(outcome).toBe('deadline');
     await expect(flight.response).rejects.toThrow();

@@ -3,7 +3,16 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
 import { startRedisServer } from '../../../testkit/redis-server.ts';
 import { serve } from '../helpers/served.ts';
-import { buildTestApp, createUser, GOOD_PASSWORD, login, viaEdge, type TestApp, sessionIdOf, uniqueUsername } from '../helpers/test-app.ts';
+import {
+  buildTestApp,
+  createUser,
+  GOOD_PASSWORD,
+  login,
+  viaEdge,
+  type TestApp,
+  sessionIdOf,
+  uniqueUsername,
+} from '../helpers/test-app.ts';
 
 /** The request line (pino-http) of the request with this id, once written. */
 async function requestLine(t: TestApp, id: string): Promise<Record<string, unknown>> {
@@ -40,9 +49,16 @@ describe('structured logs', () => {
 
   it('when users log in, fail, log out and register, then each event has its own line with userId and ip, and no password, cookie or session id appears anywhere', async () => {
     const { user, username, password } = await createUser(t);
-    await viaEdge(t.app).post('/api/login').set('X-Forwarded-For', '198.51.100.77').send({ username, password: 'definitely wrong' });
+    await viaEdge(t.app)
+      .post('/api/login')
+      .set('X-Forwarded-For', '198.51.100.77')
+      .send({ username, password: 'definitely wrong' });
     const cookie = await login(t, username, password, { 'X-Forwarded-For': '198.51.100.77' });
-    await viaEdge(t.app).post('/api/logout').set('Cookie', cookie).set('Authorization', 'Bearer some-token').set('X-Forwarded-For', '198.51.100.77');
+    await viaEdge(t.app)
+      .post('/api/logout')
+      .set('Cookie', cookie)
+      .set('Authorization', 'Bearer some-token')
+      .set('X-Forwarded-For', '198.51.100.77');
     await viaEdge(t.app)
       .post('/api/register')
       .send({ username: `${username}-2`, password: 'registration passphrase' });
@@ -62,7 +78,10 @@ describe('structured logs', () => {
   });
 
   it('when an object with password fields is logged, then they are redacted', () => {
-    t.logger.info({ password: 'p1', body: { password: 'p2' }, user: { currentPassword: 'p3', newPassword: 'p4' } }, 'redaction probe');
+    t.logger.info(
+      { password: 'p1', body: { password: 'p2' }, user: { currentPassword: 'p3', newPassword: 'p4' } },
+      'redaction probe',
+    );
 
     const line = t.logs.raw.find((l) => l.includes('redaction probe'))!;
     for (const secret of ['p1', 'p2', 'p3', 'p4']) expect(line).not.toContain(`"${secret}"`);
@@ -70,7 +89,11 @@ describe('structured logs', () => {
   });
 
   it('when a request completes, then pino-http writes one info line with the request id, method, url, user agent, status and time, and nothing else of the request', async () => {
-    await viaEdge(t.app).get('/api/me?probe=1').set('X-Request-Id', 'line-shape-0001').set('User-Agent', 'shape-test/1.0').set('Cookie', 'x=1');
+    await viaEdge(t.app)
+      .get('/api/me?probe=1')
+      .set('X-Request-Id', 'line-shape-0001')
+      .set('User-Agent', 'shape-test/1.0')
+      .set('Cookie', 'x=1');
 
     const line = await requestLine(t, 'line-shape-0001');
     expect(line).toEqual({
@@ -112,7 +135,11 @@ describe('structured logs', () => {
       const url = new URL('/api/login', server.url);
       const req = httpRequest(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-request-id': 'aborted-0001' },
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          'x-request-id': 'aborted-0001',
+        },
       });
       req.on('error', () => undefined);
       // The login is still hashing (argon2, tens of ms) when the client goes away.
@@ -139,8 +166,22 @@ describe('the request line of a failed request', () => {
 
       expect(res.status).toBe(503);
       const line = await requestLine(t, 'five-hundred-0001');
-      expect(line).toMatchObject({ level: 'error', msg: 'request errored', requestId: 'five-hundred-0001', res: { statusCode: 503 } });
-      expect(Object.keys(line).sort()).toEqual(['level', 'msg', 'req', 'requestId', 'res', 'responseTime', 'service', 'time']);
+      expect(line).toMatchObject({
+        level: 'error',
+        msg: 'request errored',
+        requestId: 'five-hundred-0001',
+        res: { statusCode: 503 },
+      });
+      expect(Object.keys(line).sort()).toEqual([
+        'level',
+        'msg',
+        'req',
+        'requestId',
+        'res',
+        'responseTime',
+        'service',
+        'time',
+      ]);
     } finally {
       await t.close();
       await redis.stop();

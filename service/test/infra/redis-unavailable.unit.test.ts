@@ -5,8 +5,16 @@ import { RedisDeadlineError } from '../../src/infra/redis-client.ts';
 
 describe('isRedisUnavailable', () => {
   it('when node-redis reports a closed, offline, timed-out or deadline-exceeded client, then true', () => {
-    for (const error of [new ClientOfflineError(), new TimeoutError(), new SocketTimeoutError(1000), new RedisDeadlineError(800)]) {
-      expect({ error: error.constructor.name, unavailable: isRedisUnavailable(error) }).toEqual({ error: error.constructor.name, unavailable: true });
+    for (const error of [
+      new ClientOfflineError(),
+      new TimeoutError(),
+      new SocketTimeoutError(1000),
+      new RedisDeadlineError(800),
+    ]) {
+      expect({ error: error.constructor.name, unavailable: isRedisUnavailable(error) }).toEqual({
+        error: error.constructor.name,
+        unavailable: true,
+      });
     }
   });
 
@@ -25,7 +33,9 @@ describe('isRedisUnavailable', () => {
 
   it('when the socket is refused or reset, then true; for programming errors and other replies, false', () => {
     expect(isRedisUnavailable(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toBe(true);
-    expect(isRedisUnavailable(new ErrorReply('WRONGTYPE Operation against a key holding the wrong kind of value'))).toBe(false);
+    expect(
+      isRedisUnavailable(new ErrorReply('WRONGTYPE Operation against a key holding the wrong kind of value')),
+    ).toBe(false);
     expect(isRedisUnavailable(new TypeError('x is undefined'))).toBe(false);
     expect(isRedisUnavailable('string')).toBe(false);
   });

@@ -6,7 +6,8 @@ export const DIST = join(import.meta.dirname, '..', '..', '..', 'dist');
 
 /** Process tests run the compiled service exactly as `npm start` does. */
 export function requireBuild(): void {
-  if (!existsSync(join(DIST, 'server.js'))) throw new Error('dist/ is missing: run `npm run build` first (make test does)');
+  if (!existsSync(join(DIST, 'server.js')))
+    throw new Error('dist/ is missing: run `npm run build` first (make test does)');
 }
 
 export interface RunResult {

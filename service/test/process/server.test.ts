@@ -58,7 +58,15 @@ describe('the service process (npm start = node dist/server.js)', () => {
         .filter((l) => l.startsWith('{'))
         .map((l) => JSON.parse(l) as Record<string, unknown>);
       const events = lines.map((l) => l.event).filter(Boolean);
-      expect(events).toEqual(expect.arrayContaining(['admin.bootstrap', 'server.listening', 'login.success', 'shutdown.start', 'shutdown.done']));
+      expect(events).toEqual(
+        expect.arrayContaining([
+          'admin.bootstrap',
+          'server.listening',
+          'login.success',
+          'shutdown.start',
+          'shutdown.done',
+        ]),
+      );
       expect(lines.find((l) => l.event === 'shutdown.done')?.outcome).toBe('clean');
     } finally {
       service.child.kill('SIGKILL');

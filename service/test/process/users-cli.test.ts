@@ -10,7 +10,11 @@ describe('operator CLI (npm run users -- ...)', () => {
   beforeAll(async () => {
     t = await buildTestApp();
     // The CLI reads the same environment as the service.
-    env = { REDIS_URL: t.config.redis.url, REDIS_KEY_PREFIX: t.prefix, SESSION_SECRETS: t.config.session.secrets.join(',') };
+    env = {
+      REDIS_URL: t.config.redis.url,
+      REDIS_KEY_PREFIX: t.prefix,
+      SESSION_SECRETS: t.config.session.secrets.join(','),
+    };
   });
   afterAll(() => t.close());
 
@@ -44,7 +48,10 @@ describe('operator CLI (npm run users -- ...)', () => {
     const username = `coco${Date.now()}`;
     await users(['add', username], 'a cli-made passphrase\n');
 
-    const lookAlike = await users(['add', username.replace('coco', '\u0441\u043e\u0441\u043e')], 'another fine passphrase\n');
+    const lookAlike = await users(
+      ['add', username.replace('coco', '\u0441\u043e\u0441\u043e')],
+      'another fine passphrase\n',
+    );
     const mixed = await users(['add', username.replace('coco', 'c\u043eco')], 'another fine passphrase\n');
 
     expect(lookAlike).toMatchObject({ code: 1, stderr: expect.stringContaining('looks') });
@@ -72,14 +79,19 @@ describe('operator CLI (npm run users -- ...)', () => {
 
     expect(result.code).toBe(0);
     expect((await viaEdge(t.app).get('/api/me').set('Cookie', cookie)).status).toBe(401);
-    expect((await viaEdge(t.app).post('/api/login').send({ username, password: 'doomed cli passphrase' })).status).toBe(401);
+    expect((await viaEdge(t.app).post('/api/login').send({ username, password: 'doomed cli passphrase' })).status).toBe(
+      401,
+    );
     expect((await users(['ls'])).stdout).not.toContain(username);
   });
 
   it('when the command is unknown or the user missing, then usage or a clear error and a non-zero exit', async () => {
     expect((await users([])).code).toBe(2);
     expect(await users(['frobnicate', 'x'])).toMatchObject({ code: 1, stderr: expect.stringContaining('usage:') });
-    expect(await users(['rm', uniqueUsername('ghost')])).toMatchObject({ code: 1, stderr: expect.stringContaining('no user') });
+    expect(await users(['rm', uniqueUsername('ghost')])).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('no user'),
+    });
   });
 
   it('the password is never accepted from argv', async () => {

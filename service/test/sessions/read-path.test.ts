@@ -255,11 +255,13 @@ describe('the read path gives what express-session alone gives', () => {
       const store = t.domain.sessionStore;
       const read = store.get.bind(store);
       // express-session calls get with a callback, the read path awaits it: both forms.
-      jest.spyOn(store, 'get').mockImplementationOnce(async (sid: string, callback?: (err: unknown, data?: SessionData | null) => void) => {
-        const data = (await read(sid)) as SessionData | null;
-        await store.revoke(user.id, [member]);
-        return callback ? callback(null, data) : data;
-      });
+      jest
+        .spyOn(store, 'get')
+        .mockImplementationOnce(async (sid: string, callback?: (err: unknown, data?: SessionData | null) => void) => {
+          const data = (await read(sid)) as SessionData | null;
+          await store.revoke(user.id, [member]);
+          return callback ? callback(null, data) : data;
+        });
     });
   });
 
@@ -279,7 +281,9 @@ describe('the read path gives what express-session alone gives', () => {
   it('keeps its inputs independent of each other (a sanity check of the harness: the two deploys really differ)', async () => {
     expect(withReadPath.config.session.readPath).toBe(true);
     expect(expressSessionOnly.config.session.readPath).toBe(false);
-    const { cookie } = await newUser().then(async ({ username, password }) => ({ cookie: await login(withReadPath, username, password) }));
+    const { cookie } = await newUser().then(async ({ username, password }) => ({
+      cookie: await login(withReadPath, username, password),
+    }));
     expect((await viaEdge(expressSessionOnly.app).get('/api/me').set('Cookie', cookie)).status).toBe(200);
   });
 });
@@ -293,7 +297,9 @@ describe('express-session internals the read path relies on', () => {
   const require = createRequire(import.meta.url);
 
   it('express-session is pinned to an exact version, and that version is the one installed', () => {
-    const pinned = (JSON.parse(readFileSync(`${repoRoot}/package.json`, 'utf8')) as { dependencies: Record<string, string> }).dependencies['express-session'];
+    const pinned = (
+      JSON.parse(readFileSync(`${repoRoot}/package.json`, 'utf8')) as { dependencies: Record<string, string> }
+    ).dependencies['express-session'];
     const installed = (require('express-session/package.json') as { version: string }).version;
 
     expect(pinned).toMatch(/^\d+\.\d+\.\d+$/);
@@ -303,7 +309,15 @@ describe('express-session internals the read path relies on', () => {
   it('a stored record becomes a Session through Store.prototype.createSession, with its cookie a Cookie and its expiry a Date', () => {
     const store = new session.MemoryStore();
     const req = { sessionID: 'an-id' } as unknown as Parameters<typeof store.createSession>[0];
-    const record = { cookie: { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000).toISOString(), httpOnly: true, path: '/' }, userId: 'u' };
+    const record = {
+      cookie: {
+        originalMaxAge: 60_000,
+        expires: new Date(Date.now() + 60_000).toISOString(),
+        httpOnly: true,
+        path: '/',
+      },
+      userId: 'u',
+    };
 
     const made = store.createSession(req, record as unknown as SessionData);
 
@@ -316,11 +330,27 @@ describe('express-session internals the read path relies on', () => {
   });
 
   it("a Cookie's data are the attributes cookie.serialize takes, and touch gives it a new expiry", () => {
-    const cookie = Object.assign(new Cookie(), { maxAge: 60_000, httpOnly: true, secure: true, sameSite: 'lax', path: '/' });
+    const cookie = Object.assign(new Cookie(), {
+      maxAge: 60_000,
+      httpOnly: true,
+      secure: true,
+      sameSite: 'lax',
+      path: '/',
+    });
 
     const data = (cookie as unknown as { data: Record<string, unknown> }).data;
 
-    expect(Object.keys(data).sort()).toEqual(['domain', 'expires', 'httpOnly', 'originalMaxAge', 'partitioned', 'path', 'priority', 'sameSite', 'secure']);
+    expect(Object.keys(data).sort()).toEqual([
+      'domain',
+      'expires',
+      'httpOnly',
+      'originalMaxAge',
+      'partitioned',
+      'path',
+      'priority',
+      'sameSite',
+      'secure',
+    ]);
     expect(typeof (session.Session.prototype as unknown as { touch: unknown }).touch).toBe('function');
   });
 });

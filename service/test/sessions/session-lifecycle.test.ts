@@ -187,7 +187,9 @@ describe('what a signed-in read costs Redis (express-session with the store)', (
     const afterDue = await commandCounts(t.redis);
 
     const diff = (a: Record<string, number>, b: Record<string, number>) =>
-      Object.fromEntries(Object.keys(b).flatMap((name) => (b[name] !== (a[name] ?? 0) ? [[name, b[name]! - (a[name] ?? 0)]] : [])));
+      Object.fromEntries(
+        Object.keys(b).flatMap((name) => (b[name] !== (a[name] ?? 0) ? [[name, b[name]! - (a[name] ?? 0)]] : [])),
+      );
     expect(fresh.status).toBe(200);
     expect(sessionCookie(fresh)).toBeUndefined();
     expect(diff(before, afterFresh)).toEqual({ get: 1 });

@@ -1,6 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { SessionData } from 'express-session';
-import { SESSION_COOKIE, TestClock, buildTestApp, createUser, login, viaEdge, type TestApp, sessionIdOf, sessionKey } from '../helpers/test-app.ts';
+import {
+  SESSION_COOKIE,
+  TestClock,
+  buildTestApp,
+  createUser,
+  login,
+  viaEdge,
+  type TestApp,
+  sessionIdOf,
+  sessionKey,
+} from '../helpers/test-app.ts';
 
 describe('session management API', () => {
   let t: TestApp;
@@ -12,8 +22,14 @@ describe('session management API', () => {
 
   it('when a user has sessions on two devices, then GET /api/sessions lists both with opaque ids, IPs, user agents and marks the current one', async () => {
     const { username, password } = await createUser(t);
-    const laptop = await login(t, username, password, { 'User-Agent': 'laptop-browser', 'X-Forwarded-For': '198.51.100.7' });
-    const phone = await login(t, username, password, { 'User-Agent': 'phone-browser', 'X-Forwarded-For': '203.0.113.9' });
+    const laptop = await login(t, username, password, {
+      'User-Agent': 'laptop-browser',
+      'X-Forwarded-For': '198.51.100.7',
+    });
+    const phone = await login(t, username, password, {
+      'User-Agent': 'phone-browser',
+      'X-Forwarded-For': '203.0.113.9',
+    });
 
     const res = await viaEdge(t.app).get('/api/sessions').set('Cookie', laptop).set('User-Agent', 'laptop-browser');
 
@@ -35,7 +51,10 @@ describe('session management API', () => {
     const { username, password } = await createUser(t);
     const mine = await login(t, username, password);
     const other = await login(t, username, password);
-    const list = (await viaEdge(t.app).get('/api/sessions').set('Cookie', mine)).body.sessions as Array<{ id: string; current: boolean }>;
+    const list = (await viaEdge(t.app).get('/api/sessions').set('Cookie', mine)).body.sessions as Array<{
+      id: string;
+      current: boolean;
+    }>;
     const otherId = list.find((s) => !s.current)!.id;
 
     const res = await viaEdge(t.app).delete(`/api/sessions/${otherId}`).set('Cookie', mine);
@@ -50,7 +69,8 @@ describe('session management API', () => {
     const bob = await createUser(t);
     const aliceCookie = await login(t, alice.username, alice.password);
     const bobCookie = await login(t, bob.username, bob.password);
-    const bobSessionId = (await viaEdge(t.app).get('/api/sessions').set('Cookie', bobCookie)).body.sessions[0].id as string;
+    const bobSessionId = (await viaEdge(t.app).get('/api/sessions').set('Cookie', bobCookie)).body.sessions[0]
+      .id as string;
 
     const res = await viaEdge(t.app).delete(`/api/sessions/${bobSessionId}`).set('Cookie', aliceCookie);
 
@@ -98,7 +118,9 @@ describe('session management API', () => {
     const res = await viaEdge(t.app).delete(`/api/sessions/${ownId}`).set('Cookie', mine);
 
     expect(res.status).toBe(204);
-    const setCookie = (res.headers['set-cookie'] as unknown as string[]).filter((c) => c.startsWith(`${SESSION_COOKIE}=`));
+    const setCookie = (res.headers['set-cookie'] as unknown as string[]).filter((c) =>
+      c.startsWith(`${SESSION_COOKIE}=`),
+    );
     expect(setCookie).toHaveLength(1);
     expect(setCookie[0]).toMatch(/Expires=Thu, 01 Jan 1970/);
     expect((await viaEdge(t.app).get('/api/me').set('Cookie', mine)).status).toBe(401);

@@ -66,7 +66,9 @@ export function createAccountFlow(deps: {
           purpose: 'password_change',
         }),
       );
-      const changed = await about({ 400: 'newPassword' }, () => accounts.changePassword(user, newPassword, req.sessionID));
+      const changed = await about({ 400: 'newPassword' }, () =>
+        accounts.changePassword(user, newPassword, req.sessionID),
+      );
       // A fresh id for the session that made the change (its old record ends with it), carrying
       // the new credential version; every other session is already gone. Every device cookie
       // ended with the change too: this browser gets its own again, for the new generation.

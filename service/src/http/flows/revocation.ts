@@ -34,7 +34,10 @@ export function createRevocationFlow(deps: {
     async revokeOthers(req, res, user) {
       const { deviceGeneration, revoked } = await accounts.signOutElsewhere(user, req.sessionID);
       // This browser keeps its trust (the same device id), bound to the new generation.
-      const device = devices.verify(deviceCookie.presented(req), { id: user.id, deviceGeneration: deviceGeneration - 1 });
+      const device = devices.verify(deviceCookie.presented(req), {
+        id: user.id,
+        deviceGeneration: deviceGeneration - 1,
+      });
       if (device) deviceCookie.set(req, res, devices.issue({ id: user.id, deviceGeneration }, device.id));
       req.log.info({ event: 'sessions.revoked_others', userId: user.id, count: revoked }, 'other sessions revoked');
       return revoked;

@@ -30,7 +30,8 @@ export function toAppError(error: unknown): AppError {
   if (isRedisUnavailable(error)) return unavailable();
   // http-errors from express internals (e.g. a malformed URI): trust 4xx, hide 5xx.
   const status = (error as { status?: unknown } | null)?.status;
-  if (typeof status === 'number' && status >= 400 && status < 500) return new AppError(status, 'invalid_request', 'The request is malformed.');
+  if (typeof status === 'number' && status >= 400 && status < 500)
+    return new AppError(status, 'invalid_request', 'The request is malformed.');
   return INTERNAL();
 }
 
@@ -53,8 +54,12 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     // Expected overload answers (Redis away, hashing queue full) are warnings without a
     // stack: a login flood must not turn into a flood of error reports.
     if (answer.code === 'unavailable' || answer.code === 'busy') {
-      log.warn({ event: `request.${answer.code}`, reason: (error as Error | null)?.message }, 'request refused: service overloaded or dependency unavailable');
-    } else if (answer.status >= 500) log.error({ err: error, event: 'request.error', code: answer.code }, 'request failed');
+      log.warn(
+        { event: `request.${answer.code}`, reason: (error as Error | null)?.message },
+        'request refused: service overloaded or dependency unavailable',
+      );
+    } else if (answer.status >= 500)
+      log.error({ err: error, event: 'request.error', code: answer.code }, 'request failed');
     else log.debug({ code: answer.code, status: answer.status }, 'request rejected');
 
     res.set(answer.headers);

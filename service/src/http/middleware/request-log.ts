@@ -46,7 +46,12 @@ export function requestLog(app: Express, logger: Logger): RequestHandler {
     },
     wrapSerializers: false,
     serializers: {
-      req: (req: Request) => ({ id: req.id, method: req.method, url: req.originalUrl, userAgent: req.headers['user-agent'] }),
+      req: (req: Request) => ({
+        id: req.id,
+        method: req.method,
+        url: req.originalUrl,
+        userAgent: req.headers['user-agent'],
+      }),
       res: (res: ServerResponse) => ({ statusCode: res.statusCode }),
     },
     autoLogging: { ignore: (req) => QUIET_PATHS.has(req.url ?? '') },

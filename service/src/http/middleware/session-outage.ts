@@ -6,7 +6,10 @@ import { isRedisUnavailable } from '../../infra/redis-client.ts';
  * picks (the login page) go on without a session instead of failing with 503: a person with
  * an old cookie still sees the form and a clear message when they submit it.
  */
-export function tolerateSessionOutage(sessionMiddleware: RequestHandler, tolerates: (req: Request) => boolean): RequestHandler {
+export function tolerateSessionOutage(
+  sessionMiddleware: RequestHandler,
+  tolerates: (req: Request) => boolean,
+): RequestHandler {
   return (req, res, next) => {
     sessionMiddleware(req, res, (error?: unknown) => {
       if (error && isRedisUnavailable(error) && tolerates(req)) {

@@ -50,7 +50,10 @@ export function opsRouter({ redis, registry, metricsToken, lifecycle, readinessT
       const header = req.get('authorization') ?? '';
       const match = /^Bearer\s+(.+)$/i.exec(header);
       if (!match || !tokenMatches(match[1]!.trim(), metricsToken)) {
-        res.set('WWW-Authenticate', 'Bearer realm="metrics"').status(401).json({ error: 'unauthenticated', message: 'A valid bearer token is required.' });
+        res
+          .set('WWW-Authenticate', 'Bearer realm="metrics"')
+          .status(401)
+          .json({ error: 'unauthenticated', message: 'A valid bearer token is required.' });
         return;
       }
     }

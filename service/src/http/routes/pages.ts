@@ -7,7 +7,15 @@ import { FieldError, type AccountField, type AccountFlow } from '../flows/regist
 import type { RevocationFlow } from '../flows/revocation.ts';
 import type { SignInFlow } from '../flows/sign-in.ts';
 import { toAppError } from '../middleware/error-handler.ts';
-import { dashboardPage, loginPage, NOTICES, passwordPage, registerPage, type FormErrors, type Notice } from '../views/pages.ts';
+import {
+  dashboardPage,
+  loginPage,
+  NOTICES,
+  passwordPage,
+  registerPage,
+  type FormErrors,
+  type Notice,
+} from '../views/pages.ts';
 import { STYLESHEET } from '../views/stylesheet.ts';
 
 export interface PagesDeps {
@@ -21,7 +29,11 @@ const STYLESHEET_ETAG = `"${createHash('sha256').update(STYLESHEET).digest('base
 
 /** GET /static/app.css: cacheable, no session needed (mounted before the session middleware). */
 export const stylesheetHandler: RequestHandler = (req, res) => {
-  res.set({ 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'public, max-age=3600', ETag: STYLESHEET_ETAG });
+  res.set({
+    'Content-Type': 'text/css; charset=utf-8',
+    'Cache-Control': 'public, max-age=3600',
+    ETag: STYLESHEET_ETAG,
+  });
   if (req.get('if-none-match') === STYLESHEET_ETAG) {
     res.status(304).end();
     return;
@@ -42,7 +54,14 @@ export function pagesRouter({ sessions, signInFlow, revocation, accountFlow }: P
   router.get('/', async (req, res) => {
     if (!req.user) return res.redirect(303, '/login');
     const sessionList = await sessions.list(req, req.user.id);
-    res.type('html').send(dashboardPage({ username: req.user.username, times: sessions.times(req), sessions: sessionList, notice: noticeOf(req) }));
+    res.type('html').send(
+      dashboardPage({
+        username: req.user.username,
+        times: sessions.times(req),
+        sessions: sessionList,
+        notice: noticeOf(req),
+      }),
+    );
   });
 
   router.get('/login', (req, res) => {
@@ -59,7 +78,11 @@ export function pagesRouter({ sessions, signInFlow, revocation, accountFlow }: P
       // One message whichever of the two was wrong (or malformed): the form must not tell.
       const wrong = answer.status === 401 || answer.status === 400;
       const errors = wrong ? { fields: { password: 'Wrong username or password.' } } : { form: answer.message };
-      sendForm(res, answer, loginPage({ username: typedUsername(req), errors, signupEnabled: accountFlow.signupEnabled }));
+      sendForm(
+        res,
+        answer,
+        loginPage({ username: typedUsername(req), errors, signupEnabled: accountFlow.signupEnabled }),
+      );
     }
   });
 
@@ -143,7 +166,8 @@ const FIELD_LABELS: Record<AccountField, string> = {
 /** An error about one input goes beside it; anything else (throttled, busy) above the form. */
 function formErrors(answer: AppError): FormErrors {
   if (!(answer instanceof FieldError)) return { form: answer.message };
-  if (answer.field === 'currentPassword' && answer.status === 401) return { fields: { currentPassword: 'The current password is wrong.' } };
+  if (answer.field === 'currentPassword' && answer.status === 401)
+    return { fields: { currentPassword: 'The current password is wrong.' } };
   // Parsing names the JSON field first ("newPassword is required"): say it as the label does.
   const { field, message } = answer;
   const named = message.startsWith(`${field} `) ? FIELD_LABELS[field] + message.slice(field.length) : message;

@@ -41,7 +41,14 @@ function fields(specs: FieldSpec[], errors: FormErrors | undefined) {
 export function loginPage(options: { username?: string; errors?: FormErrors; signupEnabled?: boolean } = {}): string {
   const inputs = fields(
     [
-      { name: 'username', label: 'Username', type: 'text', autocomplete: 'username', value: options.username ?? '', maxLength: USERNAME_MAX_LENGTH },
+      {
+        name: 'username',
+        label: 'Username',
+        type: 'text',
+        autocomplete: 'username',
+        value: options.username ?? '',
+        maxLength: USERNAME_MAX_LENGTH,
+      },
       { name: 'password', label: 'Password', type: 'password', autocomplete: 'current-password' },
     ],
     options.errors,
@@ -92,7 +99,14 @@ export function passwordPage(options: { username: string; errors?: FormErrors })
   const inputs = fields(
     [
       // Shown read-only so password managers know which account the new password belongs to.
-      { name: 'username', label: 'Username', type: 'text', autocomplete: 'username', value: options.username, readonly: true },
+      {
+        name: 'username',
+        label: 'Username',
+        type: 'text',
+        autocomplete: 'username',
+        value: options.username,
+        readonly: true,
+      },
       { name: 'currentPassword', label: 'Current password', type: 'password', autocomplete: 'current-password' },
       newPasswordField('newPassword', 'New password'),
     ],
@@ -116,12 +130,21 @@ function when(iso: string) {
   return html`<time datetime="${iso}">${iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}</time>`;
 }
 
-export function dashboardPage(data: { username: string; times: SessionTimes; sessions: SessionSummary[]; notice?: Notice }): string {
+export function dashboardPage(data: {
+  username: string;
+  times: SessionTimes;
+  sessions: SessionSummary[];
+  notice?: Notice;
+}): string {
   const rows = data.sessions.map(
     (s) => html`<tr${s.current ? html` class="current"` : ''}>
   <td>${s.ip}</td><td class="ua">${s.userAgent || '—'}</td><td>${when(s.createdAt)}</td><td>${when(s.lastSeenAt)}</td>
   <td>${
-    s.current ? html`this session` : html`<form method="post" action="/sessions/${s.id}/revoke"><button type="submit" class="link">Revoke</button></form>`
+    s.current
+      ? html`this session`
+      : html`<form method="post" action="/sessions/${s.id}/revoke">
+          <button type="submit" class="link">Revoke</button>
+        </form>`
   }</td>
 </tr>`,
   );

@@ -24,13 +24,20 @@ const jsonField = (good: fc.Arbitrary<string>) =>
   );
 
 /** A JSON body plan for the given field names (login/register or password change). */
-export function jsonBodyPlan(fields: [string, string], good: [fc.Arbitrary<string>, fc.Arbitrary<string>]): fc.Arbitrary<BodyPlan> {
+export function jsonBodyPlan(
+  fields: [string, string],
+  good: [fc.Arbitrary<string>, fc.Arbitrary<string>],
+): fc.Arbitrary<BodyPlan> {
   const [a, b] = fields;
   const shaped = fc
     .record({ [a]: jsonField(good[0]), [b]: jsonField(good[1]) }, { requiredKeys: [] })
     .chain((obj) =>
       fc
-        .dictionary(fc.constantFrom('__proto__', 'constructor', 'prototype', 'extra', 'toString'), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 2 })
+        .dictionary(
+          fc.constantFrom('__proto__', 'constructor', 'prototype', 'extra', 'toString'),
+          fc.jsonValue({ maxDepth: 2 }),
+          { maxKeys: 2 },
+        )
         .map((extra) => ({ ...extra, ...obj })),
     )
     .map((value) => ({ kind: 'json-value' as const, value }));
@@ -65,7 +72,12 @@ export function jsonBodyPlan(fields: [string, string], good: [fc.Arbitrary<strin
     { weight: 8, arbitrary: shaped },
     { weight: 3, arbitrary: malformed.map((text) => ({ kind: 'text' as const, text })) },
     { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 4 }).map((value) => ({ kind: 'json-value' as const, value })) },
-    { weight: 1, arbitrary: fc.array(fc.oneof(hostileByte, byte), { minLength: 1, maxLength: 64 }).map((bytes) => ({ kind: 'bytes' as const, bytes })) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .array(fc.oneof(hostileByte, byte), { minLength: 1, maxLength: 64 })
+        .map((bytes) => ({ kind: 'bytes' as const, bytes })),
+    },
     {
       weight: 2,
       arbitrary: fc.record({
@@ -105,13 +117,37 @@ export function formBodyPlan(good: [fc.Arbitrary<string>, fc.Arbitrary<string>])
   const pair = fc.oneof(
     value(good[0]).map((v) => `username=${v}`),
     value(good[1]).map((v) => `password=${v}`),
-    fc.constantFrom('username', 'password=', '=x', '&', 'username[]=a', 'username[0]=a', '__proto__=x', 'constructor=x'),
+    fc.constantFrom(
+      'username',
+      'password=',
+      '=x',
+      '&',
+      'username[]=a',
+      'username[0]=a',
+      '__proto__=x',
+      'constructor=x',
+    ),
     fc.tuple(printable(10), printable(20)).map(([k, v]) => `${encodeURIComponent(k)}=${v}`),
   );
   return fc.oneof(
-    { weight: 8, arbitrary: fc.array(pair, { minLength: 0, maxLength: 14 }).map((pairs) => ({ kind: 'form' as const, text: pairs.join('&') })) },
-    { weight: 1, arbitrary: fc.integer({ min: 5_000, max: 20_000 }).map((n) => ({ kind: 'form' as const, text: `username=${'a'.repeat(n)}&password=x` })) },
-    { weight: 1, arbitrary: fc.array(fc.oneof(hostileByte, byte), { minLength: 1, maxLength: 64 }).map((bytes) => ({ kind: 'bytes' as const, bytes })) },
+    {
+      weight: 8,
+      arbitrary: fc
+        .array(pair, { minLength: 0, maxLength: 14 })
+        .map((pairs) => ({ kind: 'form' as const, text: pairs.join('&') })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .integer({ min: 5_000, max: 20_000 })
+        .map((n) => ({ kind: 'form' as const, text: `username=${'a'.repeat(n)}&password=x` })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .array(fc.oneof(hostileByte, byte), { minLength: 1, maxLength: 64 })
+        .map((bytes) => ({ kind: 'bytes' as const, bytes })),
+    },
     { weight: 1, arbitrary: fc.constant({ kind: 'empty' as const }) },
   );
 }
@@ -147,5 +183,8 @@ export const FORM_TYPES = [
 
 export const contentEncoding = fc.oneof(
   { weight: 12, arbitrary: fc.constant(undefined) },
-  { weight: 1, arbitrary: fc.constantFrom('gzip', 'deflate', 'br', 'identity', 'x-unknown', 'gzip, gzip', 'GZIP', 'gzip-valid') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom('gzip', 'deflate', 'br', 'identity', 'x-unknown', 'gzip, gzip', 'GZIP', 'gzip-valid'),
+  },
 );

@@ -1,6 +1,14 @@
 import fc from 'fast-check';
 import { FORM_TYPES, JSON_TYPES, contentEncoding, formBodyPlan, jsonBodyPlan } from './body-arbitraries.ts';
-import { anyText, cookiePlan, framingAttack, goodPassword, goodUsername, headerAttack, printable } from './header-arbitraries.ts';
+import {
+  anyText,
+  cookiePlan,
+  framingAttack,
+  goodPassword,
+  goodUsername,
+  headerAttack,
+  printable,
+} from './header-arbitraries.ts';
 import type { BodyKind, BodyPlan, HeaderAttack, HostilePlan, IdPlan, PathPlan } from './plans.ts';
 
 // Whole hostile requests (plans.ts) for one endpoint, and the paths and query strings they use.
@@ -26,19 +34,45 @@ export function hostilePlan(endpoint: EndpointSpec): fc.Arbitrary<HostilePlan> {
       arbitrary: fc
         .oneof(
           fc.string({ maxLength: 30 }),
-          fc.constantFrom('%', '%zz', '%E0%A4%A', '%C0%AF', '%00', '%FF', '..', '%2e%2e', '%2F', 'a%2Fb', '*', '-', '__proto__'),
+          fc.constantFrom(
+            '%',
+            '%zz',
+            '%E0%A4%A',
+            '%C0%AF',
+            '%00',
+            '%FF',
+            '..',
+            '%2e%2e',
+            '%2F',
+            'a%2Fb',
+            '*',
+            '-',
+            '__proto__',
+          ),
         )
         .map((text) => ({ kind: 'text' as const, text })),
     },
-    { weight: 2, arbitrary: anyText(40).map((text) => ({ kind: 'text' as const, text: encodeURIComponentLoose(text) })) },
-    { weight: 1, arbitrary: fc.integer({ min: 1_000, max: 9_000 }).map((length) => ({ kind: 'huge' as const, length })) },
+    {
+      weight: 2,
+      arbitrary: anyText(40).map((text) => ({ kind: 'text' as const, text: encodeURIComponentLoose(text) })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.integer({ min: 1_000, max: 9_000 }).map((length) => ({ kind: 'huge' as const, length })),
+    },
     { weight: 2, arbitrary: fc.constant({ kind: 'own-handle' as const }) },
   );
   const pathPlan: fc.Arbitrary<PathPlan> = endpoint.unknown
     ? unknownPath.map((path) => ({ kind: 'raw' as const, path }))
     : hasId
-      ? fc.oneof({ weight: 6, arbitrary: idPlan.map((id) => ({ kind: 'id' as const, id })) }, { weight: 1, arbitrary: pathVariant })
-      : fc.oneof({ weight: 6, arbitrary: fc.constant({ kind: 'exact' as const }) }, { weight: 1, arbitrary: pathVariant });
+      ? fc.oneof(
+          { weight: 6, arbitrary: idPlan.map((id) => ({ kind: 'id' as const, id })) },
+          { weight: 1, arbitrary: pathVariant },
+        )
+      : fc.oneof(
+          { weight: 6, arbitrary: fc.constant({ kind: 'exact' as const }) },
+          { weight: 1, arbitrary: pathVariant },
+        );
   const bodyPlan: fc.Arbitrary<BodyPlan> =
     endpoint.body === 'credentials'
       ? jsonBodyPlan(['username', 'password'], [good.username, good.password])
@@ -53,7 +87,10 @@ export function hostilePlan(endpoint: EndpointSpec): fc.Arbitrary<HostilePlan> {
   const types = endpoint.body === 'form' ? FORM_TYPES : JSON_TYPES;
   const contentType =
     endpoint.body === 'none'
-      ? fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom(...JSON_TYPES, ...FORM_TYPES) })
+      ? fc.oneof(
+          { weight: 3, arbitrary: fc.constant(undefined) },
+          { weight: 1, arbitrary: fc.constantFrom(...JSON_TYPES, ...FORM_TYPES) },
+        )
       : fc.oneof(
           { weight: 8, arbitrary: fc.constant(types[0]) },
           { weight: 3, arbitrary: fc.constantFrom(...types) },
@@ -63,7 +100,10 @@ export function hostilePlan(endpoint: EndpointSpec): fc.Arbitrary<HostilePlan> {
   return fc.record({
     method: endpoint.unknown
       ? fc.constantFrom(...OTHER_METHODS)
-      : fc.oneof({ weight: 10, arbitrary: fc.constant(endpoint.method) }, { weight: 1, arbitrary: fc.constantFrom(...OTHER_METHODS) }),
+      : fc.oneof(
+          { weight: 10, arbitrary: fc.constant(endpoint.method) },
+          { weight: 1, arbitrary: fc.constantFrom(...OTHER_METHODS) },
+        ),
     path: pathPlan,
     query: queryString,
     cookie: cookiePlan,
@@ -113,7 +153,9 @@ export const unknownPath: fc.Arbitrary<string> = fc.oneof(
     'http://evil.example/api/me',
     'https://auth.example.test/api/me',
   ),
-  fc.array(fc.stringMatching(/^[A-Za-z0-9._~!$&'()*+,;=:@%-]{0,20}$/), { minLength: 1, maxLength: 8 }).map((segments) => `/${segments.join('/')}`),
+  fc
+    .array(fc.stringMatching(/^[A-Za-z0-9._~!$&'()*+,;=:@%-]{0,20}$/), { minLength: 1, maxLength: 8 })
+    .map((segments) => `/${segments.join('/')}`),
   anyText(40).map((s) => `/${encodeURIComponentLoose(s)}`),
   fc.integer({ min: 1_000, max: 12_000 }).map((n) => `/${'a/'.repeat(n / 2)}`),
 );
@@ -121,7 +163,13 @@ export const unknownPath: fc.Arbitrary<string> = fc.oneof(
 const pathVariant: fc.Arbitrary<PathPlan> = fc.oneof(
   fc.record({
     kind: fc.constant('variant' as const),
-    variant: fc.constantFrom('trailing-slash' as const, 'upper' as const, 'double-slash' as const, 'encoded' as const, 'dot-segment' as const),
+    variant: fc.constantFrom(
+      'trailing-slash' as const,
+      'upper' as const,
+      'double-slash' as const,
+      'encoded' as const,
+      'dot-segment' as const,
+    ),
   }),
   unknownPath.map((path) => ({ kind: 'raw' as const, path })),
 );
@@ -157,7 +205,12 @@ export const queryString: fc.Arbitrary<string> = fc.oneof(
       )
       .map((pairs) => `?${pairs.join('&')}`),
   },
-  { weight: 1, arbitrary: fc.integer({ min: 100, max: 3_000 }).map((n) => `?${Array.from({ length: n }, (_, i) => `a=${i}`).join('&')}`) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .integer({ min: 100, max: 3_000 })
+      .map((n) => `?${Array.from({ length: n }, (_, i) => `a=${i}`).join('&')}`),
+  },
 );
 
 /** encodeURIComponent that never throws (lone surrogates become %EF%BF%BD, like a browser). */

@@ -33,11 +33,15 @@ export const anyText = (maxLength = 40) =>
   fc.oneof(
     fc.string({ maxLength }),
     fc.string({ unit: 'binary', maxLength }),
-    fc.string({ unit: fc.oneof(loneSurrogate, fc.constantFrom('\u0000', '\u001f', '\u202e', '\ufeff', '\u0130', 'Ａ', '😀')), maxLength }),
+    fc.string({
+      unit: fc.oneof(loneSurrogate, fc.constantFrom('\u0000', '\u001f', '\u202e', '\ufeff', '\u0130', 'Ａ', '😀')),
+      maxLength,
+    }),
   );
 // Control characters are exactly what this strips, so the regex names them.
 // eslint-disable-next-line no-control-regex
-export const printable = (maxLength = 40) => fc.string({ unit: 'binary-ascii', maxLength }).map((s) => s.replace(/[\x00-\x1f\x7f]/g, ''));
+export const printable = (maxLength = 40) =>
+  fc.string({ unit: 'binary-ascii', maxLength }).map((s) => s.replace(/[\x00-\x1f\x7f]/g, ''));
 
 /** Headers this service reads somewhere (or the edge relies on). */
 const READ_HEADERS = [
@@ -63,7 +67,17 @@ const READ_HEADERS = [
 const headerName = fc.oneof(fc.constantFrom(...READ_HEADERS), fc.stringMatching(/^X-[A-Za-z0-9-]{1,20}$/));
 
 const junkValues: Record<string, string[]> = {
-  'X-Forwarded-For': ['', ',,,', 'unknown', '::ffff:999.1.1.1', '1.2.3.4, ', ' , 10.0.0.1', '[::1]:80', '127.0.0.1, 127.0.0.1, 127.0.0.1', 'a'.repeat(300)],
+  'X-Forwarded-For': [
+    '',
+    ',,,',
+    'unknown',
+    '::ffff:999.1.1.1',
+    '1.2.3.4, ',
+    ' , 10.0.0.1',
+    '[::1]:80',
+    '127.0.0.1, 127.0.0.1, 127.0.0.1',
+    'a'.repeat(300),
+  ],
   'X-Forwarded-Proto': ['http', 'https, http', 'HTTPS', 'gopher', ''],
   'X-Request-Id': ['', 'a b', '../../etc', '<script>', 'x'.repeat(200), '\u00e9'],
   Origin: ['null', 'https://evil.example', 'https://auth.example.test.evil', 'https://auth.example.test/', ''],
@@ -77,7 +91,11 @@ const junkValues: Record<string, string[]> = {
 };
 const junkHeader = fc
   .constantFrom(...Object.keys(junkValues))
-  .chain((name) => fc.oneof(fc.constantFrom(...junkValues[name]!), printable(60)).map((value) => ({ kind: 'junk' as const, name, value })));
+  .chain((name) =>
+    fc
+      .oneof(fc.constantFrom(...junkValues[name]!), printable(60))
+      .map((value) => ({ kind: 'junk' as const, name, value })),
+  );
 
 export const headerAttack: fc.Arbitrary<HeaderAttack> = fc.oneof(
   // Invalid UTF-8 (high bytes) reaches the app; NUL and other CTLs are refused by Node's parser.
@@ -102,11 +120,21 @@ export const headerAttack: fc.Arbitrary<HeaderAttack> = fc.oneof(
     weight: 1,
     arbitrary: fc.record({
       kind: fc.constant('bad-name' as const),
-      name: fc.array(fc.oneof(hostileByte, fc.constantFrom(0x20, 0x22, 0x28, 0x3a, 0x40)), { minLength: 1, maxLength: 8 }),
+      name: fc.array(fc.oneof(hostileByte, fc.constantFrom(0x20, 0x22, 0x28, 0x3a, 0x40)), {
+        minLength: 1,
+        maxLength: 8,
+      }),
     }),
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('fold' as const), value: printable(20) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('huge' as const), name: headerName, size: fc.integer({ min: 4_000, max: 40_000 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('huge' as const),
+      name: headerName,
+      size: fc.integer({ min: 4_000, max: 40_000 }),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('many' as const), count: fc.integer({ min: 50, max: 400 }) }) },
   {
     weight: 2,
@@ -140,8 +168,17 @@ export const framingAttack: fc.Arbitrary<FramingAttack> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ kind: 'bare-lf' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'cl-and-te' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'bad-chunk' as const }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('short-body' as const), missing: fc.integer({ min: 1, max: 50 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('trailing-garbage' as const), bytes: fc.array(byte, { minLength: 1, maxLength: 40 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('short-body' as const), missing: fc.integer({ min: 1, max: 50 }) }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('trailing-garbage' as const),
+      bytes: fc.array(byte, { minLength: 1, maxLength: 40 }),
+    }),
+  },
 );
 
 const simpleCookie: fc.Arbitrary<SimpleCookie> = fc.oneof(
@@ -166,13 +203,35 @@ export const cookiePlan: fc.Arbitrary<CookiePlan> = fc.oneof(
       ),
     }),
   },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('truncated' as const), keep: fc.double({ min: 0, max: 0.99, noNaN: true }) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('tampered' as const), at: fc.nat(), char: fc.constantFrom('A', 'z', '0', '-', '_', '.', '%', '=') }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('resigned' as const), secret: fc.string({ minLength: 1, maxLength: 64 }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('truncated' as const),
+      keep: fc.double({ min: 0, max: 0.99, noNaN: true }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('tampered' as const),
+      at: fc.nat(),
+      char: fc.constantFrom('A', 'z', '0', '-', '_', '.', '%', '='),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('resigned' as const),
+      secret: fc.string({ minLength: 1, maxLength: 64 }),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('signed-garbage-id' as const), id: anyText(80) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('logged-out' as const), index: fc.nat() }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'removed-user' as const }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('duplicate' as const), first: simpleCookie, second: simpleCookie }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant('duplicate' as const), first: simpleCookie, second: simpleCookie }),
+  },
   {
     weight: 1,
     arbitrary: fc.record({
@@ -190,7 +249,9 @@ export const cookiePlan: fc.Arbitrary<CookiePlan> = fc.oneof(
           'sid=s%3Aabc.def',
         ),
         printable(200),
-        fc.array(fc.tuple(printable(12), printable(40)), { maxLength: 60 }).map((pairs) => pairs.map(([k, v]) => `${k}=${v}`).join('; ')),
+        fc
+          .array(fc.tuple(printable(12), printable(40)), { maxLength: 60 })
+          .map((pairs) => pairs.map(([k, v]) => `${k}=${v}`).join('; ')),
       ),
     }),
   },

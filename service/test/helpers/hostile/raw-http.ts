@@ -36,7 +36,11 @@ export function sendRaw(port: number, bytes: Buffer, options: SendOptions = {}):
         const end = buffer.indexOf('\r\n\r\n');
         if (end < 0)
           return closed
-            ? finish(new Error(`connection closed without a response (${buffer.length} bytes: ${JSON.stringify(buffer.toString('latin1').slice(0, 80))})`))
+            ? finish(
+                new Error(
+                  `connection closed without a response (${buffer.length} bytes: ${JSON.stringify(buffer.toString('latin1').slice(0, 80))})`,
+                ),
+              )
             : undefined;
         const lines = buffer.subarray(0, end).toString('latin1').split('\r\n');
         const match = /^HTTP\/\d\.\d (\d{3})/.exec(lines[0] ?? '');
@@ -55,7 +59,8 @@ export function sendRaw(port: number, bytes: Buffer, options: SendOptions = {}):
           const value = line.slice(colon + 1).trim();
           headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
         }
-        if (head || status === 204 || status === 304) return finish(undefined, { status, headers, body: Buffer.alloc(0) });
+        if (head || status === 204 || status === 304)
+          return finish(undefined, { status, headers, body: Buffer.alloc(0) });
         if (headers['content-length'] !== undefined) {
           const length = Number(headers['content-length']);
           if (rest.length >= length) return finish(undefined, { status, headers, body: rest.subarray(0, length) });

@@ -86,7 +86,12 @@ function resolvePath(endpoint: EndpointSpec, plan: PathPlan, facts: RunFacts): s
     case 'raw':
       return plan.path;
     case 'id': {
-      const id = plan.id.kind === 'own-handle' ? facts.ownHandle : plan.id.kind === 'huge' ? 'h'.repeat(plan.id.length) : plan.id.text;
+      const id =
+        plan.id.kind === 'own-handle'
+          ? facts.ownHandle
+          : plan.id.kind === 'huge'
+            ? 'h'.repeat(plan.id.length)
+            : plan.id.text;
       return base.replace(':id', id);
     }
     case 'variant': {
@@ -200,7 +205,9 @@ export function buildRequest(endpoint: EndpointSpec, plan: HostilePlan, facts: R
   let eol = '\r\n';
   let tail = Buffer.alloc(0);
   let halfClose = false;
-  const hasLength = headers.some(([name]) => typeof name === 'string' && /^(content-length|transfer-encoding)$/i.test(name));
+  const hasLength = headers.some(
+    ([name]) => typeof name === 'string' && /^(content-length|transfer-encoding)$/i.test(name),
+  );
   switch (framing.kind) {
     case 'version':
       version = framing.version;
