@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { parseDurationMs } from '../service/src/config/config.ts';
+import { parseDurationMs } from '../service/src/config/setting-types.ts';
 import { loginAsAdmin, randomUsername } from './support/auth.ts';
 import { postJson, request, sleep } from './support/http.ts';
 import { itWhen } from './support/conditional.ts';

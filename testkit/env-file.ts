@@ -12,6 +12,13 @@ export function readEnvFile(path: string): Record<string, string> {
   return parseEnv(readFileSync(path, 'utf8')) as Record<string, string>;
 }
 
+/** KEY=value lines under a comment saying who wrote them and from what. */
+export function envFileText(comment: string, vars: Record<string, string>): string {
+  return `# ${comment}\n${Object.entries(vars)
+    .map(([key, value]) => `${key}=${value}`)
+    .join('\n')}\n`;
+}
+
 /** One value, or undefined when the key is missing or empty. */
 export function envValue(path: string, key: string): string | undefined {
   const value = readEnvFile(path)[key];

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { parseDuration } from '../../service/src/config/config.ts';
+import { parseDuration } from '../../service/src/config/setting-types.ts';
 
 export interface WrkResult {
   requests: number;

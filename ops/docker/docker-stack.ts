@@ -9,18 +9,12 @@ import { isPortFree } from '../../testkit/ports.ts';
 import { atPort, probe } from '../../testkit/http.ts';
 import { fromRepo, repoRoot } from '../../testkit/repo.ts';
 import { capture, run, sleep, waitFor } from '../lib/run.ts';
-import { writeSecretFiles } from '../lib/secrets.ts';
-import { SECRET_FILES, assertValidServiceConfig, serviceEnvFrom, type SecretKey } from '../lib/service-env.ts';
 import { ensureTools } from '../lib/tools.ts';
+import { writeComposeInputs } from './compose-inputs.ts';
 import { findEngine, startEngine } from './engine.ts';
 import { buildStandinImages, neededImages } from './standin-images.ts';
 
 const log = (message: string) => say('docker-stack', message);
-/** Settings the compose file decides for the service (docker-compose.yml, service.environment). */
-const COMPOSE_OWNED = ['HOST', 'PORT', 'REDIS_URL', 'REDIS_SENTINELS', 'TRUST_PROXY', 'COOKIE_SECURE'] as const;
-/** The Sentinels of the compose profile `ha` (docker-compose.yml). */
-const HA_SENTINELS = ['sentinel-1:26379', 'sentinel-2:26379', 'sentinel-3:26379'].join(',');
-const DEFAULT_BACKEND_SUBNET = '172.30.97.0/24';
 
 /**
  * The Docker Compose stack (docker-compose.yml, project "authstack"). The tooling, not
@@ -130,70 +124,16 @@ export class DockerStack {
 
   // --- inputs ------------------------------------------------------------------------------------
 
-  /**
-   * Writes what compose reads: .run/docker/compose.env (the variables docker-compose.yml
-   * interpolates), .run/docker/service.env (the service's settings) and .secrets/ (secrets as
-   * files; mode 0444 inside a 0700 directory, because compose bind-mounts them into containers
-   * whose users differ, while only the owner can reach them on the host).
-   */
+  /** Writes what compose reads from this checkout's .env (compose-inputs.ts). */
   writeComposeInputs(): void {
-    const dotenv = readEnvFile(this.envFile);
-    const { settings, secrets, overridden } = serviceEnvFrom(dotenv, COMPOSE_OWNED);
-    for (const key of overridden) log(`${key} in ${this.envFile} is not used: the compose file sets it`);
-    const backendSubnet = this.setting('BACKEND_SUBNET', DEFAULT_BACKEND_SUBNET);
-    const publicOrigin = this.setting('PUBLIC_ORIGIN', 'https://localhost');
-    assertValidServiceConfig(
-      { ...settings, ...secrets, PUBLIC_ORIGIN: publicOrigin, TRUST_PROXY: backendSubnet },
-      this.envFile,
-    );
-    for (const key of ['SESSION_SECRETS', 'REDIS_PASSWORD', 'METRICS_TOKEN', 'ADMIN_PASSWORD'] as const) {
-      if (!secrets[key])
-        throw new CliError(`${key} is empty: set it in ${this.envFile} (make env creates a complete one)`);
-    }
-    mkdirSync(this.runDir, { recursive: true });
-    const composeVars: Record<string, string> = {
-      HTTP_PORT: this.setting('HTTP_PORT', '80'),
-      HTTPS_PORT: this.setting('HTTPS_PORT', '443'),
-      PUBLISH_ADDRESS: this.setting('PUBLISH_ADDRESS', '0.0.0.0'),
-      PUBLIC_ORIGIN: publicOrigin,
-      BACKEND_SUBNET: backendSubnet,
-      TLS_CERT: this.setting('TLS_CERT', '/etc/nginx/certs/localhost.crt'),
-      TLS_KEY: this.setting('TLS_KEY', '/etc/nginx/certs/localhost.key'),
-      TLS_OCSP: this.setting('TLS_OCSP', 'off'),
-      METRICS_AT_EDGE: secrets.METRICS_TOKEN ? 'on' : 'off',
-      // Profile `ha`: the service connects through the Sentinels, the data nodes ask them who leads.
-      REDIS_SENTINELS: this.profiles().includes('ha') ? HA_SENTINELS : '',
-      REDIS_HA_SENTINELS: this.profiles().includes('ha') ? HA_SENTINELS : '',
-      GIT_REVISION: this.env.GIT_REVISION ?? 'unknown',
-      BUILD_CREATED: this.env.BUILD_CREATED ?? 'unknown',
-    };
-    writeFileSync(
-      join(this.runDir, 'compose.env'),
-      `# Written by the stack tooling from ${this.envFile}: what docker-compose.yml interpolates.\n${Object.entries(
-        composeVars,
-      )
-        .map(([k, v]) => `${k}=${v}`)
-        .join('\n')}\n`,
-    );
-    writeFileSync(
-      join(this.runDir, 'service.env'),
-      `# Written by the stack tooling from ${this.envFile}: the service's settings (secrets arrive as files).\n${Object.entries(
-        settings,
-      )
-        .map(([k, v]) => `${k}=${v}`)
-        .join('\n')}\n`,
-      { mode: 0o600 },
-    );
-    const password = secrets.REDIS_PASSWORD!;
-    writeSecretFiles(
-      this.secretsDir,
-      {
-        ...Object.fromEntries(Object.entries(secrets).map(([key, value]) => [SECRET_FILES[key as SecretKey], value])),
-        // redis.conf syntax: a double-quoted string with \ and " escaped.
-        'redis_requirepass.conf': `requirepass "${password.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`,
-      },
-      0o444,
-    );
+    writeComposeInputs({
+      envFile: this.envFile,
+      runDir: this.runDir,
+      secretsDir: this.secretsDir,
+      setting: (name, fallback) => this.setting(name, fallback),
+      profiles: this.profiles(),
+      env: this.env,
+    });
   }
 
   /** PUBLIC_ORIGIN is what browsers send as Origin: its port must be the published HTTPS port. */

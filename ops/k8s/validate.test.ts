@@ -2,7 +2,8 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { SECRET_KEYS, parseDurationMs } from '../../service/src/config/config.ts';
+import { SECRET_KEYS } from '../../service/src/config/config.ts';
+import { parseDurationMs } from '../../service/src/config/setting-types.ts';
 import { repoRoot } from '../../testkit/repo.ts';
 import { CliError } from '../lib/log.ts';
 import { MANIFEST_DIR, OPERATOR_SECRETS, render, validateKubernetesManifests, validateResource } from './validate.ts';

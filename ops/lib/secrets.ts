@@ -24,3 +24,8 @@ export function writeSecretFiles(dir: string, secrets: Record<string, string>, m
     renameSync(tmp, join(dir, name));
   }
 }
+
+/** A value as redis.conf reads it: a double-quoted string with \ and " escaped. */
+export function redisConfString(value: string): string {
+  return `"${value.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
+}

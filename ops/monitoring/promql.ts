@@ -7,7 +7,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parser } from '@prometheus-io/lezer-promql';
 import { parse as parseYaml } from 'yaml';
-import { parseDuration } from '../../service/src/config/config.ts';
+import { parseDuration } from '../../service/src/config/setting-types.ts';
 import { repoRoot } from '../../testkit/repo.ts';
 
 export const DASHBOARD_DIR = join(repoRoot, 'deploy/grafana/dashboards');

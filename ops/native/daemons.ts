@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { CliError } from '../lib/log.ts';
-import { run, sleep, which } from '../lib/run.ts';
+import { run, sleep, waitFor, which } from '../lib/run.ts';
 
 export interface StartOptions {
   env: NodeJS.ProcessEnv;
@@ -69,6 +69,23 @@ export class Daemons {
     return pid;
   }
 
+  /**
+   * Waits until `ready` answers true while `name` runs; fails naming `what` did not happen, with
+   * the last lines of the given logs, when the daemon exits or the time runs out.
+   */
+  async waitReady(
+    name: string,
+    wait: { ready: () => Promise<boolean>; what: string; timeoutMs: number; logs: string[] },
+  ): Promise<void> {
+    const outcome = await waitFor(
+      async () => ((await wait.ready()) ? true : this.isRunning(name) ? undefined : false),
+      { timeoutMs: wait.timeoutMs, intervalMs: 200 },
+    );
+    if (outcome === true) return;
+    const why = outcome === false ? `${name} exited` : `${wait.what} within ${wait.timeoutMs / 1000}s`;
+    throw new CliError([`${name}: no ${why}`, ...wait.logs.map((file) => tail(file))].join('\n'));
+  }
+
   /** Stops `name` with `signal` (TERM), then KILL when it is still there after the timeout. */
   async stop(name: string, options: { signal?: NodeJS.Signals; timeoutMs: number }): Promise<boolean> {
     if (!this.isRunning(name)) {
@@ -108,4 +125,9 @@ export class Daemons {
     );
     return sent.status === 0;
   }
+}
+
+function tail(file: string, lines = 30): string {
+  if (!existsSync(file)) return '';
+  return `--- last lines of ${file}:\n${readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n')}`;
 }

@@ -7,14 +7,14 @@ import { announce } from '../lib/access.ts';
 import { CliError, say } from '../lib/log.ts';
 import { atPort, probe } from '../../testkit/http.ts';
 import { fromRepo, repoRoot } from '../../testkit/repo.ts';
-import { run, waitFor } from '../lib/run.ts';
+import { run } from '../lib/run.ts';
 import { writeSecretFiles } from '../lib/secrets.ts';
 import { SECRET_FILES, assertValidServiceConfig, serviceEnvFrom, type SecretKey } from '../lib/service-env.ts';
 import { ensureTools } from '../lib/tools.ts';
-import { nginxGlobals, renderNginx, type NginxTemplateVars } from '../../testkit/nginx.ts';
+import { nginxGlobals, renderNginx } from '../../testkit/nginx.ts';
 import { buildIfStale } from '../lib/build.ts';
 import { Daemons } from './daemons.ts';
-import { planStack, redisConf, smokeEnv, type StackState } from './stack-plan.ts';
+import { nginxVars, planStack, redisConf, smokeEnv, type StackState } from './stack-plan.ts';
 
 const log = (message: string) => say('native-stack', message);
 
@@ -192,7 +192,7 @@ export class NativeStack {
         if (this.daemons.isRunning('nginx')) {
           // Re-render from nginx/ and reload gracefully (HUP): new workers, no dropped requests.
           const out = join(this.runDir, 'nginx');
-          renderNginx(out, this.nginxVars(state));
+          renderNginx(out, nginxVars(state, this.runDir, Boolean(this.secretValues().METRICS_TOKEN)));
           await this.nginxTest(out);
           this.daemons.signal('nginx', 'SIGHUP');
           log('nginx reloaded');
@@ -303,17 +303,12 @@ export class NativeStack {
     log(`starting redis on 127.0.0.1:${state.redisPort}`);
     const logFile = join(this.runDir, 'redis.log');
     await this.daemons.start('redis', [conf], { env: process.env, log: logFile });
-    const ready = await waitFor(
-      async () => ((await this.redisPing(state)) ? true : this.daemons.isRunning('redis') ? undefined : false),
-      {
-        timeoutMs: this.readyTimeoutMs,
-        intervalMs: 200,
-      },
-    );
-    if (ready !== true)
-      throw new CliError(
-        `redis ${ready === false ? 'exited' : `did not answer PING within ${this.readyTimeoutMs / 1000}s`}\n${tail(logFile)}`,
-      );
+    await this.daemons.waitReady('redis', {
+      ready: () => this.redisPing(state),
+      what: 'answer to PING',
+      timeoutMs: this.readyTimeoutMs,
+      logs: [logFile],
+    });
   }
 
   private async startService(state: StackState): Promise<void> {
@@ -322,34 +317,13 @@ export class NativeStack {
     log(`starting the service on 127.0.0.1:${state.servicePort}`);
     const logFile = join(this.runDir, 'service.log');
     await this.daemons.start('service', ['dist/server.js'], { env, cwd: repoRoot, log: logFile });
-    const ready = await waitFor(
-      async () => {
-        const { status } = await probe(`http://127.0.0.1:${state.servicePort}/healthz`, { timeoutMs: 2000 });
-        if (status === 200) return true;
-        return this.daemons.isRunning('service') ? undefined : false;
-      },
-      { timeoutMs: this.readyTimeoutMs, intervalMs: 200 },
-    );
-    if (ready !== true)
-      throw new CliError(
-        `the service ${ready === false ? 'exited' : `did not answer /healthz within ${this.readyTimeoutMs / 1000}s`}\n${tail(logFile)}`,
-      );
-  }
-
-  nginxVars(state: StackState): NginxTemplateVars {
-    return {
-      UPSTREAM_ADDR: `127.0.0.1:${state.servicePort}`,
-      UPSTREAM_MODE: 'static',
-      UPSTREAM_RESOLVER: '127.0.0.1',
-      NGINX_HTTP_LISTEN: `127.0.0.1:${state.httpPort}`,
-      NGINX_HTTPS_LISTEN: `127.0.0.1:${state.httpsPort}`,
-      PUBLIC_ORIGIN: state.publicOrigin,
-      TLS_CERT: state.tlsCert,
-      TLS_KEY: state.tlsKey,
-      TLS_OCSP: state.tlsOcsp,
-      ACME_WEBROOT: join(this.runDir, 'acme'),
-      METRICS_AT_EDGE: this.secretValues().METRICS_TOKEN ? 'on' : 'off',
-    };
+    await this.daemons.waitReady('service', {
+      ready: async () =>
+        (await probe(`http://127.0.0.1:${state.servicePort}/healthz`, { timeoutMs: 2000 })).status === 200,
+      what: '200 from /healthz',
+      timeoutMs: this.readyTimeoutMs,
+      logs: [logFile],
+    });
   }
 
   private async nginxTest(out: string): Promise<void> {
@@ -362,7 +336,7 @@ export class NativeStack {
     if (this.daemons.isRunning('nginx')) return log(`nginx already running (pid ${this.daemons.pidOf('nginx')})`);
     const out = join(this.runDir, 'nginx');
     mkdirSync(join(this.runDir, 'acme', '.well-known', 'acme-challenge'), { recursive: true });
-    renderNginx(out, this.nginxVars(state));
+    renderNginx(out, nginxVars(state, this.runDir, Boolean(this.secretValues().METRICS_TOKEN)));
     await this.nginxTest(out);
     log(`starting nginx: https on 127.0.0.1:${state.httpsPort}, http on 127.0.0.1:${state.httpPort}`);
     // Access lines (stdout) and errors (stderr) in one file, as `docker logs` shows them.
@@ -374,24 +348,17 @@ export class NativeStack {
 
   /** GET /readyz through nginx, with the local CA verified (your own certificate is the smoke tests' business). */
   private async waitEdgeReady(state: StackState): Promise<void> {
-    let last = '';
-    const ready = await waitFor(
-      async () => {
-        const { status, error } = await probe(atPort(`${state.publicOrigin}/readyz`, state.httpsPort), {
-          connectTo: '127.0.0.1',
-          caFiles: state.caFile ? [state.caFile] : [],
-        });
-        last = `${status}${error ? ` ${error}` : ''}`;
-        if (status === 200) return true;
-        return this.daemons.isRunning('nginx') ? undefined : false;
+    await this.daemons.waitReady('nginx', {
+      ready: async () => {
+        const url = atPort(`${state.publicOrigin}/readyz`, state.httpsPort);
+        return (
+          (await probe(url, { connectTo: '127.0.0.1', caFiles: state.caFile ? [state.caFile] : [] })).status === 200
+        );
       },
-      { timeoutMs: this.readyTimeoutMs, intervalMs: 250 },
-    );
-    if (ready !== true) {
-      throw new CliError(
-        `https://127.0.0.1:${state.httpsPort}/readyz did not answer 200 within ${this.readyTimeoutMs / 1000}s (last: ${last})\n${tail(join(this.runDir, 'nginx.log'))}\n${tail(join(this.runDir, 'service.log'))}`,
-      );
-    }
+      what: `200 from https://127.0.0.1:${state.httpsPort}/readyz`,
+      timeoutMs: this.readyTimeoutMs,
+      logs: [join(this.runDir, 'nginx.log'), join(this.runDir, 'service.log')],
+    });
   }
 
   /** How the smoke tests reach this stack (docs/edge.md, SMOKE_STACK_FILE). */
@@ -419,9 +386,4 @@ export class NativeStack {
       ],
     });
   }
-}
-
-function tail(file: string, lines = 30): string {
-  if (!existsSync(file)) return '';
-  return `--- last lines of ${file}:\n${readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n')}`;
 }

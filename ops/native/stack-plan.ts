@@ -1,9 +1,11 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { NginxTemplateVars } from '../../testkit/nginx.ts';
 import { pickPort } from '../../testkit/ports.ts';
 import { fromRepo, repoRoot } from '../../testkit/repo.ts';
 import { CliError, say } from '../lib/log.ts';
+import { redisConfString } from '../lib/secrets.ts';
 
 const log = (message: string) => say('native-stack', message);
 
@@ -86,7 +88,7 @@ export function redisConf(state: StackState, dataDir: string, password: string):
     `pidfile ${join(dataDir, 'redis-server.pid')}`,
     'daemonize no',
     'logfile ""',
-    `requirepass "${password.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`,
+    `requirepass ${redisConfString(password)}`,
     '',
   ].join('\n');
 }
@@ -103,4 +105,21 @@ export function smokeEnv(state: StackState, envFile: string, serviceLog: string)
     `SMOKE_SERVICE_LOG_CMD=cat '${serviceLog}'`,
     '',
   ].join('\n');
+}
+
+/** The project's nginx templates' variables for this run (testkit/nginx.ts renders them). */
+export function nginxVars(state: StackState, runDir: string, metricsAtEdge: boolean): NginxTemplateVars {
+  return {
+    UPSTREAM_ADDR: `127.0.0.1:${state.servicePort}`,
+    UPSTREAM_MODE: 'static',
+    UPSTREAM_RESOLVER: '127.0.0.1',
+    NGINX_HTTP_LISTEN: `127.0.0.1:${state.httpPort}`,
+    NGINX_HTTPS_LISTEN: `127.0.0.1:${state.httpsPort}`,
+    PUBLIC_ORIGIN: state.publicOrigin,
+    TLS_CERT: state.tlsCert,
+    TLS_KEY: state.tlsKey,
+    TLS_OCSP: state.tlsOcsp,
+    ACME_WEBROOT: join(runDir, 'acme'),
+    METRICS_AT_EDGE: metricsAtEdge ? 'on' : 'off',
+  };
 }

@@ -2,7 +2,8 @@ import { describe, expect, it } from '@jest/globals';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suiteScratchDir } from '../../../testkit/scratch-dir.ts';
-import { ConfigError, loadConfig, parseDurationMs } from '../../src/config/config.ts';
+import { ConfigError, loadConfig } from '../../src/config/config.ts';
+import { parseDurationMs } from '../../src/config/setting-types.ts';
 
 const SECRET = 'x'.repeat(32);
 const base = { SESSION_SECRETS: SECRET };
