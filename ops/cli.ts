@@ -72,12 +72,6 @@ async function modeFor(command: string): Promise<Mode> {
   return (await new DockerStack().isServiceRunning()) ? 'docker' : 'native';
 }
 
-/** `tail -F` over the native stack's logs: follows until interrupted. */
-function follow(files: string[], followMode: boolean): Promise<number> {
-  const child = spawn('tail', [...(followMode ? ['-n', '50', '-F'] : ['-n', '200']), ...files], { stdio: 'inherit' });
-  return new Promise((resolve) => child.on('close', (code) => resolve(code ?? 0)));
-}
-
 /** The commands on a running stack, for either shape. */
 function stackCommands(mode: Mode): Record<string, Command> {
   const docker = new DockerStack();
@@ -89,9 +83,13 @@ function stackCommands(mode: Mode): Record<string, Command> {
     ps: () => (isDocker ? docker.passthrough(['ps']) : native.ps()),
     logs: (args) => {
       const { values, positionals } = options(args, { 'no-follow': { type: 'boolean' } });
-      return isDocker
-        ? docker.logs(!values['no-follow'], positionals)
-        : follow(native.logFiles(positionals), !values['no-follow']);
+      const follow = !values['no-follow'];
+      if (isDocker) return docker.logs(follow, positionals);
+      const tail = spawn('tail', ['-n', ...(follow ? ['50', '-F'] : ['200']), ...native.logFiles(positionals)], {
+        stdio: 'inherit',
+      });
+      // Ended by a signal (the reader went away, ^C) counts as done.
+      return new Promise<number>((resolve) => tail.on('close', (code) => resolve(code ?? 0)));
     },
     restart: (args) => (isDocker ? docker.restart(args) : native.restart(args[0])),
     recreate: (args) => docker.recreate(args),
@@ -118,12 +116,8 @@ function stackCommands(mode: Mode): Record<string, Command> {
     soak: async () => {
       if (isDocker) await docker.connect();
       const target = await soakTargetFor(mode, () => docker.containerOf('service'), native.runDir);
-      return (await soak(target, {
-        seconds: Number(process.env.SOAK_SECONDS ?? 300),
-        users: Number(process.env.SOAK_USERS ?? 4),
-      }))
-        ? 0
-        : 1;
+      const { SOAK_SECONDS = 300, SOAK_USERS = 4 } = process.env;
+      return (await soak(target, { seconds: Number(SOAK_SECONDS), users: Number(SOAK_USERS) })) ? 0 : 1;
     },
   };
 }
@@ -155,14 +149,12 @@ async function dispatch(table: Record<string, Command>, args: string[], usage = 
 }
 
 const STACK_COMMANDS = ['up', 'down', 'logs', 'ps', 'restart', 'rotate-secret', 'backup', 'users', 'soak'];
+function onRunningStack(name: string): Command {
+  return async (args) => dispatch(stackCommands(await modeFor(name)), [name, ...args]);
+}
 
 const commands: Record<string, Command> = {
-  ...Object.fromEntries(
-    STACK_COMMANDS.map((name) => [
-      name,
-      async (args: string[]) => dispatch(stackCommands(await modeFor(name)), [name, ...args]),
-    ]),
-  ),
+  ...Object.fromEntries(STACK_COMMANDS.map((name) => [name, onRunningStack(name)])),
   docker: async ([sub = '', ...rest]) => {
     const docker = new DockerStack();
     if (sub === 'compose') return docker.connect().then(() => docker.passthrough(rest));
@@ -241,11 +233,8 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    if (error instanceof CliError) {
-      process.stderr.write(`error: ${error.message}\n`);
-      process.exit(error.exitCode);
-    }
-    process.stderr.write(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exit(1);
+    const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    process.stderr.write(`error: ${error instanceof CliError ? error.message : detail}\n`);
+    process.exit(error instanceof CliError ? error.exitCode : 1);
   },
 );

@@ -59,16 +59,15 @@ export async function announce(access: StackAccess): Promise<void> {
   // CI logs are kept and shared: the password is named, not printed.
   const password = process.env.CI ? `(ADMIN_PASSWORD in ${access.envFile})` : (dotenv.ADMIN_PASSWORD ?? '');
   const check = await checkAdminLogin(access);
+  const tried = check === 'works' ? 'tried just now' : `not tried: ${check.slice('unchecked: '.length)}`;
   const login =
-    check === 'works'
-      ? `    log in as:  ${username} / ${password}   (from ${access.envFile}; tried just now)`
-      : check === 'other-password'
-        ? [
-            `    the user ${username} already exists in this stack's Redis with a password other than ADMIN_PASSWORD`,
-            `    in ${access.envFile} (its data outlived an earlier .env). Log in with the old password, or reset it:`,
-            `      ${access.usersCommand(`passwd ${username}`)}`,
-          ].join('\n')
-        : `    log in as:  ${username} / ${password}   (from ${access.envFile}; not tried: ${check.slice('unchecked: '.length)})`;
+    check === 'other-password'
+      ? [
+          `    the user ${username} already exists in this stack's Redis with a password other than ADMIN_PASSWORD`,
+          `    in ${access.envFile} (its data outlived an earlier .env). Log in with the old password, or reset it:`,
+          `      ${access.usersCommand(`passwd ${username}`)}`,
+        ].join('\n')
+      : `    log in as:  ${username} / ${password}   (from ${access.envFile}; ${tried})`;
   process.stderr.write(
     `\n  authstack is up (${access.shape}): ${access.origin}\n${login}\n${access.notes.map((n) => `    ${n}\n`).join('')}`,
   );

@@ -16,7 +16,3 @@ export class CliError extends Error {
     this.exitCode = exitCode;
   }
 }
-
-export function fail(message: string, exitCode = 1): never {
-  throw new CliError(message, exitCode);
-}

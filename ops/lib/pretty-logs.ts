@@ -30,9 +30,10 @@ export function prettifier(colorize: boolean): (value: object) => string {
 /**
  * What a line may show on a terminal. Control characters a client put in a logged field (a
  * User-Agent, a URL) must not reach it raw: C1 ones such as U+009B (CSI) start escape sequences
- * as ESC does. pino-pretty prints fields as JSON, which escapes C0 but not C1, and colours with
- * ESC sequences of its own: so C1 is escaped on every line, C0 (but tab) on lines passed through
- * as they came. Each is shown as \u00XX.
+ * as ESC does. pino-pretty strips them from the message but prints the fields as JSON
+ * (singleLine), which escapes C0 but not C1, and colours with ESC sequences of its own: so C1
+ * is escaped on every line, C0 (but tab) on lines passed through as they came. Each is shown as
+ * \u00XX, so what was sent stays visible.
  */
 export function terminalSafe(line: string, prettified: boolean): string {
   // eslint-disable-next-line no-control-regex -- finding control characters is the point
@@ -44,11 +45,7 @@ export function terminalSafe(line: string, prettified: boolean): string {
 export async function prettyLogs(input: Readable, output: Writable & { isTTY?: boolean }): Promise<void> {
   const prettify = output.isTTY ? prettifier(true) : undefined;
   for await (const line of createInterface({ input, crlfDelay: Infinity })) {
-    if (!prettify) {
-      output.write(`${line}\n`);
-      continue;
-    }
-    const shown = prettyLogLine(line, prettify);
-    output.write(`${terminalSafe(shown, shown !== line)}\n`);
+    const shown = prettify ? prettyLogLine(line, prettify) : line;
+    output.write(`${prettify ? terminalSafe(shown, shown !== line) : line}\n`);
   }
 }

@@ -1,7 +1,10 @@
-import { spawn, type SpawnOptions } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CliError } from './log.ts';
+
+export { sleep };
 
 export interface RunOptions {
   cwd?: string;
@@ -15,10 +18,11 @@ export interface RunOptions {
   /** Kill the child after this many milliseconds. */
   timeoutMs?: number;
   /**
-   * Send stdout to /dev/null. Needed for programs that open /dev/stdout themselves (nginx's
-   * access_log): a captured stdout is a socket, and opening a socket by path fails with ENXIO.
+   * Where stdout goes instead of being captured: 'ignore' for programs that open /dev/stdout
+   * themselves (nginx's access_log: a captured stdout is a socket, and opening a socket by path
+   * fails with ENXIO), or an open file descriptor for binary output.
    */
-  ignoreStdout?: boolean;
+  stdout?: 'ignore' | number;
 }
 
 export interface RunResult {
@@ -32,35 +36,30 @@ export interface RunResult {
  * surprises). Throws a CliError naming the command and its stderr when it fails.
  */
 export function run(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
-  const stdio: SpawnOptions['stdio'] =
-    options.stdio === 'inherit'
-      ? [options.input === undefined ? 'inherit' : 'pipe', 'inherit', 'inherit']
-      : ['pipe', options.ignoreStdout ? 'ignore' : 'pipe', 'pipe'];
+  const inherit = options.stdio === 'inherit';
+  const stdin = inherit && options.input === undefined ? 'inherit' : 'pipe';
+  const stdout = options.stdout ?? (inherit ? 'inherit' : 'pipe');
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
       cwd: options.cwd,
       env: options.env ?? process.env,
-      stdio,
+      stdio: [stdin, stdout, inherit ? 'inherit' : 'pipe'],
       timeout: options.timeoutMs,
     });
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    let out = '';
+    let err = '';
+    child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString()));
     child.on('error', (error: NodeJS.ErrnoException) => {
       reject(error.code === 'ENOENT' ? new CliError(`${command} is not installed (or not on PATH)`) : error);
     });
     child.on('close', (code, signal) => {
-      const result = { code: code ?? (signal ? 128 : 1), stdout, stderr };
+      const result = { code: code ?? (signal ? 128 : 1), stdout: out, stderr: err };
       if (result.code === 0 || options.allowFailure) return resolve(result);
       // Some tools report on stdout (yamllint, promtool): show whichever said something.
-      const said = (stderr.trim() || stdout.trim()).split('\n').slice(-15).join('\n');
-      reject(
-        new CliError(
-          `${[command, ...args].join(' ')} failed (exit ${signal ?? result.code})${said ? `:\n${said}` : ''}`,
-          result.code || 1,
-        ),
-      );
+      const said = (err.trim() || out.trim()).split('\n').slice(-15).join('\n');
+      const what = `${[command, ...args].join(' ')} failed (exit ${signal ?? result.code})`;
+      reject(new CliError(`${what}${said ? `:\n${said}` : ''}`, result.code || 1));
     });
     // A child that exits without reading its stdin closes the pipe: that is not our failure.
     child.stdin?.on('error', () => undefined);
@@ -76,9 +75,7 @@ export async function capture(command: string, args: readonly string[], options:
 /** Where an executable is found on PATH (plus the sbin directories root tools live in). */
 export function which(name: string): string | undefined {
   const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/local/sbin', '/usr/sbin', '/sbin'];
-  for (const dir of dirs) {
-    if (!dir) continue;
-    const candidate = join(dir, name);
+  for (const candidate of dirs.filter(Boolean).map((dir) => join(dir, name))) {
     try {
       accessSync(candidate, constants.X_OK);
       return candidate;
@@ -88,8 +85,6 @@ export function which(name: string): string | undefined {
   }
   return undefined;
 }
-
-export const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
 
 /** Polls `check` until it returns a value (not undefined) or the deadline passes. */
 export async function waitFor<T>(

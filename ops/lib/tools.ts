@@ -2,25 +2,18 @@ import { existsSync } from 'node:fs';
 import { CliError, say } from './log.ts';
 import { run, which } from './run.ts';
 
-/** Command -> the Debian package that provides it (where the names differ). */
+/** Command -> the Debian package that provides it, where the names differ. */
 const PACKAGE_OF: Record<string, string> = {
-  'redis-server': 'redis-server',
   'redis-cli': 'redis-server',
   'redis-check-rdb': 'redis-tools',
-  'redis-sentinel': 'redis-sentinel',
   nginx: 'nginx-light',
   promtool: 'prometheus',
-  prometheus: 'prometheus',
   docker: 'docker.io',
   dockerd: 'docker.io',
-  'docker-compose': 'docker-compose',
   envsubst: 'gettext-base',
   testssl: 'testssl.sh',
-  'testssl.sh': 'testssl.sh',
   kubectl: 'kubernetes-client',
 };
-
-const packageOf = (command: string): string => PACKAGE_OF[command] ?? command;
 
 /**
  * Makes sure the named commands exist. Missing ones are installed with apt-get when we are root
@@ -30,7 +23,7 @@ const packageOf = (command: string): string => PACKAGE_OF[command] ?? command;
 export async function ensureTools(...commands: string[]): Promise<void> {
   const missing = commands.filter((command) => !which(command));
   if (missing.length === 0) return;
-  const packages = [...new Set(missing.map(packageOf))];
+  const packages = [...new Set(missing.map((command) => PACKAGE_OF[command] ?? command))];
   const installCommand = `apt-get install -y --no-install-recommends ${packages.join(' ')}`;
   const isRoot = process.getuid?.() === 0;
   const sudo =

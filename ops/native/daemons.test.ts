@@ -8,12 +8,17 @@ import { Daemons } from './daemons.ts';
 const alive = (pid: number) =>
   existsSync(`/proc/${pid}`) && !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
 
+/** One daemon `name` running `program`, in a fresh run directory, with its log file there. */
+function oneDaemon(name: string, program: string) {
+  const dir = testScratchDir('daemons-');
+  return { dir, daemons: new Daemons(dir, { [name]: program }), log: join(dir, `${name}.log`) };
+}
+
 describe('Daemons (start-stop-daemon)', () => {
   it('when a process is started, then it runs detached and is recorded; stop ends it and forgets it', async () => {
-    const dir = testScratchDir('daemons-');
-    const daemons = new Daemons(dir, { sleeper: 'sleep' });
+    const { dir, daemons, log } = oneDaemon('sleeper', 'sleep');
 
-    const pid = await daemons.start('sleeper', ['30'], { env: process.env, log: join(dir, 'sleep.log') });
+    const pid = await daemons.start('sleeper', ['30'], { log });
 
     expect(daemons.pidOf('sleeper')).toBe(pid);
     expect(await daemons.stop('sleeper', { timeoutMs: 5000 })).toBe(true);
@@ -23,8 +28,7 @@ describe('Daemons (start-stop-daemon)', () => {
   });
 
   it('when the recorded PID now belongs to another program (recycled), then it is not ours and is never signalled', async () => {
-    const dir = testScratchDir('daemons-');
-    const daemons = new Daemons(dir, { stranger: 'sleep' });
+    const { dir, daemons } = oneDaemon('stranger', 'sleep');
     // Our own PID (node, not sleep) in its pid file: what a recycled PID looks like.
     writeFileSync(join(dir, 'stranger.pid'), `${process.pid}\n`);
 
@@ -34,12 +38,8 @@ describe('Daemons (start-stop-daemon)', () => {
   });
 
   it('when a process ignores TERM, then it is KILLed after the timeout', async () => {
-    const dir = testScratchDir('daemons-');
-    const daemons = new Daemons(dir, { stubborn: 'sh' });
-    const pid = await daemons.start('stubborn', ['-c', "trap '' TERM; sleep 30 & wait"], {
-      env: process.env,
-      log: join(dir, 'stubborn.log'),
-    });
+    const { daemons, log } = oneDaemon('stubborn', 'sh');
+    const pid = await daemons.start('stubborn', ['-c', "trap '' TERM; sleep 30 & wait"], { log });
 
     await daemons.stop('stubborn', { timeoutMs: 500 });
 
@@ -48,13 +48,8 @@ describe('Daemons (start-stop-daemon)', () => {
   });
 
   it('when a daemon is signalled, then the signal reaches it (nginx reloads on HUP this way)', async () => {
-    const dir = testScratchDir('daemons-');
-    const daemons = new Daemons(dir, { listener: 'sh' });
-    const log = join(dir, 'listener.log');
-    await daemons.start('listener', ['-c', "trap 'echo got HUP' HUP; while :; do sleep 0.1; done"], {
-      env: process.env,
-      log,
-    });
+    const { daemons, log } = oneDaemon('listener', 'sh');
+    await daemons.start('listener', ['-c', "trap 'echo got HUP' HUP; while :; do sleep 0.1; done"], { log });
 
     const sent = daemons.signal('listener', 'SIGHUP');
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -65,12 +60,9 @@ describe('Daemons (start-stop-daemon)', () => {
   });
 
   it('when the command exits at once, then start fails pointing at its log', async () => {
-    const dir = testScratchDir('daemons-');
-    const log = join(dir, 'fails.log');
+    const { daemons, log } = oneDaemon('fails', 'sh');
 
-    await expect(
-      new Daemons(dir, { fails: 'sh' }).start('fails', ['-c', 'echo boom >&2; exit 3'], { env: process.env, log }),
-    ).rejects.toThrow(/exited at once/);
+    await expect(daemons.start('fails', ['-c', 'echo boom >&2; exit 3'], { log })).rejects.toThrow(/exited at once/);
     expect(readFileSync(log, 'utf8')).toContain('boom');
   });
 });

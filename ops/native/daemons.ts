@@ -5,11 +5,18 @@ import { CliError } from '../lib/log.ts';
 import { run, sleep, waitFor, which } from '../lib/run.ts';
 
 export interface StartOptions {
-  env: NodeJS.ProcessEnv;
+  /** The process's whole environment (default: ours). */
+  env?: NodeJS.ProcessEnv;
   cwd?: string;
   /** The file the process appends its stdout and stderr to. */
   log: string;
 }
+
+const executable = (command: string): string => {
+  const path = command.startsWith('/') ? command : which(command);
+  if (!path) throw new CliError(`${command} is not installed`);
+  return path;
+};
 
 /**
  * The native stack's processes, through Debian's start-stop-daemon (dpkg's, so always there):
@@ -18,7 +25,7 @@ export interface StartOptions {
  * stops exactly what `up` started and never a stranger with a recycled PID.
  */
 export class Daemons {
-  readonly runDir: string;
+  private readonly runDir: string;
   private readonly programs: Readonly<Record<string, string>>;
 
   /** `programs`: each daemon's name and the command it runs (a name on PATH, or a path). */
@@ -32,36 +39,26 @@ export class Daemons {
     return join(this.runDir, `${name}.pid`);
   }
 
-  private static path(command: string): string {
-    const path = command.startsWith('/') ? command : which(command);
-    if (!path) throw new CliError(`${command} is not installed`);
-    return path;
-  }
-
-  /** start-stop-daemon's arguments that pick `name`'s process: its pid file and its program. */
-  private selector(name: string): string[] {
+  /** start-stop-daemon's arguments: first those that pick `name`'s process (its pid file and program), then `action`. */
+  private ssdArgs(name: string, action: string[]): string[] {
     const program = this.programs[name];
     if (!program) throw new Error(`no daemon named ${name}`);
-    return ['--pidfile', this.pidFile(name), '--exec', Daemons.path(program)];
+    return ['--pidfile', this.pidFile(name), '--exec', executable(program), ...action];
+  }
+
+  /** A start-stop-daemon query or signal to `name`'s recorded process: true when it matched and succeeded. */
+  private ask(name: string, action: string[]): boolean {
+    if (!existsSync(this.pidFile(name))) return false;
+    return spawnSync(executable('start-stop-daemon'), this.ssdArgs(name, action), { stdio: 'ignore' }).status === 0;
   }
 
   async start(name: string, args: string[], options: StartOptions): Promise<number> {
-    const started = await run(
-      Daemons.path('start-stop-daemon'),
-      [
-        '--start',
-        '--background',
-        '--make-pidfile',
-        '--output',
-        options.log,
-        '--chdir',
-        options.cwd ?? process.cwd(),
-        ...this.selector(name),
-        '--',
-        ...args,
-      ],
-      { env: options.env, allowFailure: true },
-    );
+    const detached = ['--start', '--background', '--make-pidfile', '--output', options.log];
+    const action = [...detached, '--chdir', options.cwd ?? process.cwd(), '--', ...args];
+    const started = await run(executable('start-stop-daemon'), this.ssdArgs(name, action), {
+      env: options.env,
+      allowFailure: true,
+    });
     // A program that fails at once (bad configuration, port taken) is gone a moment later.
     await sleep(200);
     const pid = this.pidOf(name);
@@ -83,7 +80,10 @@ export class Daemons {
     );
     if (outcome === true) return;
     const why = outcome === false ? `${name} exited` : `${wait.what} within ${wait.timeoutMs / 1000}s`;
-    throw new CliError([`${name}: no ${why}`, ...wait.logs.map((file) => tail(file))].join('\n'));
+    const tails = wait.logs
+      .filter((file) => existsSync(file))
+      .map((file) => `--- last lines of ${file}:\n${readFileSync(file, 'utf8').split('\n').slice(-30).join('\n')}`);
+    throw new CliError([`${name}: no ${why}`, ...tails].join('\n'));
   }
 
   /** Stops `name` with `signal` (TERM), then KILL when it is still there after the timeout. */
@@ -93,41 +93,22 @@ export class Daemons {
       return false;
     }
     const retry = `${(options.signal ?? 'SIGTERM').replace(/^SIG/, '')}/${Math.ceil(options.timeoutMs / 1000)}/KILL/5`;
-    await run(
-      Daemons.path('start-stop-daemon'),
-      ['--stop', '--retry', retry, '--remove-pidfile', ...this.selector(name)],
-      { allowFailure: true },
-    );
+    const action = ['--stop', '--retry', retry, '--remove-pidfile'];
+    await run(executable('start-stop-daemon'), this.ssdArgs(name, action), { allowFailure: true });
     return true;
   }
 
   isRunning(name: string): boolean {
-    if (!existsSync(this.pidFile(name))) return false;
-    return (
-      spawnSync(Daemons.path('start-stop-daemon'), ['--status', ...this.selector(name)], { stdio: 'ignore' }).status ===
-      0
-    );
+    return this.ask(name, ['--status']);
   }
 
+  /** The PID of `name` while it runs (start-stop-daemon --status has read and checked the pid file). */
   pidOf(name: string): number | undefined {
-    if (!this.isRunning(name)) return undefined;
-    const pid = Number(readFileSync(this.pidFile(name), 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    return this.isRunning(name) ? Number(readFileSync(this.pidFile(name), 'utf8').trim()) : undefined;
   }
 
   /** Sends a signal (HUP: nginx reloads its configuration) to a running daemon. */
   signal(name: string, sig: NodeJS.Signals): boolean {
-    if (!this.isRunning(name)) return false;
-    const sent = spawnSync(
-      Daemons.path('start-stop-daemon'),
-      ['--stop', '--signal', sig.replace(/^SIG/, ''), ...this.selector(name)],
-      { stdio: 'ignore' },
-    );
-    return sent.status === 0;
+    return this.ask(name, ['--stop', '--signal', sig.replace(/^SIG/, '')]);
   }
-}
-
-function tail(file: string, lines = 30): string {
-  if (!existsSync(file)) return '';
-  return `--- last lines of ${file}:\n${readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n')}`;
 }

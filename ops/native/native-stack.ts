@@ -1,20 +1,20 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureLocalCertificates } from '../../testkit/certs.ts';
-import { generateEnvFile } from '../env-gen.ts';
 import { readEnvFile } from '../../testkit/env-file.ts';
-import { announce } from '../lib/access.ts';
-import { CliError, say } from '../lib/log.ts';
 import { atPort, probe } from '../../testkit/http.ts';
+import { renderNginx } from '../../testkit/nginx.ts';
 import { fromRepo, repoRoot } from '../../testkit/repo.ts';
+import { generateEnvFile } from '../env-gen.ts';
+import { announce } from '../lib/access.ts';
+import { buildIfStale } from '../lib/build.ts';
+import { CliError, say } from '../lib/log.ts';
 import { run } from '../lib/run.ts';
 import { writeSecretFiles } from '../lib/secrets.ts';
 import { SECRET_FILES, assertValidServiceConfig, serviceEnvFrom, type SecretKey } from '../lib/service-env.ts';
 import { ensureTools } from '../lib/tools.ts';
-import { nginxGlobals, renderNginx } from '../../testkit/nginx.ts';
-import { buildIfStale } from '../lib/build.ts';
 import { Daemons } from './daemons.ts';
-import { nginxVars, planStack, redisConf, smokeEnv, type StackState } from './stack-plan.ts';
+import { nginxArgs, nginxVars, planStack, redisConf, smokeEnv, type StackState } from './stack-plan.ts';
 
 const log = (message: string) => say('native-stack', message);
 
@@ -57,35 +57,30 @@ export class NativeStack {
     this.readyTimeoutMs = Number(this.env.READY_TIMEOUT ?? 60) * 1000;
   }
 
-  private get stateFile() {
-    return join(this.runDir, 'stack.json');
-  }
-
-  private get isDefaultRunDir() {
-    return this.runDir === fromRepo('.run/native');
+  /** A file or directory of this run. */
+  private at(name: string): string {
+    return join(this.runDir, name);
   }
 
   private loadState(): StackState | undefined {
-    return existsSync(this.stateFile) ? (JSON.parse(readFileSync(this.stateFile, 'utf8')) as StackState) : undefined;
+    const file = this.at('stack.json');
+    return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as StackState) : undefined;
   }
 
-  private requireState(): StackState {
+  /** The recorded state; with `component`, that component must be running too. */
+  private requireState(component?: Component): StackState {
     const state = this.loadState();
     if (!state) throw new CliError(`no stack in ${this.runDir}; start it with: make up`);
+    if (component && !this.daemons.isRunning(component))
+      throw new CliError(`${component} is not running; start the stack with: make up`);
     return state;
   }
 
-  private anyRunning(): boolean {
-    return COMPONENTS.some((name) => this.daemons.isRunning(name));
-  }
-
-  // --- commands ------------------------------------------------------------------------------
-
   async up(): Promise<void> {
-    if (COMPONENTS.every((name) => this.daemons.isRunning(name)) && this.loadState()) {
+    const running = this.loadState();
+    if (running && COMPONENTS.every((name) => this.daemons.isRunning(name))) {
       log(`already running in ${this.runDir}`);
-      await this.announce(this.requireState());
-      return;
+      return this.announce(running);
     }
     await ensureTools('redis-server', 'redis-cli', 'nginx', 'mkcert');
     await buildIfStale();
@@ -95,33 +90,30 @@ export class NativeStack {
     for (const file of [state.tlsCert, state.tlsKey])
       if (!existsSync(file)) throw new CliError(`TLS_CERT/TLS_KEY not readable: ${file}`);
     // Fail before starting anything when the service would refuse the configuration.
-    const { env } = this.serviceEnv(state);
-    assertValidServiceConfig(env, this.envFile);
+    assertValidServiceConfig(this.serviceEnv(state), this.envFile);
     await this.startRedis(state);
     await this.startService(state);
     await this.startNginx(state);
     await this.waitEdgeReady(state);
-    this.writeSmokeFile(state);
+    // How the smoke tests reach this stack (docs/edge.md, SMOKE_STACK_FILE); `make smoke` finds
+    // the one `make up` started in the default run directory.
+    writeFileSync(this.at('smoke.env'), smokeEnv(state, this.envFile, this.at('service.log')));
+    if (this.runDir === fromRepo('.run/native')) copyFileSync(this.at('smoke.env'), fromRepo('.run/smoke.env'));
     await this.announce(state);
   }
 
   async down(): Promise<void> {
-    let any = false;
+    let stopped = 0;
     // nginx first (QUIT lets workers finish in-flight requests), Redis last.
     for (const name of ['nginx', 'service', 'redis'] as const) {
-      if (
-        await this.daemons.stop(name, {
-          signal: name === 'nginx' ? 'SIGQUIT' : 'SIGTERM',
-          timeoutMs: this.stopTimeoutMs,
-        })
-      ) {
-        log(`stopped ${name}`);
-        any = true;
-      }
+      const signal = name === 'nginx' ? 'SIGQUIT' : 'SIGTERM';
+      if (!(await this.daemons.stop(name, { signal, timeoutMs: this.stopTimeoutMs }))) continue;
+      log(`stopped ${name}`);
+      stopped += 1;
     }
-    if (!any) log(`nothing running in ${this.runDir}`);
+    if (stopped === 0) log(`nothing running in ${this.runDir}`);
     // .run/smoke.env only when it still describes this stack (the Docker stack writes it too).
-    const mine = join(this.runDir, 'smoke.env');
+    const mine = this.at('smoke.env');
     const shared = fromRepo('.run/smoke.env');
     if (existsSync(mine) && existsSync(shared) && readFileSync(mine, 'utf8') === readFileSync(shared, 'utf8'))
       rmSync(shared);
@@ -130,243 +122,181 @@ export class NativeStack {
 
   ps(): void {
     const state = this.loadState();
-    const rows = [['NAME', 'STATE', 'PID', 'ADDRESS']];
     const address: Record<Component, string> = {
       redis: `127.0.0.1:${state?.redisPort ?? '?'}`,
       service: `127.0.0.1:${state?.servicePort ?? '?'}`,
       nginx: `${state?.publicOrigin ?? '?'} (http ${state?.httpPort ?? '?'})`,
     };
-    for (const name of COMPONENTS) {
+    const rows = COMPONENTS.map((name) => {
       const pid = this.daemons.pidOf(name);
-      rows.push([name, pid ? 'running' : 'stopped', pid ? String(pid) : '-', address[name]]);
-    }
-    process.stdout.write(
-      rows.map((r) => `${r[0]!.padEnd(8)} ${r[1]!.padEnd(8)} ${r[2]!.padEnd(8)} ${r[3]}`).join('\n') + '\n',
-    );
+      return [name, pid ? 'running' : 'stopped', String(pid ?? '-'), address[name]];
+    });
+    for (const [name, running, pid, at] of [['NAME', 'STATE', 'PID', 'ADDRESS'], ...rows])
+      process.stdout.write(`${name!.padEnd(8)} ${running!.padEnd(8)} ${pid!.padEnd(8)} ${at}\n`);
   }
 
   /** Log files of the named components (all when none is named). */
   logFiles(components: string[]): string[] {
-    const files: Record<string, string[]> = {
-      redis: [join(this.runDir, 'redis.log')],
-      service: [join(this.runDir, 'service.log')],
-      nginx: [join(this.runDir, 'nginx.log')],
-    };
-    for (const name of components)
-      if (!(name in files)) throw new CliError(`logs: unknown component '${name}' (service, nginx, redis)`);
-    const chosen = (components.length > 0 ? components : ['redis', 'service', 'nginx']).flatMap((name) => files[name]!);
-    if (!chosen.some((file) => existsSync(file)))
+    const unknown = components.find((name) => !(COMPONENTS as readonly string[]).includes(name));
+    if (unknown !== undefined) throw new CliError(`logs: unknown component '${unknown}' (service, nginx, redis)`);
+    const files = (components.length > 0 ? components : COMPONENTS).map((name) => this.at(`${name}.log`));
+    if (!files.some((file) => existsSync(file)))
       throw new CliError(`no logs in ${this.runDir} yet; start the stack with: make up`);
-    return chosen;
+    return files;
   }
 
   async restart(component = 'all'): Promise<void> {
     const state = this.requireState();
-    switch (component) {
-      case 'all':
-        await this.down();
-        await new NativeStack({
-          runDir: this.runDir,
-          envFile: this.envFile,
-          certsDir: this.certsDir,
-          env: {
-            ...this.env,
-            HTTPS_PORT: String(state.httpsPort),
-            HTTP_PORT: String(state.httpPort),
-            SERVICE_PORT: String(state.servicePort),
-            REDIS_PORT: String(state.redisPort),
-          },
-        }).up();
-        return;
-      case 'service':
-        await buildIfStale();
-        await this.daemons.stop('service', { timeoutMs: this.stopTimeoutMs });
-        await this.startService(state);
-        await this.waitEdgeReady(state);
-        return;
-      case 'redis':
-        await this.daemons.stop('redis', { timeoutMs: this.stopTimeoutMs });
-        await this.startRedis(state);
-        return;
-      case 'nginx':
-        if (this.daemons.isRunning('nginx')) {
-          // Re-render from nginx/ and reload gracefully (HUP): new workers, no dropped requests.
-          const out = join(this.runDir, 'nginx');
-          renderNginx(out, nginxVars(state, this.runDir, Boolean(this.secretValues().METRICS_TOKEN)));
-          await this.nginxTest(out);
-          this.daemons.signal('nginx', 'SIGHUP');
-          log('nginx reloaded');
-        } else {
-          await this.startNginx(state);
-        }
-        await this.waitEdgeReady(state);
-        return;
-      default:
-        throw new CliError(`restart: unknown component '${component}' (service, nginx, redis, or nothing for all)`);
+    if (component === 'all') {
+      await this.down();
+      // On the same ports: with nothing running, `up` would choose them afresh.
+      const env = {
+        ...this.env,
+        HTTPS_PORT: String(state.httpsPort),
+        HTTP_PORT: String(state.httpPort),
+        SERVICE_PORT: String(state.servicePort),
+        REDIS_PORT: String(state.redisPort),
+      };
+      return new NativeStack({ runDir: this.runDir, envFile: this.envFile, certsDir: this.certsDir, env }).up();
     }
+    if (component === 'redis') {
+      await this.daemons.stop('redis', { timeoutMs: this.stopTimeoutMs });
+      return this.startRedis(state);
+    }
+    if (component === 'service') {
+      await buildIfStale();
+      await this.daemons.stop('service', { timeoutMs: this.stopTimeoutMs });
+      await this.startService(state);
+    } else if (component === 'nginx') {
+      if (this.daemons.isRunning('nginx')) {
+        // Re-render from nginx/ and reload gracefully (HUP): new workers, no dropped requests.
+        await this.renderNginxConf(state);
+        this.daemons.signal('nginx', 'SIGHUP');
+        log('nginx reloaded');
+      } else {
+        await this.startNginx(state);
+      }
+    } else {
+      throw new CliError(`restart: unknown component '${component}' (service, nginx, redis, or nothing for all)`);
+    }
+    await this.waitEdgeReady(state);
   }
 
   /** The operator CLI against this stack's Redis, with the service's environment. */
   async users(args: string[]): Promise<number> {
-    const state = this.requireState();
-    if (!this.daemons.isRunning('redis')) throw new CliError('redis is not running; start the stack with: make up');
+    const state = this.requireState('redis');
     await buildIfStale();
-    const { env } = this.serviceEnv(state);
-    const result = await run(process.execPath, [join(repoRoot, 'dist/cli/users.js'), ...args], {
-      env,
-      cwd: repoRoot,
-      stdio: 'inherit',
-      allowFailure: true,
-    });
-    return result.code;
+    const options = { env: this.serviceEnv(state), cwd: repoRoot, stdio: 'inherit', allowFailure: true } as const;
+    return (await run(process.execPath, [join(repoRoot, 'dist/cli/users.js'), ...args], options)).code;
   }
 
   /** Where Redis listens and its password, for backups. */
   redisEndpoint(): { port: number; password: string } {
-    const state = this.requireState();
-    if (!this.daemons.isRunning('redis')) throw new CliError('redis is not running; start the stack with: make up');
-    return { port: state.redisPort, password: this.secretValues().REDIS_PASSWORD ?? '' };
+    return { port: this.requireState('redis').redisPort, password: this.secrets().REDIS_PASSWORD ?? '' };
   }
 
   isServiceRunning(): boolean {
     return this.daemons.isRunning('service');
   }
 
-  // --- planning ------------------------------------------------------------------------------
-
   /** Chooses ports and TLS files. While any component runs, the recorded values stand. */
   private async plan(): Promise<StackState> {
     const recorded = this.loadState();
-    if (recorded && this.anyRunning()) return recorded;
+    if (recorded && COMPONENTS.some((name) => this.daemons.isRunning(name))) return recorded;
     const state = await planStack(this.env, readEnvFile(this.envFile), this.certsDir);
-    mkdirSync(this.runDir, { recursive: true });
-    writeFileSync(this.stateFile, `${JSON.stringify(state, null, 2)}\n`);
+    writeFileSync(this.at('stack.json'), `${JSON.stringify(state, null, 2)}\n`);
     return state;
   }
 
-  // --- components ----------------------------------------------------------------------------
-
-  private secretValues(): Partial<Record<SecretKey, string>> {
+  private secrets(): Partial<Record<SecretKey, string>> {
     return serviceEnvFrom(readEnvFile(this.envFile), STACK_OWNED).secrets;
   }
 
   /** The service's environment: .env's settings, this stack's values, secrets as files. */
-  private serviceEnv(state: StackState): { env: NodeJS.ProcessEnv } {
+  private serviceEnv(state: StackState): NodeJS.ProcessEnv {
     const { settings, secrets, overridden } = serviceEnvFrom(readEnvFile(this.envFile), STACK_OWNED);
     for (const key of overridden) log(`${key} in ${this.envFile} is not used: the native stack sets it`);
-    const secretsDir = join(this.runDir, 'secrets');
-    writeSecretFiles(
-      secretsDir,
-      Object.fromEntries(Object.entries(secrets).map(([key, value]) => [SECRET_FILES[key as SecretKey], value])),
-    );
-    const secretFileEnv = Object.fromEntries(
-      Object.keys(secrets).map((key) => [`${key}_FILE`, join(secretsDir, SECRET_FILES[key as SecretKey])]),
-    );
+    const files = Object.entries(secrets).map(([key, value]) => ({ key, value, file: SECRET_FILES[key as SecretKey] }));
+    writeSecretFiles(this.at('secrets'), Object.fromEntries(files.map(({ file, value }) => [file, value])));
     return {
-      env: {
-        // Nothing from the caller's shell leaks in by accident: only what is listed here.
-        PATH: process.env.PATH,
-        HOME: process.env.HOME ?? '/',
-        NODE_ENV: 'production',
-        ...settings,
-        HOST: '127.0.0.1',
-        PORT: String(state.servicePort),
-        REDIS_URL: `redis://127.0.0.1:${state.redisPort}`,
-        PUBLIC_ORIGIN: state.publicOrigin,
-        // Only nginx on this machine may say who the client is (X-Forwarded-For).
-        TRUST_PROXY: 'loopback',
-        COOKIE_SECURE: 'true',
-        ...secretFileEnv,
-      },
+      // Nothing from the caller's shell leaks in by accident: only what is listed here.
+      PATH: process.env.PATH,
+      HOME: process.env.HOME ?? '/',
+      NODE_ENV: 'production',
+      ...settings,
+      HOST: '127.0.0.1',
+      PORT: String(state.servicePort),
+      REDIS_URL: `redis://127.0.0.1:${state.redisPort}`,
+      PUBLIC_ORIGIN: state.publicOrigin,
+      // Only nginx on this machine may say who the client is (X-Forwarded-For).
+      TRUST_PROXY: 'loopback',
+      COOKIE_SECURE: 'true',
+      ...Object.fromEntries(files.map(({ key, file }) => [`${key}_FILE`, join(this.at('secrets'), file)])),
     };
-  }
-
-  private async redisPing(state: StackState): Promise<boolean> {
-    const result = await run('redis-cli', ['-h', '127.0.0.1', '-p', String(state.redisPort), 'ping'], {
-      env: { ...process.env, REDISCLI_AUTH: this.secretValues().REDIS_PASSWORD ?? '' },
-      allowFailure: true,
-      timeoutMs: 3000,
-    });
-    return result.stdout.trim() === 'PONG';
   }
 
   private async startRedis(state: StackState): Promise<void> {
     if (this.daemons.isRunning('redis')) return log(`redis already running (pid ${this.daemons.pidOf('redis')})`);
-    const password = this.secretValues().REDIS_PASSWORD;
+    const password = this.secrets().REDIS_PASSWORD;
     if (!password) throw new CliError(`REDIS_PASSWORD is empty in ${this.envFile}`);
-    const dataDir = join(this.runDir, 'redis');
+    const dataDir = this.at('redis');
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    // The project's redis.conf plus this run's settings. The password lives in this 0600 file,
-    // never on the command line, where every local user could read it in ps.
-    const conf = join(this.runDir, 'redis.conf');
-    writeFileSync(conf, redisConf(state, dataDir, password), { mode: 0o600 });
+    // The password lives in this 0600 file, never on the command line, where every local user
+    // could read it in ps.
+    writeFileSync(this.at('redis.conf'), redisConf(state, dataDir, password), { mode: 0o600 });
     log(`starting redis on 127.0.0.1:${state.redisPort}`);
-    const logFile = join(this.runDir, 'redis.log');
-    await this.daemons.start('redis', [conf], { env: process.env, log: logFile });
+    await this.daemons.start('redis', [this.at('redis.conf')], { log: this.at('redis.log') });
+    const ping = ['-h', '127.0.0.1', '-p', String(state.redisPort), 'ping'];
+    const options = { env: { ...process.env, REDISCLI_AUTH: password }, allowFailure: true, timeoutMs: 3000 };
     await this.daemons.waitReady('redis', {
-      ready: () => this.redisPing(state),
+      ready: async () => (await run('redis-cli', ping, options)).stdout.trim() === 'PONG',
       what: 'answer to PING',
       timeoutMs: this.readyTimeoutMs,
-      logs: [logFile],
+      logs: [this.at('redis.log')],
     });
   }
 
   private async startService(state: StackState): Promise<void> {
     if (this.daemons.isRunning('service')) return log(`service already running (pid ${this.daemons.pidOf('service')})`);
-    const { env } = this.serviceEnv(state);
+    const env = this.serviceEnv(state);
     log(`starting the service on 127.0.0.1:${state.servicePort}`);
-    const logFile = join(this.runDir, 'service.log');
-    await this.daemons.start('service', ['dist/server.js'], { env, cwd: repoRoot, log: logFile });
+    await this.daemons.start('service', ['dist/server.js'], { env, cwd: repoRoot, log: this.at('service.log') });
+    const healthz = `http://127.0.0.1:${state.servicePort}/healthz`;
     await this.daemons.waitReady('service', {
-      ready: async () =>
-        (await probe(`http://127.0.0.1:${state.servicePort}/healthz`, { timeoutMs: 2000 })).status === 200,
+      ready: async () => (await probe(healthz, { timeoutMs: 2000 })).status === 200,
       what: '200 from /healthz',
       timeoutMs: this.readyTimeoutMs,
-      logs: [logFile],
+      logs: [this.at('service.log')],
     });
   }
 
-  private async nginxTest(out: string): Promise<void> {
-    await run('nginx', ['-t', '-q', '-p', `${out}/`, '-c', join(out, 'nginx.conf'), '-g', nginxGlobals(out)], {
-      ignoreStdout: true,
-    });
+  /** Renders nginx/ for this run into RUN_DIR/nginx and checks the result with nginx -t. */
+  private async renderNginxConf(state: StackState): Promise<string> {
+    const out = this.at('nginx');
+    renderNginx(out, nginxVars(state, this.runDir, Boolean(this.secrets().METRICS_TOKEN)));
+    await run('nginx', ['-t', '-q', ...nginxArgs(out)], { stdout: 'ignore' });
+    return out;
   }
 
   private async startNginx(state: StackState): Promise<void> {
     if (this.daemons.isRunning('nginx')) return log(`nginx already running (pid ${this.daemons.pidOf('nginx')})`);
-    const out = join(this.runDir, 'nginx');
-    mkdirSync(join(this.runDir, 'acme', '.well-known', 'acme-challenge'), { recursive: true });
-    renderNginx(out, nginxVars(state, this.runDir, Boolean(this.secretValues().METRICS_TOKEN)));
-    await this.nginxTest(out);
+    mkdirSync(this.at('acme/.well-known/acme-challenge'), { recursive: true });
+    const out = await this.renderNginxConf(state);
     log(`starting nginx: https on 127.0.0.1:${state.httpsPort}, http on 127.0.0.1:${state.httpPort}`);
     // Access lines (stdout) and errors (stderr) in one file, as `docker logs` shows them.
-    await this.daemons.start('nginx', ['-p', `${out}/`, '-c', join(out, 'nginx.conf'), '-g', nginxGlobals(out)], {
-      env: process.env,
-      log: join(this.runDir, 'nginx.log'),
-    });
+    await this.daemons.start('nginx', nginxArgs(out), { log: this.at('nginx.log') });
   }
 
   /** GET /readyz through nginx, with the local CA verified (your own certificate is the smoke tests' business). */
   private async waitEdgeReady(state: StackState): Promise<void> {
+    const url = atPort(`${state.publicOrigin}/readyz`, state.httpsPort);
+    const client = { connectTo: '127.0.0.1', caFiles: state.caFile ? [state.caFile] : [] };
     await this.daemons.waitReady('nginx', {
-      ready: async () => {
-        const url = atPort(`${state.publicOrigin}/readyz`, state.httpsPort);
-        return (
-          (await probe(url, { connectTo: '127.0.0.1', caFiles: state.caFile ? [state.caFile] : [] })).status === 200
-        );
-      },
+      ready: async () => (await probe(url, client)).status === 200,
       what: `200 from https://127.0.0.1:${state.httpsPort}/readyz`,
       timeoutMs: this.readyTimeoutMs,
-      logs: [join(this.runDir, 'nginx.log'), join(this.runDir, 'service.log')],
+      logs: [this.at('nginx.log'), this.at('service.log')],
     });
-  }
-
-  /** How the smoke tests reach this stack (docs/edge.md, SMOKE_STACK_FILE). */
-  private writeSmokeFile(state: StackState): void {
-    const file = join(this.runDir, 'smoke.env');
-    writeFileSync(file, smokeEnv(state, this.envFile, join(this.runDir, 'service.log')));
-    // `make smoke` finds the stack `make up` started here.
-    if (this.isDefaultRunDir) copyFileSync(file, fromRepo('.run/smoke.env'));
   }
 
   private async announce(state: StackState): Promise<void> {

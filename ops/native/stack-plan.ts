@@ -1,7 +1,9 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { NginxTemplateVars } from '../../testkit/nginx.ts';
+import { certPaths } from '../../testkit/certs.ts';
+import { envFileText } from '../../testkit/env-file.ts';
+import { nginxGlobals, type NginxTemplateVars } from '../../testkit/nginx.ts';
 import { pickPort } from '../../testkit/ports.ts';
 import { fromRepo, repoRoot } from '../../testkit/repo.ts';
 import { CliError, say } from '../lib/log.ts';
@@ -32,16 +34,19 @@ export async function planStack(
   dotenv: Record<string, string>,
   certsDir: string,
 ): Promise<StackState> {
-  const chosen = [
-    await pickPort('HTTPS', { explicit: env.HTTPS_PORT, preferred: 443, fallback: 8443 }),
-    await pickPort('HTTP', { explicit: env.HTTP_PORT, preferred: 80, fallback: 8080 }),
-    await pickPort('service', { explicit: env.SERVICE_PORT, preferred: 3000 }),
-    await pickPort('Redis', { explicit: env.REDIS_PORT, preferred: 6379 }),
-  ];
-  for (const choice of chosen) if (choice.note) log(choice.note);
-  const [httpsPort, httpPort, servicePort, redisPort] = chosen.map((c) => c.port) as [number, number, number, number];
-  if (new Set([httpsPort, httpPort, servicePort, redisPort]).size !== 4)
-    throw new CliError(`ports must differ: ${[httpsPort, httpPort, servicePort, redisPort].join(' ')}`);
+  const port = async (label: string, explicit: string | undefined, preferred: number, fallback?: number) => {
+    const choice = await pickPort(label, { explicit, preferred, fallback });
+    if (choice.note) log(choice.note);
+    return choice.port;
+  };
+  const ports = {
+    httpsPort: await port('HTTPS', env.HTTPS_PORT, 443, 8443),
+    httpPort: await port('HTTP', env.HTTP_PORT, 80, 8080),
+    servicePort: await port('service', env.SERVICE_PORT, 3000),
+    redisPort: await port('Redis', env.REDIS_PORT, 6379),
+  };
+  if (new Set(Object.values(ports)).size !== 4)
+    throw new CliError(`ports must differ: ${Object.values(ports).join(' ')}`);
 
   const tlsCert = env.TLS_CERT || dotenv.TLS_CERT;
   const tlsKey = env.TLS_KEY || dotenv.TLS_KEY;
@@ -56,25 +61,21 @@ export async function planStack(
       // Staple only when the real certificate names an OCSP responder.
       const uri = /OCSP - URI:(\S+)/.exec(new X509Certificate(readFileSync(tls.tlsCert)).infoAccess ?? '')?.[1];
       tlsOcsp = uri ? 'on' : 'off';
-      log(
-        `OCSP stapling ${tlsOcsp}: ${tls.tlsCert} ${uri ? 'names an OCSP responder (TLS_OCSP=off to disable)' : 'names no OCSP responder'}`,
-      );
+      const why = uri ? 'names an OCSP responder (TLS_OCSP=off to disable)' : 'names no OCSP responder';
+      log(`OCSP stapling ${tlsOcsp}: ${tls.tlsCert} ${why}`);
     }
   } else {
-    tls = {
-      tlsCert: join(certsDir, 'localhost.crt'),
-      tlsKey: join(certsDir, 'localhost.key'),
-      caFile: join(certsDir, 'ca.crt'),
-    };
+    const { leafCrt, leafKey, caCrt } = certPaths(certsDir);
+    tls = { tlsCert: leafCrt, tlsKey: leafKey, caFile: caCrt };
     // The local CA has no OCSP responder.
     tlsOcsp ||= 'off';
   }
 
   // The origin the browser uses. The service rejects POSTs whose Origin differs, so the port
   // is part of it whenever it is not 443.
-  const configured = new URL(dotenv.PUBLIC_ORIGIN || 'https://localhost');
-  const publicOrigin = `https://${configured.hostname}${httpsPort === 443 ? '' : `:${httpsPort}`}`;
-  return { httpsPort, httpPort, servicePort, redisPort, ...tls, tlsOcsp: tlsOcsp as 'on' | 'off', publicOrigin };
+  const { hostname } = new URL(dotenv.PUBLIC_ORIGIN || 'https://localhost');
+  const publicOrigin = `https://${hostname}${ports.httpsPort === 443 ? '' : `:${ports.httpsPort}`}`;
+  return { ...ports, ...tls, tlsOcsp: tlsOcsp as 'on' | 'off', publicOrigin };
 }
 
 /** deploy/redis.conf plus this run's settings; the password is in this file, never in argv. */
@@ -96,15 +97,13 @@ export function redisConf(state: StackState, dataDir: string, password: string):
 /** How the smoke tests reach this stack (docs/edge.md, SMOKE_STACK_FILE). */
 export function smokeEnv(state: StackState, envFile: string, serviceLog: string): string {
   const host = new URL(state.publicOrigin).hostname;
-  return [
-    '# Written by the native stack (make up): how the smoke tests reach this stack.',
-    `BASE_URL=${state.publicOrigin}`,
-    `SMOKE_HTTP_URL=http://${host}${state.httpPort === 80 ? '' : `:${state.httpPort}`}`,
-    `SMOKE_ENV_FILE=${envFile}`,
-    `SMOKE_CA_FILE=${state.caFile ?? ''}`,
-    `SMOKE_SERVICE_LOG_CMD=cat '${serviceLog}'`,
-    '',
-  ].join('\n');
+  return envFileText('Written by the native stack (make up): how the smoke tests reach this stack.', {
+    BASE_URL: state.publicOrigin,
+    SMOKE_HTTP_URL: `http://${host}${state.httpPort === 80 ? '' : `:${state.httpPort}`}`,
+    SMOKE_ENV_FILE: envFile,
+    SMOKE_CA_FILE: state.caFile ?? '',
+    SMOKE_SERVICE_LOG_CMD: `cat '${serviceLog}'`,
+  });
 }
 
 /** The project's nginx templates' variables for this run (testkit/nginx.ts renders them). */
@@ -122,4 +121,9 @@ export function nginxVars(state: StackState, runDir: string, metricsAtEdge: bool
     ACME_WEBROOT: join(runDir, 'acme'),
     METRICS_AT_EDGE: metricsAtEdge ? 'on' : 'off',
   };
+}
+
+/** nginx's command line for the configuration rendered into `out` (add -t to test it). */
+export function nginxArgs(out: string): string[] {
+  return ['-p', `${out}/`, '-c', join(out, 'nginx.conf'), '-g', nginxGlobals(out)];
 }

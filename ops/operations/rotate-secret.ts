@@ -22,12 +22,11 @@ export function rotatedSecrets(current: string, fresh: string, keep: number): st
  * logged out: cookies signed with the old secret still verify and are re-signed with the new
  * one. The caller then restarts the service so it reads the new list.
  */
-export function rotateSessionSecret(envFile: string, keep: number): { before: number; after: number } {
+export function rotateSessionSecret(envFile: string, keep: number): void {
   const current = readEnvFile(envFile).SESSION_SECRETS;
   if (!current) throw new CliError(`no SESSION_SECRETS in ${envFile} (make up creates it)`);
   const list = rotatedSecrets(current, randomSecret(), keep);
   updateEnvFile(envFile, { SESSION_SECRETS: list.join(',') });
   const before = current.split(',').filter((s) => s.trim()).length;
   say('rotate-secret', `rotated SESSION_SECRETS in ${envFile}: ${before} -> ${list.length} secrets, newest first`);
-  return { before, after: list.length };
 }
