@@ -22,7 +22,8 @@ build: install ## compile the service into dist/
 	npm run build
 
 test: install ## everything CI runs before Docker: lint, jest (real redis-server), native stack + HTTPS smoke
-	$(OPS) ensure-tools redis-server nginx mkcert chromium promtool shellcheck yamllint kubectl
+	$(OPS) ensure-tools redis-server nginx mkcert chromium promtool shellcheck yamllint kubectl \
+		certbot openssl pebble pebble-challtestsrv certutil prometheus-blackbox-exporter
 	npm run lint
 	npm test
 	npm run test:stack

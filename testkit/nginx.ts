@@ -122,10 +122,13 @@ export function nginxGlobals(out: string): string {
 export async function startEdge(
   upstreamPort: number,
   vars: Partial<NginxTemplateVars> = {},
-): Promise<{ origin: string; caFile: string; port: number; httpPort: number; stop(): Promise<void> }> {
+  options: { ports?: { https: number; http: number } } = {},
+): Promise<{ origin: string; caFile: string; port: number; httpPort: number; pidFile: string; stop(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'authstack-edge-'));
   const certs = ensureLocalCertificates(join(dir, 'certs'), { quiet: true });
-  const [https, http] = (await freePorts(2)) as [number, number];
+  const [https, http] = options.ports
+    ? [options.ports.https, options.ports.http]
+    : ((await freePorts(2)) as [number, number]);
   const out = join(dir, 'nginx');
   mkdirSync(join(dir, 'acme'));
   renderNginx(out, {
@@ -150,7 +153,8 @@ export async function startEdge(
   const exited = new Promise((resolve) => child.once('exit', resolve));
   for (
     let tries = 0;
-    (await probe(`${origin}/`, { caFiles: [certs.caCrt], timeoutMs: 1000 })).status === 0;
+    // Plain HTTP answers (301) whatever certificate the TLS server was given.
+    (await probe(`http://127.0.0.1:${http}/`, { timeoutMs: 1000 })).status === 0;
     tries += 1
   ) {
     if (tries > 150 || child.exitCode !== null)
@@ -162,6 +166,7 @@ export async function startEdge(
     caFile: certs.caCrt,
     port: https,
     httpPort: http,
+    pidFile: join(out, 'nginx.pid'),
     async stop() {
       child.kill('SIGQUIT');
       await exited;

@@ -13,6 +13,8 @@ const PACKAGE_OF: Record<string, string> = {
   envsubst: 'gettext-base',
   testssl: 'testssl.sh',
   kubectl: 'kubernetes-client',
+  'pebble-challtestsrv': 'pebble',
+  certutil: 'libnss3-tools',
 };
 
 /**
