@@ -1,65 +1,50 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { watchCommandLines } from '../../testkit/proc.ts';
 import { readEnvFile, updateEnvFile } from '../../testkit/env-file.ts';
 import { httpClient } from '../../testkit/http.ts';
-import { CliError, say } from '../lib/log.ts';
-import type { Phases } from '../lib/phases.ts';
+import { watchCommandLines } from '../../testkit/proc.ts';
 import { repoRoot } from '../../testkit/repo.ts';
-import { run, sleep } from '../lib/run.ts';
-import { ensureTools } from '../lib/tools.ts';
 import { DockerStack } from '../docker/docker-stack.ts';
 import { engineSettings, startEngine, stopEngine } from '../docker/engine.ts';
 import { generateEnvFile } from '../env-gen.ts';
+import { CliError, say } from '../lib/log.ts';
+import type { Phases } from '../lib/phases.ts';
+import { capture, run, waitFor, type RunResult } from '../lib/run.ts';
 import { runDrills } from '../swarm/drills.ts';
 import { SwarmStack } from '../swarm/swarm-stack.ts';
 import { TEST_STACK_SETTINGS } from './test-stack.ts';
 
 const log = (message: string) => say('ci-docker', message);
+type Make = (args: string[], input?: string) => Promise<RunResult>;
 
 /**
- * CI for the Docker stack: a real engine (under CI=true a fresh one on an empty data root, so
- * no image, layer or build cache of an earlier run can hide a broken step), stand-in base
- * images when there is no registry, `make up STACK=docker` with non-default settings in the
- * env file, the smoke tests, persistence across restarts, rotation, backup and the user CLI;
- * then the swarm shape (`make swarm-up`) and its drills under load; and always a teardown.
- * Every step goes through the make targets users run.
+ * CI for the Docker stack through the make targets users run: under CI=true a fresh engine on an empty
+ * data root (no cache of an earlier run can hide a broken step), the compose stack, the swarm and its drills.
  */
 export async function ciDocker(phases: Phases): Promise<void> {
   const fresh = process.env.CI === 'true' || process.env.CI === '1';
-  const settings = fresh
-    ? {
-        ...engineSettings(),
-        socket: '/run/authstack-ci-docker.sock',
-        dataRoot: mkdtempSync('/var/lib/authstack-ci-docker.'),
-        logFile: '/var/log/authstack-ci-dockerd.log',
-      }
-    : engineSettings();
-  const ciDir = join(repoRoot, '.run/ci');
-  mkdirSync(ciDir, { recursive: true });
-  const envFile = join(ciDir, 'ci.env');
-  rmSync(envFile, { force: true });
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    STACK: 'docker',
-    ENV_FILE: envFile,
-    SMOKE_REPORT_LABEL: 'smoke-docker',
+  const ciEngine = { socket: '/run/authstack-ci-docker.sock', logFile: '/var/log/authstack-ci-dockerd.log' };
+  const settings = {
+    ...engineSettings(),
+    ...(fresh ? { ...ciEngine, dataRoot: mkdtempSync('/var/lib/authstack-ci-docker.') } : {}),
   };
-  const make = (args: string[], input?: string) =>
+  const envFile = join(repoRoot, '.run/ci/ci.env');
+  rmSync(envFile, { force: true });
+  const ciVars = { STACK: 'docker', ENV_FILE: envFile, SMOKE_REPORT_LABEL: 'smoke-docker' };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...ciVars };
+  const make: Make = (args, input) =>
     run('make', ['-s', ...args], { cwd: repoRoot, env, stdio: input === undefined ? 'inherit' : 'pipe', input });
   const stack = new DockerStack({ envFile, env });
   const swarm = new SwarmStack({ envFile, env });
   let startedEngine = false;
   try {
     await phases.run('docker: engine', async () => {
-      await ensureTools('docker', 'docker-compose');
-      process.env.DOCKER_HOST = await startEngine(settings, { fresh });
-      env.DOCKER_HOST = process.env.DOCKER_HOST;
+      env.DOCKER_HOST = process.env.DOCKER_HOST = await startEngine(settings, { fresh });
       startedEngine = true;
-      log(
-        `engine on ${process.env.DOCKER_HOST}${fresh ? ` (fresh data root ${settings.dataRoot})` : ''}: ${(await run('docker', ['version', '--format', 'server {{.Server.Version}}, client {{.Client.Version}}'])).stdout.trim()}`,
-      );
+      const format = 'server {{.Server.Version}}, client {{.Client.Version}}';
+      const versions = await capture('docker', ['version', '--format', format]);
+      log(`engine on ${env.DOCKER_HOST}${fresh ? ` (fresh data root ${settings.dataRoot})` : ''}: ${versions}`);
       // Leftovers of an aborted run on a reused engine must not leak into this one.
       generateEnvFile(envFile, TEST_STACK_SETTINGS);
       await stack.down(['--volumes']).catch(() => undefined);
@@ -90,87 +75,68 @@ export async function ciDocker(phases: Phases): Promise<void> {
   }
 }
 
-async function persistenceChecks(
-  envFile: string,
-  make: (args: string[], input?: string) => Promise<unknown>,
-): Promise<void> {
-  const smoke = readEnvFile(join(repoRoot, '.run/smoke.env'));
-  const base = smoke.BASE_URL ?? 'https://localhost';
+async function persistenceChecks(envFile: string, make: Make): Promise<void> {
+  const base = readEnvFile(join(repoRoot, '.run/smoke.env')).BASE_URL ?? 'https://localhost';
   const { send } = httpClient({ caFiles: [join(repoRoot, 'certs/ca.crt')] });
-  const settingsOf = () => readEnvFile(envFile);
   const login = async (username: string, password: string): Promise<string> => {
     const response = await send(`${base}/api/login`, { json: { username, password } });
     if (response.status !== 200)
       throw new CliError(`login as ${username}: expected 200, got ${response.status} ${response.body}`);
     return response.cookie()!;
   };
-  /** GET /api/me is 200 for the user: a 401 (session lost) fails at once; 5xx or no answer is retried a while (the service reconnecting). */
+  // A 401 (session lost) fails at once; 5xx or no answer is retried a while (the service reconnecting).
   const me = async (cookie: string, username: string): Promise<void> => {
     let last = '';
-    for (let i = 0; i < 30; i += 1) {
-      const response = await send(`${base}/api/me`, { headers: { cookie } }).catch((error: Error) => ({
-        status: 0,
-        body: error.message,
-        json: () => ({}),
-      }));
-      if (response.status === 200) {
-        const got = (response.json() as { user?: { username?: string } }).user?.username;
-        if (got !== username) throw new CliError(`/api/me: expected ${username}, got ${got}`);
-        return;
-      }
-      if (response.status === 401) throw new CliError(`/api/me: 401, the session of ${username} is gone`);
-      last = `${response.status} ${response.body}`;
-      await sleep(1000);
-    }
-    throw new CliError(`/api/me: still ${last} after 30 s`);
+    const signedInAs = async () => {
+      const response = await send(`${base}/api/me`, { headers: { cookie } }).catch((error: Error) => error);
+      if (response instanceof Error) last = `no answer: ${response.message}`;
+      else if (response.status === 401) throw new CliError(`/api/me: 401, the session of ${username} is gone`);
+      else if (response.status === 200) return response.json<{ user?: { username?: string } }>().user?.username ?? '';
+      else last = `${response.status} ${response.body}`;
+    };
+    const got = await waitFor(signedInAs, { timeoutMs: 30_000, intervalMs: 1000 });
+    if (got === undefined) throw new CliError(`/api/me: still ${last} after 30 s`);
+    if (got !== username) throw new CliError(`/api/me: expected ${username}, got ${got}`);
   };
 
-  const admin = settingsOf().ADMIN_USERNAME!;
-  const adminPassword = settingsOf().ADMIN_PASSWORD!;
+  const { ADMIN_USERNAME: admin = '', ADMIN_PASSWORD: adminPassword = '' } = readEnvFile(envFile);
   const user = `ci-${randomBytes(4).toString('hex')}`;
   const userPassword = randomBytes(18).toString('base64');
   // The password on stdin, never in argv.
   await make(['users', 'ARGS=add ' + user], `${userPassword}\n`);
-  const listed = await run('make', ['-s', 'users', 'ARGS=ls'], {
-    cwd: repoRoot,
-    env: { ...process.env, STACK: 'docker', ENV_FILE: envFile },
-  });
+  const listed = await make(['users', 'ARGS=ls'], '');
   if (!listed.stdout.split(/\s/).includes(user)) throw new CliError(`make users ARGS=ls does not list ${user}`);
   log(`make users: added and listed ${user}`);
   const adminCookie = await login(admin, adminPassword);
   const userCookie = await login(user, userPassword);
-  await me(adminCookie, admin);
-  await me(userCookie, user);
+  const sessionsWork = async () => {
+    await me(adminCookie, admin);
+    await me(userCookie, user);
+  };
+  await sessionsWork();
 
   await make(['restart', 'ARGS=service']);
-  await me(adminCookie, admin);
-  await me(userCookie, user);
+  await sessionsWork();
   log('restart service: sessions and users survived');
 
   await make(['restart', 'ARGS=redis']);
-  await me(adminCookie, admin);
-  await me(userCookie, user);
+  await sessionsWork();
   await login(user, userPassword);
   log('restart redis: sessions and users survived');
 
-  const before = settingsOf().SESSION_SECRETS!;
+  const [before] = readEnvFile(envFile).SESSION_SECRETS!.split(',');
   await make(['rotate-secret']);
-  const after = settingsOf().SESSION_SECRETS!;
-  const [newest, previous] = after.split(',');
-  if (newest === before.split(',')[0] || previous !== before.split(',')[0])
+  const [newest, previous] = readEnvFile(envFile).SESSION_SECRETS!.split(',');
+  if (newest === before || previous !== before)
     throw new CliError('SESSION_SECRETS was not rotated as expected (a new secret first, the previous one kept)');
-  await me(adminCookie, admin);
-  await me(userCookie, user);
+  await sessionsWork();
   await me(await login(admin, adminPassword), admin);
   log('rotate-secret: existing sessions still work, new logins too');
 
   await noSecretOnCommandLines(envFile, 'make backup', () => make(['backup']));
 }
 
-/**
- * Runs an operation (a backup, the drills) while watching every process's command line on the
- * machine (every local user can read them), and fails when one carried a value of the env file.
- */
+/** Fails when a value of the env file was on a command line (every local user can read them) while `operation` ran. */
 async function noSecretOnCommandLines(envFile: string, what: string, operation: () => Promise<unknown>): Promise<void> {
   const secrets = Object.values(readEnvFile(envFile)).flatMap((value) => value.split(',').map((v) => v.trim()));
   const watcher = watchCommandLines(secrets);
@@ -180,9 +146,7 @@ async function noSecretOnCommandLines(envFile: string, what: string, operation: 
   } finally {
     leaks = watcher.stop();
   }
-  if (leaks.length > 0)
-    throw new CliError(
-      `${what}: a secret appeared on a command line: ${leaks.map((l) => `${l.pid}: ${l.args}`).join('; ')}`,
-    );
+  const leaked = leaks.map((leak) => `${leak.pid}: ${leak.args}`).join('; ');
+  if (leaked) throw new CliError(`${what}: a secret appeared on a command line: ${leaked}`);
   log(`${what}: no secret on any command line (watched every process while it ran)`);
 }

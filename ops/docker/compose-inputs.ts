@@ -4,6 +4,7 @@ import { envFileText, readEnvFile } from '../../testkit/env-file.ts';
 import { CliError, say } from '../lib/log.ts';
 import { redisConfString, writeSecretFiles } from '../lib/secrets.ts';
 import { SECRET_FILES, assertValidServiceConfig, serviceEnvFrom, type SecretKey } from '../lib/service-env.ts';
+import type { DockerStack } from './docker-stack.ts';
 
 const log = (message: string) => say('docker-stack', message);
 /** Settings the compose file decides for the service (docker-compose.yml, service.environment). */
@@ -12,23 +13,13 @@ const COMPOSE_OWNED = ['HOST', 'PORT', 'REDIS_URL', 'REDIS_SENTINELS', 'TRUST_PR
 const HA_SENTINELS = ['sentinel-1:26379', 'sentinel-2:26379', 'sentinel-3:26379'].join(',');
 const DEFAULT_BACKEND_SUBNET = '172.30.97.0/24';
 
-export interface ComposeInputsSource {
-  envFile: string;
-  runDir: string;
-  secretsDir: string;
-  /** A stack setting: the environment, then .env, then the fallback. */
-  setting: (name: string, fallback: string) => string;
-  profiles: readonly string[];
-  env: NodeJS.ProcessEnv;
-}
-
 /**
  * Writes what compose reads: .run/docker/compose.env (the variables docker-compose.yml
  * interpolates), .run/docker/service.env (the service's settings) and .secrets/ (secrets as
  * files; mode 0444 inside a 0700 directory, because compose bind-mounts them into containers
  * whose users differ, while only the owner can reach them on the host).
  */
-export function writeComposeInputs(stack: ComposeInputsSource): void {
+export function writeComposeInputs(stack: DockerStack): void {
   const dotenv = readEnvFile(stack.envFile);
   const { settings, secrets, overridden } = serviceEnvFrom(dotenv, COMPOSE_OWNED);
   for (const key of overridden) log(`${key} in ${stack.envFile} is not used: the compose file sets it`);
@@ -38,11 +29,10 @@ export function writeComposeInputs(stack: ComposeInputsSource): void {
     { ...settings, ...secrets, PUBLIC_ORIGIN: publicOrigin, TRUST_PROXY: backendSubnet },
     stack.envFile,
   );
-  for (const key of ['SESSION_SECRETS', 'REDIS_PASSWORD', 'METRICS_TOKEN', 'ADMIN_PASSWORD'] as const) {
-    if (!secrets[key])
-      throw new CliError(`${key} is empty: set it in ${stack.envFile} (make env creates a complete one)`);
-  }
+  const empty = (Object.keys(SECRET_FILES) as SecretKey[]).find((key) => !secrets[key]);
+  if (empty) throw new CliError(`${empty} is empty: set it in ${stack.envFile} (make env creates a complete one)`);
   mkdirSync(stack.runDir, { recursive: true });
+  const sentinels = stack.profiles().includes('ha') ? HA_SENTINELS : '';
   const composeVars: Record<string, string> = {
     HTTP_PORT: stack.setting('HTTP_PORT', '80'),
     HTTPS_PORT: stack.setting('HTTPS_PORT', '443'),
@@ -54,8 +44,8 @@ export function writeComposeInputs(stack: ComposeInputsSource): void {
     TLS_OCSP: stack.setting('TLS_OCSP', 'off'),
     METRICS_AT_EDGE: secrets.METRICS_TOKEN ? 'on' : 'off',
     // Profile `ha`: the service connects through the Sentinels, the data nodes ask them who leads.
-    REDIS_SENTINELS: stack.profiles.includes('ha') ? HA_SENTINELS : '',
-    REDIS_HA_SENTINELS: stack.profiles.includes('ha') ? HA_SENTINELS : '',
+    REDIS_SENTINELS: sentinels,
+    REDIS_HA_SENTINELS: sentinels,
     GIT_REVISION: stack.env.GIT_REVISION ?? 'unknown',
     BUILD_CREATED: stack.env.BUILD_CREATED ?? 'unknown',
   };
@@ -69,12 +59,9 @@ export function writeComposeInputs(stack: ComposeInputsSource): void {
     envFileText(`${from}: the service's settings (secrets arrive as files).`, settings),
     { mode: 0o600 },
   );
-  writeSecretFiles(
-    stack.secretsDir,
-    {
-      ...Object.fromEntries(Object.entries(secrets).map(([key, value]) => [SECRET_FILES[key as SecretKey], value])),
-      'redis_requirepass.conf': `requirepass ${redisConfString(secrets.REDIS_PASSWORD!)}`,
-    },
-    0o444,
+  const files = Object.fromEntries(
+    Object.entries(secrets).map(([key, value]) => [SECRET_FILES[key as SecretKey], value]),
   );
+  files['redis_requirepass.conf'] = `requirepass ${redisConfString(secrets.REDIS_PASSWORD!)}`;
+  writeSecretFiles(stack.secretsDir, files, 0o444);
 }

@@ -1,41 +1,39 @@
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureLocalCertificates } from '../../testkit/certs.ts';
+import { envFileText, readEnvFile } from '../../testkit/env-file.ts';
+import { atPort, probe } from '../../testkit/http.ts';
+import { isPortFree } from '../../testkit/ports.ts';
+import { fromRepo, repoRoot } from '../../testkit/repo.ts';
 import { generateEnvFile } from '../env-gen.ts';
-import { readEnvFile } from '../../testkit/env-file.ts';
 import { announce } from '../lib/access.ts';
 import { CliError, say } from '../lib/log.ts';
-import { isPortFree } from '../../testkit/ports.ts';
-import { atPort, probe } from '../../testkit/http.ts';
-import { fromRepo, repoRoot } from '../../testkit/repo.ts';
-import { capture, run, sleep, waitFor } from '../lib/run.ts';
+import { run, waitFor, type RunOptions } from '../lib/run.ts';
 import { ensureTools } from '../lib/tools.ts';
 import { writeComposeInputs } from './compose-inputs.ts';
 import { findEngine, startEngine } from './engine.ts';
 import { buildStandinImages, neededImages } from './standin-images.ts';
 
 const log = (message: string) => say('docker-stack', message);
+const CA_FILE = join(repoRoot, 'certs/ca.crt');
+const STATE_FORMAT = '{{.Name}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}';
+const HEALTH_LOG_FORMAT = '{{.Name}}: {{if .State.Health}}{{range .State.Health.Log}}{{.Output}}{{end}}{{end}}';
 
 /**
- * The Docker Compose stack (docker-compose.yml, project "authstack"). The tooling, not
- * compose, reads .env (with the one env reader), and hands compose three generated files under
- * .run/docker/ and .secrets/: the variables the compose file interpolates, the service's
- * settings (every config-schema key .env sets, as env_file), and the secrets (file secrets).
- * Runs `docker compose` (v2) when present, else `docker-compose` (v1.29).
+ * The Docker Compose stack (docker-compose.yml). The tooling, not compose, reads .env (with the
+ * one env reader) and hands compose the files compose-inputs.ts writes.
  */
 export class DockerStack {
   readonly envFile: string;
-  private readonly env: NodeJS.ProcessEnv;
-  private readonly runDir = fromRepo('.run/docker');
-  private readonly secretsDir = fromRepo('.secrets');
+  readonly env: NodeJS.ProcessEnv;
+  readonly runDir = fromRepo('.run/docker');
+  readonly secretsDir = fromRepo('.secrets');
   private readonly smokeFile = fromRepo('.run/smoke.env');
-  private readonly waitTimeoutMs: number;
   private composeCommand: string[] | undefined;
 
   constructor(options: { envFile?: string; env?: NodeJS.ProcessEnv } = {}) {
     this.env = options.env ?? process.env;
     this.envFile = fromRepo(options.envFile ?? this.env.ENV_FILE ?? '.env');
-    this.waitTimeoutMs = Number(this.env.WAIT_TIMEOUT ?? 180) * 1000;
   }
 
   /** A stack setting as compose would resolve it: the shell environment wins over .env. */
@@ -43,20 +41,22 @@ export class DockerStack {
     return this.env[name] || readEnvFile(this.envFile)[name] || fallback;
   }
 
-  /**
-   * The compose project: names the containers, networks and volumes (<project>_redis-data).
-   * COMPOSE_PROJECT_NAME (environment or .env) keeps a second checkout's stack and data apart.
-   */
+  /** COMPOSE_PROJECT_NAME keeps a second checkout's containers, networks and volumes apart. */
   get project(): string {
     return this.setting('COMPOSE_PROJECT_NAME', 'authstack');
   }
 
+  private get origin(): string {
+    return this.setting('PUBLIC_ORIGIN', 'https://localhost');
+  }
+
+  private get httpsPort(): string {
+    return this.setting('HTTPS_PORT', '443');
+  }
+
   /** COMPOSE_PROFILES from the environment or .env (monitoring, grafana, ha). */
-  profiles(): string[] {
-    return this.setting('COMPOSE_PROFILES', '')
-      .split(',')
-      .map((p) => p.trim())
-      .filter(Boolean);
+  profiles(list = this.setting('COMPOSE_PROFILES', '')): string[] {
+    return list.split(',').flatMap((profile) => profile.trim() || []);
   }
 
   /** Connects to an answering engine (starting one only when asked). */
@@ -66,98 +66,62 @@ export class DockerStack {
     process.env.DOCKER_HOST = host;
   }
 
-  private async compose(
-    args: string[],
-    options: { stdio?: 'inherit' | 'pipe'; allowFailure?: boolean; input?: string } = {},
-  ) {
+  private async compose(args: string[], options: RunOptions & { profiles?: string[] } = {}) {
     if (!this.composeCommand) {
-      const v2 = await run('docker', ['compose', 'version'], { allowFailure: true });
-      if (v2.code === 0) this.composeCommand = ['docker', 'compose'];
-      else {
-        await ensureTools('docker-compose');
-        this.composeCommand = ['docker-compose'];
-      }
+      const v2 = (await run('docker', ['compose', 'version'], { allowFailure: true })).code === 0;
+      if (!v2) await ensureTools('docker-compose');
+      this.composeCommand = v2 ? ['docker', 'compose'] : ['docker-compose'];
     }
     const [command, ...rest] = this.composeCommand;
-    const env = { ...process.env, COMPOSE_PROFILES: this.profiles().join(',') };
-    return run(
-      command!,
-      [
-        ...rest,
-        '-p',
-        this.project,
-        '-f',
-        join(repoRoot, 'docker-compose.yml'),
-        '--env-file',
-        join(this.runDir, 'compose.env'),
-        ...args,
-      ],
-      {
-        ...options,
-        env,
-        cwd: repoRoot,
-      },
-    );
+    const project = ['-p', this.project, '-f', join(repoRoot, 'docker-compose.yml')];
+    return run(command!, [...rest, ...project, '--env-file', join(this.runDir, 'compose.env'), ...args], {
+      ...options,
+      env: { ...process.env, COMPOSE_PROFILES: (options.profiles ?? this.profiles()).join(',') },
+      cwd: repoRoot,
+    });
+  }
+
+  /** Compose reads compose.env for every command, even `ps` or `down` in a checkout never started. */
+  private ensureComposeInputs(): void {
+    if (!existsSync(join(this.runDir, 'compose.env'))) this.writeComposeInputs();
   }
 
   /** Any compose command with this project's options (make ps, or `ops docker compose ...`). */
   async passthrough(args: string[]): Promise<number> {
-    if (!existsSync(join(this.runDir, 'compose.env'))) this.writeComposeInputs();
+    this.ensureComposeInputs();
     return (await this.compose(args, { stdio: 'inherit', allowFailure: true })).code;
   }
 
   async containerOf(service: string): Promise<string | undefined> {
-    const result = await run(
-      'docker',
-      [
-        'ps',
-        '-q',
-        '--filter',
-        `label=com.docker.compose.project=${this.project}`,
-        '--filter',
-        `label=com.docker.compose.service=${service}`,
-      ],
-      { allowFailure: true },
-    );
-    return result.stdout.trim().split('\n')[0] || undefined;
+    const labels = [`project=${this.project}`, `service=${service}`];
+    const filters = labels.flatMap((label) => ['--filter', `label=com.docker.compose.${label}`]);
+    const { stdout } = await run('docker', ['ps', '-q', ...filters], { allowFailure: true });
+    return stdout.trim().split('\n')[0] || undefined;
   }
 
-  // --- inputs ------------------------------------------------------------------------------------
-
-  /** Writes what compose reads from this checkout's .env (compose-inputs.ts). */
   writeComposeInputs(): void {
-    writeComposeInputs({
-      envFile: this.envFile,
-      runDir: this.runDir,
-      secretsDir: this.secretsDir,
-      setting: (name, fallback) => this.setting(name, fallback),
-      profiles: this.profiles(),
-      env: this.env,
-    });
+    writeComposeInputs(this);
   }
 
   /** PUBLIC_ORIGIN is what browsers send as Origin: its port must be the published HTTPS port. */
   private checkOrigin(): void {
-    const origin = new URL(this.setting('PUBLIC_ORIGIN', 'https://localhost'));
-    const port = this.setting('HTTPS_PORT', '443');
+    const origin = new URL(this.origin);
+    const port = this.httpsPort;
     const originPort = origin.port || '443';
     if (origin.protocol !== 'https:')
       throw new CliError(`PUBLIC_ORIGIN must look like https://host[:port], got '${origin.href}'`);
-    if (originPort !== port) {
+    if (originPort !== port)
       throw new CliError(`PUBLIC_ORIGIN=${origin.origin} but HTTPS_PORT=${port}: browsers would send Origin https://${origin.hostname}${port === '443' ? '' : `:${port}`}.
        Set PUBLIC_ORIGIN to that in ${this.envFile} (or use HTTPS_PORT=${originPort}).`);
-    }
   }
 
   /** Fail early and clearly when another process (a native stack, say) holds a port we publish. */
   private async checkPorts(): Promise<void> {
     if (await this.containerOf('nginx')) return;
-    for (const port of [this.setting('HTTP_PORT', '80'), this.setting('HTTPS_PORT', '443')]) {
-      if (!(await isPortFree(Number(port), '0.0.0.0'))) {
+    for (const port of [this.setting('HTTP_PORT', '80'), this.httpsPort])
+      if (!(await isPortFree(Number(port), '0.0.0.0')))
         throw new CliError(`port ${port} is already in use on this machine (a native stack? 'make down STACK=native').
        Free it, or publish elsewhere: HTTP_PORT=8080 HTTPS_PORT=8443 with PUBLIC_ORIGIN=https://localhost:8443 in .env.`);
-      }
-    }
   }
 
   /**
@@ -165,8 +129,8 @@ export class DockerStack {
    * fails without a registry. Pull what is missing; when that fails, build the stand-ins.
    */
   async ensureBaseImages(): Promise<void> {
-    const missing: string[] = [];
     const needed = neededImages(this.profiles());
+    const missing: string[] = [];
     for (const image of needed)
       if ((await run('docker', ['image', 'inspect', image], { allowFailure: true })).code !== 0) missing.push(image);
     if (missing.length === 0) return log(`base images present: ${needed.join(' ')}`);
@@ -174,62 +138,48 @@ export class DockerStack {
       log(`pulling ${image}`);
       if ((await run('docker', ['pull', '-q', image], { allowFailure: true, timeoutMs: 120_000 })).code !== 0) {
         log(`cannot pull ${image} (no registry?): building local stand-ins (deploy/standin/)`);
-        await buildStandinImages({ profiles: this.profiles() });
-        return;
+        return buildStandinImages({ profiles: this.profiles() });
       }
     }
   }
 
   /** Builds the service image (labels from the commit, so an unchanged tree builds the same image). */
   async buildService(): Promise<void> {
-    const revision =
-      (await run('git', ['-C', repoRoot, 'rev-parse', 'HEAD'], { allowFailure: true })).stdout.trim() || 'unknown';
-    const created =
-      (await run('git', ['-C', repoRoot, 'log', '-1', '--format=%cI'], { allowFailure: true })).stdout.trim() ||
-      'unknown';
-    this.env.GIT_REVISION = revision;
-    this.env.BUILD_CREATED = created;
+    const head = await run('git', ['-C', repoRoot, 'log', '-1', '--format=%H %cI'], { allowFailure: true });
+    const [revision, created] = head.stdout.trim().split(' ');
+    this.env.GIT_REVISION = revision || 'unknown';
+    this.env.BUILD_CREATED = created || 'unknown';
     this.writeComposeInputs();
     log('building the service image');
     await this.compose(['build', 'service'], { stdio: 'inherit' });
   }
 
-  /**
-   * Waits until every running container of the project is healthy (or running, without a
-   * healthcheck); fails with the unhealthy ones' last health output.
-   */
+  /** Every container of the project healthy (or running, without a healthcheck); fails at once when one dies. */
   async waitHealthy(): Promise<void> {
-    const deadline = Date.now() + this.waitTimeoutMs;
-    for (;;) {
-      const ids = (await this.compose(['ps', '-q'])).stdout.trim().split('\n').filter(Boolean);
-      if (ids.length === 0) throw new CliError(`no containers in project ${this.project}`);
-      const pending: string[] = [];
-      for (const id of ids) {
-        const state = await capture('docker', [
-          'inspect',
-          '-f',
-          '{{.Name}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}',
-          id,
-        ]);
-        if (/ running (healthy|none)$/.test(state)) continue;
-        if (/ (exited|dead) | running unhealthy$/.test(state)) throw new CliError(`container ${state}`);
-        pending.push(state);
-      }
-      if (pending.length === 0) return;
-      if (Date.now() > deadline) {
-        for (const id of ids)
-          process.stderr.write(
-            `${(await run('docker', ['inspect', '-f', '{{.Name}}: {{if .State.Health}}{{range .State.Health.Log}}{{.Output}}{{end}}{{end}}', id], { allowFailure: true })).stdout}\n`,
-          );
-        throw new CliError(`not healthy after ${this.waitTimeoutMs / 1000}s: ${pending.join(', ')}`);
-      }
-      await sleep(2000);
-    }
+    const timeoutMs = Number(this.env.WAIT_TIMEOUT ?? 180) * 1000;
+    let ids: string[] = [];
+    let pending: string[] = [];
+    const healthy = await waitFor(
+      async () => {
+        ids = (await this.compose(['ps', '-q'])).stdout.trim().split('\n').filter(Boolean);
+        if (ids.length === 0) throw new CliError(`no containers in project ${this.project}`);
+        const states = (await run('docker', ['inspect', '-f', STATE_FORMAT, ...ids])).stdout.trim().split('\n');
+        const failed = states.find((state) => / (exited|dead) | running unhealthy$/.test(state));
+        if (failed) throw new CliError(`container ${failed}`);
+        pending = states.filter((state) => !/ running (healthy|none)$/.test(state));
+        return pending.length === 0 ? true : undefined;
+      },
+      { timeoutMs, intervalMs: 2000 },
+    );
+    if (healthy) return;
+    const health = await run('docker', ['inspect', '-f', HEALTH_LOG_FORMAT, ...ids], { allowFailure: true });
+    process.stderr.write(health.stdout);
+    throw new CliError(`not healthy after ${timeoutMs / 1000}s: ${pending.join(', ')}`);
   }
 
   /**
-   * nginx resolves the service's name once, at start; a recreated service container may have a
-   * new address. A reload makes new workers resolve it again (old ones finish their requests).
+   * nginx resolves the service's name once, at start, and a recreated container may have a new
+   * address: a reload makes new workers resolve it again (old ones finish their requests).
    */
   async reloadNginx(): Promise<void> {
     const id = await this.containerOf('nginx');
@@ -240,53 +190,37 @@ export class DockerStack {
 
   /** GET /healthz through nginx, as a browser reaches it (HTTPS, our CA). */
   private async probeEdge(): Promise<void> {
-    const origin = this.setting('PUBLIC_ORIGIN', 'https://localhost');
-    const port = Number(this.setting('HTTPS_PORT', '443'));
+    const url = atPort(`${this.origin}/healthz`, Number(this.httpsPort));
     let last = '';
     const ok = await waitFor(
       async () => {
-        const { status, error } = await probe(atPort(`${origin}/healthz`, port), {
-          connectTo: '127.0.0.1',
-          caFiles: [join(repoRoot, 'certs/ca.crt')],
-          timeoutMs: 5000,
-        });
+        const { status, error } = await probe(url, { connectTo: '127.0.0.1', caFiles: [CA_FILE], timeoutMs: 5000 });
         last = `${status} ${error ?? ''}`;
         return status === 200 ? true : undefined;
       },
       { timeoutMs: 20_000, intervalMs: 1000 },
     );
-    if (!ok) throw new CliError(`the stack is up but ${origin}/healthz does not answer through nginx (last: ${last})`);
+    if (!ok)
+      throw new CliError(`the stack is up but ${this.origin}/healthz does not answer through nginx (last: ${last})`);
   }
 
   private async writeSmokeFile(): Promise<void> {
-    const origin = new URL(this.setting('PUBLIC_ORIGIN', 'https://localhost'));
+    const origin = new URL(this.origin);
     const httpPort = this.setting('HTTP_PORT', '80');
     // Docker's userland proxy forwards published ports from the edge network's gateway
     // address: that is the client IP nginx (and so the service) sees for local requests.
-    const gateway = (
-      await run(
-        'docker',
-        ['network', 'inspect', '-f', '{{range .IPAM.Config}}{{.Gateway}}{{end}}', `${this.project}_edge`],
-        { allowFailure: true },
-      )
-    ).stdout.trim();
-    mkdirSync(fromRepo('.run'), { recursive: true });
-    writeFileSync(
-      this.smokeFile,
-      [
-        '# Written by the Docker stack (make up); removed by make down.',
-        `BASE_URL=${origin.origin}`,
-        `SMOKE_HTTP_URL=http://${origin.hostname}${httpPort === '80' ? '' : `:${httpPort}`}`,
-        `SMOKE_ENV_FILE=${this.envFile}`,
-        `SMOKE_CA_FILE=${join(repoRoot, 'certs/ca.crt')}`,
-        `SMOKE_SERVICE_LOG_CMD=node ${join(repoRoot, 'ops/cli.ts')} docker service-logs`,
-        ...(gateway ? [`SMOKE_EXPECTED_CLIENT_IP=${gateway}`] : []),
-        '',
-      ].join('\n'),
-    );
+    const inspect = ['network', 'inspect', '-f', '{{range .IPAM.Config}}{{.Gateway}}{{end}}', `${this.project}_edge`];
+    const gateway = (await run('docker', inspect, { allowFailure: true })).stdout.trim();
+    const vars = {
+      BASE_URL: origin.origin,
+      SMOKE_HTTP_URL: `http://${origin.hostname}${httpPort === '80' ? '' : `:${httpPort}`}`,
+      SMOKE_ENV_FILE: this.envFile,
+      SMOKE_CA_FILE: CA_FILE,
+      SMOKE_SERVICE_LOG_CMD: `node ${join(repoRoot, 'ops/cli.ts')} docker service-logs`,
+      ...(gateway ? { SMOKE_EXPECTED_CLIENT_IP: gateway } : {}),
+    };
+    writeFileSync(this.smokeFile, envFileText('Written by the Docker stack (make up); removed by make down.', vars));
   }
-
-  // --- commands ----------------------------------------------------------------------------------
 
   async up(): Promise<void> {
     await ensureTools('docker', 'mkcert');
@@ -308,32 +242,23 @@ export class DockerStack {
     await this.writeSmokeFile();
     await announce({
       shape: 'docker',
-      origin: this.setting('PUBLIC_ORIGIN', 'https://localhost'),
-      httpsPort: Number(this.setting('HTTPS_PORT', '443')),
+      origin: this.origin,
+      httpsPort: Number(this.httpsPort),
       envFile: this.envFile,
-      caFile: join(repoRoot, 'certs/ca.crt'),
+      caFile: CA_FILE,
       usersCommand: (args) => `make users ${args} STACK=docker`,
-      notes: [
-        `CA certificate to trust: ${join(repoRoot, 'certs/ca.crt')}`,
-        'logs: make logs    services: make ps    stop: make down',
-      ],
+      notes: [`CA certificate to trust: ${CA_FILE}`, 'logs: make logs    services: make ps    stop: make down'],
     });
   }
 
   async down(extra: string[] = []): Promise<void> {
     await this.connect();
-    if (!existsSync(join(this.runDir, 'compose.env'))) this.writeComposeInputs();
-    // Name every profile too, so services started with one are stopped as well.
-    const previous = this.env.COMPOSE_PROFILES;
-    this.env.COMPOSE_PROFILES = previous || 'monitoring,grafana,ha';
-    try {
-      await this.compose(['down', '--remove-orphans', ...extra], { stdio: 'inherit' });
-    } finally {
-      this.env.COMPOSE_PROFILES = previous;
-    }
-    if (existsSync(this.smokeFile) && readEnvFile(this.smokeFile).SMOKE_SERVICE_LOG_CMD?.includes(' docker ')) {
+    this.ensureComposeInputs();
+    // Every profile unless the environment names some, so services started with one stop too.
+    const profiles = this.profiles(this.env.COMPOSE_PROFILES || 'monitoring,grafana,ha');
+    await this.compose(['down', '--remove-orphans', ...extra], { stdio: 'inherit', profiles });
+    if (readEnvFile(this.smokeFile).SMOKE_SERVICE_LOG_CMD?.includes(' docker '))
       rmSync(this.smokeFile, { force: true });
-    }
   }
 
   async restart(services: string[]): Promise<void> {
@@ -353,24 +278,22 @@ export class DockerStack {
     if (services.includes('service')) await this.reloadNginx();
   }
 
-  async users(args: string[]): Promise<number> {
+  private async serviceContainer(): Promise<string> {
     await this.connect();
     const id = await this.containerOf('service');
     if (!id) throw new CliError('the service is not running (make up)');
+    return id;
+  }
+
+  async users(args: string[]): Promise<number> {
+    const id = await this.serviceContainer();
     const tty = process.stdin.isTTY && process.stdout.isTTY ? ['-it'] : ['-i'];
-    return (
-      await run('docker', ['exec', ...tty, id, 'node', 'dist/cli/users.js', ...args], {
-        stdio: 'inherit',
-        allowFailure: true,
-      })
-    ).code;
+    const cli = ['exec', ...tty, id, 'node', 'dist/cli/users.js', ...args];
+    return (await run('docker', cli, { stdio: 'inherit', allowFailure: true })).code;
   }
 
   async serviceLogs(): Promise<string> {
-    await this.connect();
-    const id = await this.containerOf('service');
-    if (!id) throw new CliError('the service is not running');
-    const result = await run('docker', ['logs', id]);
+    const result = await run('docker', ['logs', await this.serviceContainer()]);
     return result.stdout + result.stderr;
   }
 

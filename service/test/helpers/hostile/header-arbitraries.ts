@@ -39,8 +39,8 @@ export const anyText = (maxLength = 40) =>
     }),
   );
 // Control characters are exactly what this strips, so the regex names them.
-// eslint-disable-next-line no-control-regex
 export const printable = (maxLength = 40) =>
+  // eslint-disable-next-line no-control-regex
   fc.string({ unit: 'binary-ascii', maxLength }).map((s) => s.replace(/[\x00-\x1f\x7f]/g, ''));
 
 /** Headers this service reads somewhere (or the edge relies on). */
