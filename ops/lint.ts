@@ -55,7 +55,10 @@ async function nginxTest(): Promise<void> {
       const out = join(tmp, `nginx-${variant}`);
       // Both ways nginx can find the service: a static upstream, and DNS re-resolution (swarm).
       const upstream = variant === 'on' ? { UPSTREAM_ADDR: 'localhost:3000', UPSTREAM_MODE: 'dns' } : {};
-      renderNginx(out, { ...nginxVars({ ...ports, ...tls, tlsOcsp: variant }, tmp, variant === 'on'), ...upstream });
+      renderNginx(out, {
+        ...nginxVars({ ...ports, ...tls, tlsMode: 'local', tlsOcsp: variant }, tmp, variant === 'on'),
+        ...upstream,
+      });
       // With TLS_OCSP=on and a local certificate nginx warns that it cannot staple; syntax and
       // every include are still checked, which is what this is for.
       const result = await run('nginx', ['-t', '-q', ...nginxArgs(out)], { allowFailure: true, stdout: 'ignore' });

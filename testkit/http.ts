@@ -34,6 +34,8 @@ export interface HttpClientOptions {
   origin?: string;
   /** CA files (PEM) trusted besides the system roots; a file that does not exist is skipped. */
   caFiles?: readonly string[];
+  /** Accept any certificate: readiness polls while a placeholder is served, never a test of TLS. */
+  insecure?: boolean;
   /** The client's own address, e.g. 127.0.0.2: another client on loopback. */
   localAddress?: string;
   /** 4 or 6: resolve the host to this address family only (with localAddress, the one it is in). */
@@ -77,7 +79,7 @@ export function httpClient(options: HttpClientOptions = {}): HttpClient {
   const connections = options.connections ?? 0;
   const agent = () =>
     new Agent({
-      connect: { ca, family: options.family, lookup, timeout },
+      connect: { ca, family: options.family, lookup, timeout, rejectUnauthorized: !options.insecure },
       // A client option in undici, not a connect one: set in `connect`, it is dropped.
       localAddress: options.localAddress,
       connections: connections || 1,

@@ -14,14 +14,19 @@ import { writeSecretFiles } from '../lib/secrets.ts';
 import { SECRET_FILES, assertValidServiceConfig, serviceEnvFrom, type SecretKey } from '../lib/service-env.ts';
 import { ensureTools } from '../lib/tools.ts';
 import { Daemons } from './daemons.ts';
-import { nginxArgs, nginxVars, planStack, redisConf, smokeEnv, type StackState } from './stack-plan.ts';
+import { ACME_CONFIG_KEYS } from '../../service/src/acme/acme-config.ts';
+import { readCertificate } from '../../service/src/acme/certificate-files.ts';
+import { acmePaths, nginxArgs, nginxVars, planStack, redisConf, smokeEnv, type StackState } from './stack-plan.ts';
 
 const log = (message: string) => say('native-stack', message);
 
 /** Settings the native stack decides for the service; .env values for them are not used. */
 const STACK_OWNED = ['HOST', 'PORT', 'REDIS_URL', 'TRUST_PROXY', 'COOKIE_SECURE'] as const;
-const COMPONENTS = ['redis', 'service', 'nginx'] as const;
+/** Every process the native stack may run; `acme` (the certificate renewer) only with TLS_MODE=acme. */
+const COMPONENTS = ['redis', 'service', 'nginx', 'acme'] as const;
 type Component = (typeof COMPONENTS)[number];
+const componentsOf = (state: StackState | undefined): Component[] =>
+  COMPONENTS.filter((name) => name !== 'acme' || state?.tlsMode === 'acme');
 
 export interface NativeStackOptions {
   runDir?: string;
@@ -51,7 +56,12 @@ export class NativeStack {
     this.runDir = fromRepo(options.runDir ?? this.env.RUN_DIR ?? '.run/native');
     this.envFile = fromRepo(options.envFile ?? this.env.ENV_FILE ?? '.env');
     this.certsDir = fromRepo(options.certsDir ?? this.env.CERTS_DIR ?? 'certs');
-    this.daemons = new Daemons(this.runDir, { nginx: 'nginx', service: process.execPath, redis: 'redis-server' });
+    this.daemons = new Daemons(this.runDir, {
+      nginx: 'nginx',
+      service: process.execPath,
+      redis: 'redis-server',
+      acme: process.execPath,
+    });
     // Redis writes its AOF/RDB on TERM; give it time before KILL.
     this.stopTimeoutMs = Number(this.env.STOP_TIMEOUT ?? 15) * 1000;
     this.readyTimeoutMs = Number(this.env.READY_TIMEOUT ?? 60) * 1000;
@@ -78,7 +88,7 @@ export class NativeStack {
 
   async up(): Promise<void> {
     const running = this.loadState();
-    if (running && COMPONENTS.every((name) => this.daemons.isRunning(name))) {
+    if (running && componentsOf(running).every((name) => this.daemons.isRunning(name))) {
       log(`already running in ${this.runDir}`);
       return this.announce(running);
     }
@@ -86,6 +96,11 @@ export class NativeStack {
     await buildIfStale();
     generateEnvFile(this.envFile);
     const state = await this.plan();
+    if (state.tlsMode === 'acme') {
+      await ensureTools('certbot', 'openssl');
+      // The renewer's settings are checked, and a certificate put in place, before nginx starts.
+      await run(process.execPath, ['dist/acme-renewer.js', 'prepare'], { env: this.renewerEnv(state), cwd: repoRoot });
+    }
     if (state.caFile) ensureLocalCertificates(this.certsDir, { quiet: true });
     for (const file of [state.tlsCert, state.tlsKey])
       if (!existsSync(file)) throw new CliError(`TLS_CERT/TLS_KEY not readable: ${file}`);
@@ -94,10 +109,11 @@ export class NativeStack {
     await this.startRedis(state);
     await this.startService(state);
     await this.startNginx(state);
+    if (state.tlsMode === 'acme') await this.startRenewer(state);
     await this.waitEdgeReady(state);
     // How the smoke tests reach this stack (docs/edge.md, SMOKE_STACK_FILE); `make smoke` finds
     // the one `make up` started in the default run directory.
-    writeFileSync(this.at('smoke.env'), smokeEnv(state, this.envFile, this.at('service.log')));
+    writeFileSync(this.at('smoke.env'), smokeEnv(state, this.envFile, this.runDir));
     if (this.runDir === fromRepo('.run/native')) copyFileSync(this.at('smoke.env'), fromRepo('.run/smoke.env'));
     await this.announce(state);
   }
@@ -105,7 +121,7 @@ export class NativeStack {
   async down(): Promise<void> {
     let stopped = 0;
     // nginx first (QUIT lets workers finish in-flight requests), Redis last.
-    for (const name of ['nginx', 'service', 'redis'] as const) {
+    for (const name of ['acme', 'nginx', 'service', 'redis'] as const) {
       const signal = name === 'nginx' ? 'SIGQUIT' : 'SIGTERM';
       if (!(await this.daemons.stop(name, { signal, timeoutMs: this.stopTimeoutMs }))) continue;
       log(`stopped ${name}`);
@@ -126,8 +142,9 @@ export class NativeStack {
       redis: `127.0.0.1:${state?.redisPort ?? '?'}`,
       service: `127.0.0.1:${state?.servicePort ?? '?'}`,
       nginx: `${state?.publicOrigin ?? '?'} (http ${state?.httpPort ?? '?'})`,
+      acme: `metrics http://127.0.0.1:${state?.acmeMetricsPort ?? '?'}/metrics`,
     };
-    const rows = COMPONENTS.map((name) => {
+    const rows = componentsOf(state).map((name) => {
       const pid = this.daemons.pidOf(name);
       return [name, pid ? 'running' : 'stopped', String(pid ?? '-'), address[name]];
     });
@@ -137,9 +154,10 @@ export class NativeStack {
 
   /** Log files of the named components (all when none is named). */
   logFiles(components: string[]): string[] {
-    const unknown = components.find((name) => !(COMPONENTS as readonly string[]).includes(name));
-    if (unknown !== undefined) throw new CliError(`logs: unknown component '${unknown}' (service, nginx, redis)`);
-    const files = (components.length > 0 ? components : COMPONENTS).map((name) => this.at(`${name}.log`));
+    const known: readonly string[] = componentsOf(this.loadState());
+    const unknown = components.find((name) => !known.includes(name));
+    if (unknown !== undefined) throw new CliError(`logs: unknown component '${unknown}' (${known.join(', ')})`);
+    const files = (components.length > 0 ? components : known).map((name) => this.at(`${name}.log`));
     if (!files.some((file) => existsSync(file)))
       throw new CliError(`no logs in ${this.runDir} yet; start the stack with: make up`);
     return files;
@@ -158,6 +176,10 @@ export class NativeStack {
         REDIS_PORT: String(state.redisPort),
       };
       return new NativeStack({ runDir: this.runDir, envFile: this.envFile, certsDir: this.certsDir, env }).up();
+    }
+    if (component === 'acme' && state.tlsMode === 'acme') {
+      await this.daemons.stop('acme', { timeoutMs: this.stopTimeoutMs });
+      return this.startRenewer(state);
     }
     if (component === 'redis') {
       await this.daemons.stop('redis', { timeoutMs: this.stopTimeoutMs });
@@ -203,7 +225,10 @@ export class NativeStack {
   private async plan(): Promise<StackState> {
     const recorded = this.loadState();
     if (recorded && COMPONENTS.some((name) => this.daemons.isRunning(name))) return recorded;
-    const state = await planStack(this.env, readEnvFile(this.envFile), this.certsDir);
+    const state = await planStack(this.env, readEnvFile(this.envFile), {
+      certsDir: this.certsDir,
+      runDir: this.runDir,
+    });
     writeFileSync(this.at('stack.json'), `${JSON.stringify(state, null, 2)}\n`);
     return state;
   }
@@ -280,23 +305,69 @@ export class NativeStack {
 
   private async startNginx(state: StackState): Promise<void> {
     if (this.daemons.isRunning('nginx')) return log(`nginx already running (pid ${this.daemons.pidOf('nginx')})`);
-    mkdirSync(this.at('acme/.well-known/acme-challenge'), { recursive: true });
+    // nginx's unprivileged workers serve the challenge files from here.
+    mkdirSync(join(acmePaths(this.runDir).webroot, '.well-known/acme-challenge'), { recursive: true, mode: 0o755 });
     const out = await this.renderNginxConf(state);
     log(`starting nginx: https on 127.0.0.1:${state.httpsPort}, http on 127.0.0.1:${state.httpPort}`);
     // Access lines (stdout) and errors (stderr) in one file, as `docker logs` shows them.
     await this.daemons.start('nginx', nginxArgs(out), { log: this.at('nginx.log') });
   }
 
-  /** GET /readyz through nginx, with the local CA verified (your own certificate is the smoke tests' business). */
+  /**
+   * GET /readyz through nginx, with the local CA verified (your own certificate is the smoke
+   * tests' business; the renewer's may still be its placeholder, and is waited for separately).
+   */
   private async waitEdgeReady(state: StackState): Promise<void> {
     const url = atPort(`${state.publicOrigin}/readyz`, state.httpsPort);
-    const client = { connectTo: '127.0.0.1', caFiles: state.caFile ? [state.caFile] : [] };
+    const insecure = state.tlsMode === 'acme';
+    const client = { connectTo: '127.0.0.1', caFiles: state.caFile ? [state.caFile] : [], insecure };
     await this.daemons.waitReady('nginx', {
       ready: async () => (await probe(url, client)).status === 200,
       what: `200 from https://127.0.0.1:${state.httpsPort}/readyz`,
       timeoutMs: this.readyTimeoutMs,
       logs: [this.at('nginx.log'), this.at('service.log')],
     });
+  }
+
+  /** The renewer's environment: .env's ACME settings and this run's paths and ports. */
+  private renewerEnv(state: StackState): NodeJS.ProcessEnv {
+    const dotenv = readEnvFile(this.envFile);
+    const paths = acmePaths(this.runDir);
+    return {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME ?? '/',
+      ...Object.fromEntries(ACME_CONFIG_KEYS.filter((key) => dotenv[key]).map((key) => [key, dotenv[key]])),
+      PUBLIC_ORIGIN: state.publicOrigin,
+      ACME_STATE_DIR: paths.state,
+      ACME_WEBROOT: paths.webroot,
+      TLS_CERT: paths.cert,
+      TLS_KEY: paths.key,
+      ACME_METRICS_HOST: '127.0.0.1',
+      ACME_METRICS_PORT: String(state.acmeMetricsPort),
+      ACME_NGINX_PIDFILE: join(this.at('nginx'), 'nginx.pid'),
+    };
+  }
+
+  /** Starts the renewer and waits until the CA's certificate replaces the placeholder (or says why not). */
+  private async startRenewer(state: StackState): Promise<void> {
+    if (this.daemons.isRunning('acme')) return log(`acme already running (pid ${this.daemons.pidOf('acme')})`);
+    log(`starting the certificate renewer for ${new URL(state.publicOrigin).hostname}`);
+    const env = this.renewerEnv(state);
+    await this.daemons.start('acme', ['dist/acme-renewer.js'], { env, cwd: repoRoot, log: this.at('acme.log') });
+    try {
+      await this.daemons.waitReady('acme', {
+        ready: async () => readCertificate(state.tlsCert)?.placeholder === false,
+        what: 'certificate from the CA',
+        timeoutMs: this.readyTimeoutMs,
+        logs: [this.at('acme.log')],
+      });
+      const cert = readCertificate(state.tlsCert)!;
+      log(`certificate from ${cert.issuer}, valid until ${new Date(cert.notAfterMs).toISOString()}`);
+    } catch (error) {
+      // nginx serves the placeholder meanwhile; the renewer keeps trying, backing off.
+      if (!this.daemons.isRunning('acme')) throw error;
+      log(`${error instanceof Error ? error.message : String(error)}\n  the renewer keeps trying: make logs ARGS=acme`);
+    }
   }
 
   private async announce(state: StackState): Promise<void> {

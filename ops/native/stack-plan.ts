@@ -20,42 +20,72 @@ export interface StackState {
   tlsCert: string;
   tlsKey: string;
   tlsOcsp: 'on' | 'off';
+  /** local: the local CA's certificate; files: TLS_CERT/TLS_KEY of your own; acme: the renewer's. */
+  tlsMode: TlsMode;
   /** The local CA that issued tlsCert; absent for a certificate of your own. */
   caFile?: string;
   publicOrigin: string;
+  /** TLS_MODE=acme: where the renewer serves its metrics. */
+  acmeMetricsPort?: number;
+}
+
+export const TLS_MODES = ['local', 'files', 'acme'] as const;
+export type TlsMode = (typeof TLS_MODES)[number];
+
+/** The renewer's directories in a run: the challenge webroot nginx serves, certbot's state, the installed pair. */
+export function acmePaths(runDir: string) {
+  const dir = join(runDir, 'acme');
+  return {
+    webroot: join(dir, 'webroot'),
+    state: join(dir, 'state'),
+    cert: join(dir, 'tls', 'fullchain.pem'),
+    key: join(dir, 'tls', 'privkey.pem'),
+  };
 }
 
 /**
  * Ports (the environment's choice, else the usual port, else a fallback when it is taken) and
- * TLS files: explicit ones (environment, then .env) for real certificates, else the local CA's.
+ * TLS files by TLS_MODE (environment, then .env): the renewer's (acme), explicit ones (files,
+ * the default when TLS_CERT is set), else the local CA's (local).
  */
 export async function planStack(
   env: NodeJS.ProcessEnv,
   dotenv: Record<string, string>,
-  certsDir: string,
+  dirs: { certsDir: string; runDir: string },
 ): Promise<StackState> {
   const port = async (label: string, explicit: string | undefined, preferred: number, fallback?: number) => {
     const choice = await pickPort(label, { explicit, preferred, fallback });
     if (choice.note) log(choice.note);
     return choice.port;
   };
-  const ports = {
+  const tlsCert = env.TLS_CERT || dotenv.TLS_CERT;
+  const tlsKey = env.TLS_KEY || dotenv.TLS_KEY;
+  const tlsMode = (env.TLS_MODE || dotenv.TLS_MODE || (tlsCert || tlsKey ? 'files' : 'local')) as TlsMode;
+  if (!TLS_MODES.includes(tlsMode)) throw new CliError(`TLS_MODE must be ${TLS_MODES.join(', ')}, got '${tlsMode}'`);
+  if (tlsMode === 'acme' && (tlsCert || tlsKey))
+    throw new CliError('TLS_MODE=acme obtains the certificate itself: unset TLS_CERT and TLS_KEY');
+
+  const ports: Omit<StackState, 'tlsCert' | 'tlsKey' | 'tlsOcsp' | 'tlsMode' | 'publicOrigin'> = {
     httpsPort: await port('HTTPS', env.HTTPS_PORT, 443, 8443),
     httpPort: await port('HTTP', env.HTTP_PORT, 80, 8080),
     servicePort: await port('service', env.SERVICE_PORT, 3000),
     redisPort: await port('Redis', env.REDIS_PORT, 6379),
+    ...(tlsMode === 'acme' ? { acmeMetricsPort: await port('ACME metrics', env.ACME_METRICS_PORT, 9465) } : {}),
   };
-  if (new Set(Object.values(ports)).size !== 4)
-    throw new CliError(`ports must differ: ${Object.values(ports).join(' ')}`);
+  const chosen = Object.values(ports);
+  if (new Set(chosen).size !== chosen.length) throw new CliError(`ports must differ: ${chosen.join(' ')}`);
 
-  const tlsCert = env.TLS_CERT || dotenv.TLS_CERT;
-  const tlsKey = env.TLS_KEY || dotenv.TLS_KEY;
   let tlsOcsp = env.TLS_OCSP || dotenv.TLS_OCSP;
   if (tlsOcsp && tlsOcsp !== 'on' && tlsOcsp !== 'off')
     throw new CliError(`TLS_OCSP must be on or off, got '${tlsOcsp}'`);
   let tls: Pick<StackState, 'tlsCert' | 'tlsKey' | 'caFile'>;
-  if (tlsCert || tlsKey) {
-    if (!tlsCert || !tlsKey) throw new CliError('set both TLS_CERT and TLS_KEY, or neither');
+  if (tlsMode === 'acme') {
+    const { cert, key } = acmePaths(dirs.runDir);
+    tls = { tlsCert: cert, tlsKey: key };
+    // Let's Encrypt ended OCSP in 2025; short-lived certificates are its answer to revocation.
+    tlsOcsp ||= 'off';
+  } else if (tlsMode === 'files') {
+    if (!tlsCert || !tlsKey) throw new CliError('TLS_MODE=files needs both TLS_CERT and TLS_KEY');
     tls = { tlsCert: fromRepo(tlsCert), tlsKey: fromRepo(tlsKey) };
     if (!tlsOcsp) {
       // Staple only when the real certificate names an OCSP responder.
@@ -65,7 +95,7 @@ export async function planStack(
       log(`OCSP stapling ${tlsOcsp}: ${tls.tlsCert} ${why}`);
     }
   } else {
-    const { leafCrt, leafKey, caCrt } = certPaths(certsDir);
+    const { leafCrt, leafKey, caCrt } = certPaths(dirs.certsDir);
     tls = { tlsCert: leafCrt, tlsKey: leafKey, caFile: caCrt };
     // The local CA has no OCSP responder.
     tlsOcsp ||= 'off';
@@ -75,7 +105,7 @@ export async function planStack(
   // is part of it whenever it is not 443.
   const { hostname } = new URL(dotenv.PUBLIC_ORIGIN || 'https://localhost');
   const publicOrigin = `https://${hostname}${ports.httpsPort === 443 ? '' : `:${ports.httpsPort}`}`;
-  return { ...ports, ...tls, tlsOcsp: tlsOcsp as 'on' | 'off', publicOrigin };
+  return { ...ports, ...tls, tlsMode, tlsOcsp: tlsOcsp as 'on' | 'off', publicOrigin };
 }
 
 /** deploy/redis.conf plus this run's settings; the password is in this file, never in argv. */
@@ -95,14 +125,23 @@ export function redisConf(state: StackState, dataDir: string, password: string):
 }
 
 /** How the smoke tests reach this stack (docs/edge.md, SMOKE_STACK_FILE). */
-export function smokeEnv(state: StackState, envFile: string, serviceLog: string): string {
+export function smokeEnv(state: StackState, envFile: string, runDir: string): string {
   const host = new URL(state.publicOrigin).hostname;
+  const acme: Record<string, string> =
+    state.tlsMode === 'acme'
+      ? {
+          SMOKE_ACME_METRICS_CMD: `curl -fsS http://127.0.0.1:${state.acmeMetricsPort}/metrics`,
+          SMOKE_ACME_RENEW_CMD: `kill -USR2 "$(cat '${join(runDir, 'acme.pid')}')"`,
+          SMOKE_RESTART_CMD: `STACK=native RUN_DIR='${runDir}' ENV_FILE='${envFile}' node '${join(repoRoot, 'ops/cli.ts')}' restart`,
+        }
+      : {};
   return envFileText('Written by the native stack (make up): how the smoke tests reach this stack.', {
     BASE_URL: state.publicOrigin,
     SMOKE_HTTP_URL: `http://${host}${state.httpPort === 80 ? '' : `:${state.httpPort}`}`,
     SMOKE_ENV_FILE: envFile,
     SMOKE_CA_FILE: state.caFile ?? '',
-    SMOKE_SERVICE_LOG_CMD: `cat '${serviceLog}'`,
+    SMOKE_SERVICE_LOG_CMD: `cat '${join(runDir, 'service.log')}'`,
+    ...acme,
   });
 }
 
@@ -118,7 +157,7 @@ export function nginxVars(state: StackState, runDir: string, metricsAtEdge: bool
     TLS_CERT: state.tlsCert,
     TLS_KEY: state.tlsKey,
     TLS_OCSP: state.tlsOcsp,
-    ACME_WEBROOT: join(runDir, 'acme'),
+    ACME_WEBROOT: acmePaths(runDir).webroot,
     METRICS_AT_EDGE: metricsAtEdge ? 'on' : 'off',
   };
 }
