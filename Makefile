@@ -21,12 +21,13 @@ install: node_modules/.package-lock.json ## install npm dependencies (npm ci)
 build: install ## compile the service into dist/
 	npm run build
 
-test: install ## everything CI runs before Docker: lint, jest (real redis-server), native stack + HTTPS smoke
+test: install ## everything CI runs before Docker: lint, jest (real redis-server), native stack + HTTPS smoke, ACME against Pebble
 	$(OPS) ensure-tools redis-server nginx mkcert chromium promtool shellcheck yamllint kubectl \
 		certbot openssl pebble pebble-challtestsrv certutil prometheus-blackbox-exporter
 	npm run lint
 	npm test
 	npm run test:stack
+	npm run test:acme
 
 smoke: install ## HTTPS smoke tests against the running stack (BASE_URL to override)
 	$(OPS) smoke

@@ -6,6 +6,7 @@ import { ensureLocalCertificates } from '../testkit/certs.ts';
 import { readEnvFile } from '../testkit/env-file.ts';
 import { fromRepo, repoRoot } from '../testkit/repo.ts';
 import { ciDocker } from './ci/ci-docker.ts';
+import { testAcmeStack } from './ci/test-acme-stack.ts';
 import { runSmoke, testNativeStack } from './ci/test-stack.ts';
 import { DockerStack } from './docker/docker-stack.ts';
 import { findEngine, startEngine, stopEngine } from './docker/engine.ts';
@@ -32,7 +33,7 @@ The running stack (Docker when an engine answers, else native processes; STACK=d
   down                       stop the stack (data is kept)
   logs [--no-follow] [name]  follow logs (service, nginx, redis)
   ps                         processes / containers
-  restart [name]             restart everything, or one of service, nginx, redis (sessions survive)
+  restart [name]             restart everything, or one of service, nginx, redis, acme (sessions survive)
   rotate-secret              new session secret first, previous kept (ROTATE_KEEP=2), service restarted
   backup [file]              consistent Redis snapshot into backups/
   users <args>               the user CLI inside the stack: add|passwd|rm <name>, ls
@@ -44,7 +45,7 @@ Docker Swarm (deploy/swarm/stack.yml, docs/scaling.md):
   swarm drills               the CI drills: rolling update, replica loss, Redis failover, under load
 
 Setup:  env [file] | certs [dir] | images [--list] [--force] (stand-in base images + the service image)
-Tests:  lint | smoke | test-stack [jest args] | promql-check [--target host:port] | ci [docker]
+Tests:  lint | smoke | test-stack [jest args] | test-acme [jest args] | promql-check [--target host:port] | ci [docker]
 Logs:   pretty-logs                 stdin to stdout, the service's JSON lines readable on a terminal
 Parts:  docker <command> | native <command> | engine start|find|stop | ensure-tools <command...>
 
@@ -202,6 +203,7 @@ const commands: Record<string, Command> = {
     return runSmoke(readEnvFile(stackFile), args, process.env.SMOKE_REPORT_LABEL ?? 'smoke');
   },
   'test-stack': (args) => testNativeStack(args),
+  'test-acme': (args) => testAcmeStack(args),
   'promql-check': (args) => promqlCheckCommand(args),
   'pretty-logs': () => prettyLogs(process.stdin, process.stdout),
   // What .ci/run runs: the README's test command, then the Docker stack, each phase timed, and

@@ -7,21 +7,9 @@ import { loginAs, randomUsername } from './support/auth.ts';
 import { checkAccessibility } from './support/axe.ts';
 import { request } from './support/http.ts';
 import { DASHBOARD_SAMPLE_VALUES, saveScreenshot } from './support/screenshots.ts';
+import { CHROMIUM, CHROMIUM_ARGS } from './support/chromium.ts';
 import { itWhen } from './support/conditional.ts';
 import { envValues, origin, secret } from './support/stack.ts';
-
-// Debian's Chromium, driven by playwright-core (no bundled browser download).
-const CHROMIUM = process.env.SMOKE_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 // Runs in every page before its own scripts: records each CSP violation the page reports.
 // A string, because this project compiles without DOM types.

@@ -22,6 +22,8 @@ export interface Pebble {
   root(): Promise<string>;
   /** Orders placed since Pebble started. */
   orders(): number;
+  /** The ACME server's process id while it runs (a test elsewhere may take the CA down by it). */
+  pid(): number | undefined;
   /** The CA goes away (connections are refused) and comes back, a new CA with empty state. */
   stop(): Promise<void>;
   start(): Promise<void>;
@@ -108,9 +110,13 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
         .split('\n')
         .filter((line) => ORDER_LINE.test(line)).length;
     },
+    pid() {
+      return pebble?.exitCode === null ? pebble.pid : undefined;
+    },
     async stop() {
       for (const child of [pebble, dns]) {
-        if (child && child.exitCode === null) {
+        // Skipped when it already ended (an exit code, or the signal that killed it).
+        if (child && child.exitCode === null && child.signalCode === null) {
           const exited = new Promise((resolve) => child.once('exit', resolve));
           child.kill('SIGTERM');
           await exited;

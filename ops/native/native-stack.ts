@@ -1,5 +1,5 @@
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { ensureLocalCertificates } from '../../testkit/certs.ts';
 import { readEnvFile } from '../../testkit/env-file.ts';
 import { atPort, probe } from '../../testkit/http.ts';
@@ -98,6 +98,7 @@ export class NativeStack {
     const state = await this.plan();
     if (state.tlsMode === 'acme') {
       await ensureTools('certbot', 'openssl');
+      this.makeAcmeWebroot();
       // The renewer's settings are checked, and a certificate put in place, before nginx starts.
       await run(process.execPath, ['dist/acme-renewer.js', 'prepare'], { env: this.renewerEnv(state), cwd: repoRoot });
     }
@@ -174,6 +175,7 @@ export class NativeStack {
         HTTP_PORT: String(state.httpPort),
         SERVICE_PORT: String(state.servicePort),
         REDIS_PORT: String(state.redisPort),
+        ...(state.acmeMetricsPort ? { ACME_METRICS_PORT: String(state.acmeMetricsPort) } : {}),
       };
       return new NativeStack({ runDir: this.runDir, envFile: this.envFile, certsDir: this.certsDir, env }).up();
     }
@@ -305,8 +307,7 @@ export class NativeStack {
 
   private async startNginx(state: StackState): Promise<void> {
     if (this.daemons.isRunning('nginx')) return log(`nginx already running (pid ${this.daemons.pidOf('nginx')})`);
-    // nginx's unprivileged workers serve the challenge files from here.
-    mkdirSync(join(acmePaths(this.runDir).webroot, '.well-known/acme-challenge'), { recursive: true, mode: 0o755 });
+    this.makeAcmeWebroot();
     const out = await this.renderNginxConf(state);
     log(`starting nginx: https on 127.0.0.1:${state.httpsPort}, http on 127.0.0.1:${state.httpPort}`);
     // Access lines (stdout) and errors (stderr) in one file, as `docker logs` shows them.
@@ -327,6 +328,16 @@ export class NativeStack {
       timeoutMs: this.readyTimeoutMs,
       logs: [this.at('nginx.log'), this.at('service.log')],
     });
+  }
+
+  /**
+   * The challenge webroot, readable by nginx's unprivileged workers down from the run directory
+   * (certbot's state and the installed key beside it stay 0700 to their owner).
+   */
+  private makeAcmeWebroot(): void {
+    const { webroot } = acmePaths(this.runDir);
+    mkdirSync(join(webroot, '.well-known/acme-challenge'), { recursive: true, mode: 0o755 });
+    for (const dir of [dirname(webroot), webroot]) chmodSync(dir, 0o755);
   }
 
   /** The renewer's environment: .env's ACME settings and this run's paths and ports. */

@@ -132,7 +132,7 @@ export function smokeEnv(state: StackState, envFile: string, runDir: string): st
       ? {
           SMOKE_ACME_METRICS_CMD: `curl -fsS http://127.0.0.1:${state.acmeMetricsPort}/metrics`,
           SMOKE_ACME_RENEW_CMD: `kill -USR2 "$(cat '${join(runDir, 'acme.pid')}')"`,
-          SMOKE_RESTART_CMD: `STACK=native RUN_DIR='${runDir}' ENV_FILE='${envFile}' node '${join(repoRoot, 'ops/cli.ts')}' restart`,
+          SMOKE_RESTART_CMD: `STACK=native RUN_DIR='${runDir}' ENV_FILE='${envFile}' '${process.execPath}' '${join(repoRoot, 'ops/cli.ts')}' restart`,
         }
       : {};
   return envFileText('Written by the native stack (make up): how the smoke tests reach this stack.', {

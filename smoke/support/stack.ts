@@ -17,7 +17,7 @@ const fromRepo = (path: string): string => (isAbsolute(path) ? path : resolve(re
 const stackFile = fromRepo(process.env.SMOKE_STACK_FILE ?? '.run/smoke.env');
 const stackValues = readEnvFile(stackFile);
 
-function setting(name: string): string | undefined {
+export function setting(name: string): string | undefined {
   // Vite sets BASE_URL to '/' (its public base path) when the caller gave none: not a stack.
   const own = name === 'BASE_URL' && process.env.BASE_URL === '/' ? undefined : process.env[name];
   const value = own || stackValues[name];
@@ -52,6 +52,9 @@ export function plainHttpUrl(): URL {
     throw new Error(`set SMOKE_HTTP_URL: no default plain-HTTP port for HTTPS port ${httpsPort}`);
   return new URL(`http://${baseUrl.hostname}${suffix}`);
 }
+
+/** The address the public name resolves to when DNS does not know it (a test name such as auth.example.test). */
+export const connectTo = setting('SMOKE_CONNECT_TO');
 
 /** The CA that issued the stack's certificate; trusted on top of the system roots. */
 export const caFile = fromRepo(setting('SMOKE_CA_FILE') ?? 'certs/ca.crt');

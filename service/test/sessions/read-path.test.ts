@@ -78,10 +78,15 @@ function comparable(res: request.Response, redis: Snapshot, fallbacks: number): 
   const normalized = redis.map((entry) => {
     const ttl = entry.ttlMs > 0 ? (expiries.push(Date.now() + entry.ttlMs), '<ttl>') : entry.ttlMs;
     if (entry.type !== 'string' || !entry.key.includes(':sess:')) return { ...entry, ttlMs: ttl };
-    const record = JSON.parse(entry.value as string) as { cookie?: { expires?: string } };
+    const record = JSON.parse(entry.value as string) as { cookie?: { expires?: string; originalMaxAge?: unknown } };
     if (record.cookie?.expires) {
       expiries.push(Date.parse(record.cookie.expires));
       record.cookie.expires = '<expiry>';
+    }
+    // express-session derives it from `expires` and the time of the write: a millisecond apart between two runs.
+    if (typeof record.cookie?.originalMaxAge === 'number') {
+      expiries.push(record.cookie.originalMaxAge);
+      record.cookie.originalMaxAge = '<max age>';
     }
     return { ...entry, value: record, ttlMs: ttl };
   });
