@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { parse as parseYaml } from 'yaml';
+import { createAcmeMetrics } from '../../service/src/acme/renewer.ts';
 import { createMetrics, observeRedis } from '../../service/src/infra/metrics.ts';
 import type { RedisClient } from '../../service/src/infra/redis-client.ts';
 import { repoRoot } from '../../testkit/repo.ts';
@@ -12,8 +13,15 @@ import * as promql from './promql.ts';
  * promql-check.ts, runs in test-stack): valid JSON, one data source uid everywhere, the mounts
  * compose gives Grafana, and no metric name the service does not register.
  */
-const { DASHBOARD_DIR, PANELS_WITH_DATA, PROMETHEUS_SERIES, dashboardPanels, exportedSeriesNames, loadQueries } =
-  promql;
+const {
+  BLACKBOX_SERIES,
+  DASHBOARD_DIR,
+  PANELS_WITH_DATA,
+  PROMETHEUS_SERIES,
+  dashboardPanels,
+  exportedSeriesNames,
+  loadQueries,
+} = promql;
 const dashboardFiles = promql.filesIn(DASHBOARD_DIR, '.json');
 type Ref = { type?: string; uid?: string };
 type Panel = {
@@ -82,14 +90,17 @@ describe('the Grafana dashboards', () => {
 describe('the PromQL of the dashboards and the alert rules', () => {
   const { queries, recorded, missingPanels } = loadQueries();
 
-  it('when every expression is read, then each names only metrics the service registers (histograms by their series)', () => {
+  it('when every expression is read, then each names only metrics the service, the certificate renewer or the blackbox exporter export (histograms by their series)', () => {
     const metrics = createMetrics();
     // Registers the Redis gauges; nothing is collected here, so the client is never called.
     observeRedis(metrics, {} as RedisClient, 100);
     const registered = Object.fromEntries(
-      metrics.registry.getMetricsAsArray().map((metric) => [metric.name, String(metric.type)]),
+      [...metrics.registry.getMetricsAsArray(), ...createAcmeMetrics().registry.getMetricsAsArray()].map((metric) => [
+        metric.name,
+        String(metric.type),
+      ]),
     );
-    const known = new Set([...exportedSeriesNames(registered), ...PROMETHEUS_SERIES, ...recorded]);
+    const known = new Set([...exportedSeriesNames(registered), ...PROMETHEUS_SERIES, ...BLACKBOX_SERIES, ...recorded]);
 
     const unknown = queries.flatMap((query) =>
       promql.unknownMetrics(query.promql, known, registered).map((name) => `${query.source}: ${name}`),

@@ -270,6 +270,8 @@ export function metricNames(expr: string): string[] {
 }
 
 /** Series Prometheus itself writes for every target and for alerting rules. */
+/** What the blackbox exporter's TLS probe of the edge exports (job tls-edge, rules/certificates.yml). */
+export const BLACKBOX_SERIES = ['probe_success', 'probe_duration_seconds', 'probe_ssl_earliest_cert_expiry'];
 export const PROMETHEUS_SERIES = ['up', 'ALERTS', 'ALERTS_FOR_STATE'].concat(
   ['duration_seconds', 'samples_scraped', 'samples_post_metric_relabeling', 'series_added'].map(
     (name) => `scrape_${name}`,
