@@ -36,7 +36,7 @@ The running stack (Docker when an engine answers, else native processes; STACK=d
   restart [name]             restart everything, or one of service, nginx, redis, acme (sessions survive)
   rotate-secret              new session secret first, previous kept (ROTATE_KEEP=2), service restarted
   backup [file]              consistent Redis snapshot into backups/
-  users <args>               the user CLI inside the stack: add|passwd|rm <name>, ls
+  users <args>               the user CLI inside the stack: add|passwd|rm <name>, ls, groups <name> [add|rm <group>...]
   soak                       5-minute mixed load against the stack: RSS curve, errors, restarts
 
 Docker Swarm (deploy/swarm/stack.yml, docs/scaling.md):

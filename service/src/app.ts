@@ -10,6 +10,7 @@ import { mountedAt, requestMetrics } from './http/middleware/request-metrics.ts'
 import { loadSessionUser } from './http/middleware/signed-in-user.ts';
 import { tolerateSessionOutage } from './http/middleware/session-outage.ts';
 import { authApiRouter } from './http/routes/auth-api.ts';
+import { forwardAuthRouter } from './http/routes/forward-auth.ts';
 import { opsRouter } from './http/routes/ops.ts';
 import { pagesRouter, stylesheetHandler } from './http/routes/pages.ts';
 import { sessionsApiRouter } from './http/routes/sessions-api.ts';
@@ -128,9 +129,15 @@ export function createApp(deps: AppDeps): { app: Express; lifecycle: Lifecycle }
     signup: { enabled: config.signupEnabled, limit: domain.signupLimit },
   });
 
+  app.use(
+    '/api',
+    mountedAt('/api'),
+    forwardAuthRouter({ access: domain.access, publicOrigin: config.publicOrigin, metrics }),
+  );
   app.use('/api', mountedAt('/api'), authApiRouter({ sessions: domain.sessions, signInFlow, accountFlow }));
   app.use('/api/sessions', mountedAt('/api/sessions'), sessionsApiRouter(domain.sessions, revocation));
-  app.use(mountedAt(''), pagesRouter({ sessions: domain.sessions, signInFlow, revocation, accountFlow }));
+  const pages = { sessions: domain.sessions, signInFlow, revocation, accountFlow, access: domain.access };
+  app.use(mountedAt(''), pagesRouter(pages));
 
   app.use(notFoundHandler());
   app.use(errorHandler(logger));

@@ -13,6 +13,7 @@ import { PasswordHasher } from './auth/password-hasher.ts';
 import { SessionManager } from './sessions/session-manager.ts';
 import { SessionStore } from './sessions/session-store.ts';
 import { UserRepository } from './users/user-repository.ts';
+import { AccessPolicy } from './forward-auth/access-policy.ts';
 
 export interface DomainDeps {
   config: Config;
@@ -38,5 +39,18 @@ export function createDomain({ config, redis, logger, metrics, clock }: DomainDe
   const sessions = new SessionManager({ store: sessionStore, config: config.session, clock, metrics, logger });
   const authenticator = new Authenticator({ users, hasher, throttle, devices, metrics, logger });
   const accounts = new Accounts({ users, hasher, sessions, logger });
-  return { keys, users, hasher, throttle, signupLimit, devices, sessionStore, sessions, authenticator, accounts };
+  const access = new AccessPolicy({ file: config.accessRulesFile, publicOrigin: config.publicOrigin, logger });
+  return {
+    access,
+    keys,
+    users,
+    hasher,
+    throttle,
+    signupLimit,
+    devices,
+    sessionStore,
+    sessions,
+    authenticator,
+    accounts,
+  };
 }

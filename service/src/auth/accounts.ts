@@ -4,6 +4,7 @@ import type { SessionManager } from '../sessions/session-manager.ts';
 import { UsernameTakenError, type User, type UserRepository } from '../users/user-repository.ts';
 import { isMixedScript, usernameProblem } from '../users/username.ts';
 import type { PasswordHasher } from './password-hasher.ts';
+import { assertGroupName } from '../users/groups.ts';
 import { passwordProblem } from './password-policy.ts';
 
 /** Account lifecycle shared by the HTTP routes, the admin bootstrap and the operator CLI. */
@@ -51,10 +52,13 @@ export class Accounts {
    * is gone.
    */
   async changePassword(
-    user: Pick<User, 'id' | 'username'>,
+    user: Pick<User, 'id' | 'username' | 'groups'>,
     newPassword: string,
     keepSessionId?: string,
-  ): Promise<{ user: Pick<User, 'id' | 'username' | 'credentialVersion' | 'deviceGeneration'>; revoked: number }> {
+  ): Promise<{
+    user: Pick<User, 'id' | 'username' | 'credentialVersion' | 'deviceGeneration' | 'groups'>;
+    revoked: number;
+  }> {
     this.assertPasswordAcceptable(newPassword, user.username);
     const hash = await this.hasher.hash(newPassword);
     const keep = keepSessionId === undefined ? '' : this.sessions.memberOf(keepSessionId);
@@ -67,7 +71,7 @@ export class Accounts {
     );
     const { credentialVersion, deviceGeneration } = changed;
     return {
-      user: { id: user.id, username: user.username, credentialVersion, deviceGeneration },
+      user: { id: user.id, username: user.username, groups: user.groups, credentialVersion, deviceGeneration },
       revoked: changed.endedSessions,
     };
   }
@@ -85,6 +89,24 @@ export class Accounts {
     if (!done) throw unauthenticated();
     this.sessions.countRevoked('revoked', done.endedSessions);
     return { deviceGeneration: done.deviceGeneration, revoked: done.endedSessions };
+  }
+
+  /** Adds and removes groups (users/groups.ts); the user's sessions end (UserRepository.setGroups). */
+  async changeGroups(
+    user: User,
+    change: { add?: string[]; remove?: string[] },
+  ): Promise<{ groups: string[]; revoked: number }> {
+    const groups = new Set(user.groups);
+    for (const group of change.add ?? []) groups.add(assertGroupName(group));
+    for (const group of change.remove ?? []) groups.delete(group);
+    const revoked = await this.users.setGroups(user.id, groups);
+    if (revoked === undefined) throw unauthenticated();
+    this.sessions.countRevoked('revoked', revoked);
+    this.logger.info(
+      { event: 'user.groups_changed', userId: user.id, groups: [...groups], revokedSessions: revoked },
+      'groups changed',
+    );
+    return { groups: [...groups].sort(), revoked };
   }
 
   async remove(user: User): Promise<number> {

@@ -10,7 +10,10 @@ const USAGE = `usage: npm run users -- <command> [username]
   add <username>      create a user; the password is read from stdin (or prompted)
   passwd <username>   set a new password; ends all of the user's sessions
   rm <username>       remove the user and end all of their sessions
-  ls                  list users
+  ls                  list users (with their groups)
+  groups <username> [add|rm <group>...]
+                      show, add or remove groups (forward-auth access rules name them);
+                      a change ends the user's sessions, so it applies from the next sign-in
 
 Passwords are never taken from argv (it is visible in ps and shell history):
   printf '%s\\n' "$PASSWORD" | npm run users -- add alice
@@ -54,7 +57,12 @@ async function newPassword(): Promise<string> {
   return password;
 }
 
-async function run(command: string | undefined, username: string | undefined, domain: Domain): Promise<string> {
+async function run(
+  command: string | undefined,
+  username: string | undefined,
+  domain: Domain,
+  extra: string[],
+): Promise<string> {
   const need = () => {
     if (!username) throw new Error(`${command} needs a username\n\n${USAGE}`);
     return username;
@@ -79,10 +87,19 @@ async function run(command: string | undefined, username: string | undefined, do
     }
     case 'ls': {
       const users = await domain.users.list();
-      return (
-        users.map((u) => `${u.username}\t${u.id}\tcreated ${new Date(u.createdAt).toISOString()}`).join('\n') ||
-        '(no users)'
-      );
+      const line = (u: (typeof users)[number]) =>
+        `${u.username}\t${u.id}\tcreated ${new Date(u.createdAt).toISOString()}\tgroups ${u.groups.join(',') || '-'}`;
+      return users.map(line).join('\n') || '(no users)';
+    }
+    case 'groups': {
+      const user = await domain.users.findByUsername(need());
+      if (!user) throw new Error(`no user ${username}`);
+      const [action, ...groups] = extra;
+      if (action === undefined) return user.groups.join('\n') || '(no groups)';
+      if ((action !== 'add' && action !== 'rm') || groups.length === 0) throw new Error(USAGE);
+      const change = action === 'add' ? { add: groups } : { remove: groups };
+      const done = await domain.accounts.changeGroups(user, change);
+      return `groups of ${user.username}: ${done.groups.join(', ') || '(none)'}; ${done.revoked} session(s) ended`;
     }
     default:
       throw new Error(USAGE);
@@ -95,7 +112,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return command ? 0 : 2;
   }
-  if (extra.length > 0)
+  if (extra.length > 0 && command !== 'groups')
     throw new Error('too many arguments: passwords are read from stdin or a prompt, never from argv');
   const config = loadConfig(process.env);
   // Audit events go to stderr as JSON, like the service's; results go to stdout.
@@ -106,7 +123,7 @@ async function main(argv: string[]): Promise<number> {
     defaultMetrics: false,
   });
   try {
-    process.stdout.write(`${await run(command, username, runtime.domain)}\n`);
+    process.stdout.write(`${await run(command, username, runtime.domain, extra)}\n`);
     return 0;
   } finally {
     await runtime.close();

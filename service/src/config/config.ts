@@ -28,7 +28,8 @@ export const SECRET_KEYS = ['SESSION_SECRETS', 'REDIS_PASSWORD', 'METRICS_TOKEN'
  * by a sibling subdomain or over plain HTTP; it only works on secure cookies.
  */
 export const COOKIE_NAMES = {
-  session: { secure: '__Host-sid', plain: 'sid' },
+  // parentDomain: with COOKIE_DOMAIN (apps on sibling subdomains), since __Host- forbids Domain.
+  session: { secure: '__Host-sid', plain: 'sid', parentDomain: '__Secure-sid' },
   device: { secure: '__Host-device', plain: 'device' },
 } as const;
 
@@ -127,6 +128,20 @@ const settings = {
     }),
   /** Secure cookies (named __Host-...: COOKIE_NAMES). false only for local plain-HTTP development. */
   COOKIE_SECURE: boolean(true),
+  /**
+   * A parent domain of PUBLIC_ORIGIN's host (e.g. example.com for auth.example.com) when apps on
+   * its other subdomains are protected (forward auth): the session cookie becomes
+   * __Secure-sid; Domain=<it>. Unset: __Host-sid, this host only.
+   */
+  COOKIE_DOMAIN: z
+    .string()
+    .optional()
+    .transform((v) => (v ? v.toLowerCase().replace(/^\./, '') : undefined)),
+  /** The forward-auth access rules (JSON, forward-auth/access-rules.ts); unset: every verify is denied. */
+  ACCESS_RULES_FILE: z
+    .string()
+    .optional()
+    .transform((v) => (v ? v : undefined)),
   /** The origin browsers use, e.g. https://localhost; unsafe requests from others get 403. */
   PUBLIC_ORIGIN: z
     .string()
@@ -266,6 +281,8 @@ export interface Config {
     secrets: string[];
     cookieSecure: boolean;
     cookieName: string;
+    /** Set: the session cookie is for this parent domain (COOKIE_DOMAIN). */
+    cookieDomain?: string;
     idleTimeoutMs: number;
     absoluteTimeoutMs: number;
     maxSessionsPerUser: number;
@@ -274,6 +291,7 @@ export interface Config {
   device: { cookieName: string; maxAgeMs: number };
   trustProxy: number | string[];
   publicOrigin: string;
+  accessRulesFile?: string;
   metricsToken?: string;
   admin?: { username: string; password: string };
   logLevel: Parsed['LOG_LEVEL'];
@@ -326,6 +344,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       'LOG_FORMAT: pretty is for local development; with NODE_ENV=production the logs are JSON lines (make logs shows them readably)',
     );
   }
+  if (result.success && result.data.COOKIE_DOMAIN) {
+    const { COOKIE_DOMAIN: domain, PUBLIC_ORIGIN, COOKIE_SECURE } = result.data;
+    const host = new URL(PUBLIC_ORIGIN).hostname;
+    if (!COOKIE_SECURE) issues.push('COOKIE_DOMAIN: needs COOKIE_SECURE=true (the cookie is then __Secure-sid)');
+    if (!host.endsWith(`.${domain}`) || !domain.includes('.'))
+      issues.push(`COOKIE_DOMAIN: must be a parent domain of PUBLIC_ORIGIN's host ${host}, got "${domain}"`);
+  }
   if (issues.length > 0 || !result.success) throw new ConfigError(issues);
   const c = result.data;
   return {
@@ -341,7 +366,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     session: {
       secrets: c.SESSION_SECRETS,
       cookieSecure: c.COOKIE_SECURE,
-      cookieName: COOKIE_NAMES.session[c.COOKIE_SECURE ? 'secure' : 'plain'],
+      cookieName: COOKIE_NAMES.session[c.COOKIE_DOMAIN ? 'parentDomain' : c.COOKIE_SECURE ? 'secure' : 'plain'],
+      cookieDomain: c.COOKIE_DOMAIN,
       idleTimeoutMs: c.SESSION_IDLE_TIMEOUT,
       absoluteTimeoutMs: c.SESSION_ABSOLUTE_TIMEOUT,
       maxSessionsPerUser: c.MAX_SESSIONS_PER_USER,
@@ -353,6 +379,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     trustProxy: c.TRUST_PROXY,
     publicOrigin: c.PUBLIC_ORIGIN,
+    accessRulesFile: c.ACCESS_RULES_FILE,
     metricsToken: c.METRICS_TOKEN,
     admin:
       c.ADMIN_USERNAME && c.ADMIN_PASSWORD ? { username: c.ADMIN_USERNAME, password: c.ADMIN_PASSWORD } : undefined,

@@ -15,6 +15,7 @@ export interface Metrics {
   passwordHashDuration: Histogram<'operation'>;
   sessionSecretFallback: Counter;
   hashRejected: Counter;
+  forwardAuthDecisions: Counter<'decision' | 'rule'>;
 }
 
 export function createMetrics(options: { collectDefaults?: boolean } = {}): Metrics {
@@ -45,6 +46,12 @@ export function createMetrics(options: { collectDefaults?: boolean } = {}): Metr
     sessionsCreated: new Counter({
       name: 'auth_sessions_created_total',
       help: 'Sessions created by a successful login, registration or password change',
+      registers,
+    }),
+    forwardAuthDecisions: new Counter({
+      name: 'auth_forward_auth_decisions_total',
+      help: 'Forward-auth checks (GET /api/verify) by decision (allowed, denied, unauthenticated) and the rule that decided (its name in ACCESS_RULES_FILE, or none)',
+      labelNames: ['decision', 'rule'],
       registers,
     }),
     sessionsRevoked: new Counter({

@@ -9,7 +9,8 @@ import type { Config } from '../config/config.ts';
  * and Path=/; SameSite=Lax is the second CSRF layer behind the cross-origin guard.
  */
 export function sessionCookieOptions(session: Config['session']): CookieOptions & { maxAge: number } {
-  return { httpOnly: true, secure: session.cookieSecure, sameSite: 'lax', path: '/', maxAge: session.idleTimeoutMs };
+  const { cookieSecure: secure, cookieDomain: domain, idleTimeoutMs: maxAge } = session;
+  return { httpOnly: true, secure, sameSite: 'lax', path: '/', maxAge, ...(domain ? { domain } : {}) };
 }
 
 /**
@@ -20,7 +21,9 @@ export function deviceCookieOptions(config: {
   session: Config['session'];
   device: Config['device'];
 }): CookieOptions & { maxAge: number } {
-  return { ...sessionCookieOptions(config.session), sameSite: 'strict', maxAge: config.device.maxAgeMs };
+  // Never for the parent domain: only this host's login form reads it (__Host-device).
+  const { domain: _parent, ...hostOnly } = sessionCookieOptions(config.session);
+  return { ...hostOnly, sameSite: 'strict', maxAge: config.device.maxAgeMs };
 }
 
 /**

@@ -18,6 +18,7 @@ export type RevokeReason =
 export interface SessionUser {
   id: string;
   username: string;
+  groups: string[];
 }
 
 export interface SessionSummary {
@@ -99,7 +100,7 @@ export class SessionManager {
    * response, so the next request finds it. Beyond MAX_SESSIONS_PER_USER the user's oldest sessions end.
    * Throws 401 when the user was removed or changed their password since it was checked.
    */
-  async establish(req: Request, user: Pick<User, 'id' | 'username' | 'credentialVersion'>): Promise<void> {
+  async establish(req: Request, user: Pick<User, 'id' | 'username' | 'credentialVersion' | 'groups'>): Promise<void> {
     if (req.session.userId) {
       // The browser's previous session (re-login, password change) ends with this one's start.
       await this.store.revoke(req.session.userId, [this.memberOf(req.sessionID)]);
@@ -115,6 +116,7 @@ export class SessionManager {
       userAgent: (req.get('user-agent') ?? '').slice(0, 256),
       credentialVersion: user.credentialVersion,
       signedWith: this.signedWith,
+      groups: user.groups,
     } satisfies Partial<SessionData>);
     let evicted: string[];
     try {
@@ -180,8 +182,8 @@ export class SessionManager {
 
   /** The signed-in user of the request's session, if it has one. */
   userOf(req: Request): SessionUser | undefined {
-    const { userId, username } = req.session ?? {};
-    return userId && username !== undefined ? { id: userId, username } : undefined;
+    const { userId, username, groups = [] } = req.session ?? {};
+    return userId && username !== undefined ? { id: userId, username, groups } : undefined;
   }
 
   times(req: Request): SessionTimes {

@@ -16,5 +16,7 @@ declare module 'express-session' {
      * signingSecretId): the record is saved exactly when the cookie is (re-)issued.
      */
     signedWith: string;
+    /** The user's groups when the session began (a change ends the user's sessions: UserRepository.setGroups). */
+    groups: string[];
   }
 }

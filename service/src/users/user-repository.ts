@@ -3,6 +3,7 @@ import type { RedisClient } from '../infra/redis-client.ts';
 import type { Clock } from '../infra/clock.ts';
 import type { RedisKeys } from '../infra/redis-keys.ts';
 import { LuaScript } from '../infra/lua-script.ts';
+import { parseGroups, serializeGroups } from './groups.ts';
 import { normalizeUsername, usernameSkeleton } from './username.ts';
 
 export interface User {
@@ -23,6 +24,8 @@ export interface User {
    * change and "sign out everywhere else" move it up, and every device cookie issued before ends.
    */
   deviceGeneration: number;
+  /** Groups (users/groups.ts): what access rules admit besides usernames (forward-auth/). */
+  groups: string[];
 }
 
 /** The name, or one that looks like it (the same confusable skeleton), belongs to someone. */
@@ -93,6 +96,7 @@ export class UserRepository {
       passwordChangedAt: now,
       credentialVersion: 1,
       deviceGeneration: 1,
+      groups: [],
     };
     const keys = [this.usernameKey(username), this.skeletonKey(username), this.userKey(user.id), this.keys.users()];
     const outcome = await CREATE.run(this.redis, keys, [user.id, ...Object.entries(toFields(user)).flat()]);
@@ -138,6 +142,22 @@ export class UserRepository {
     if (reply[0] === -1) return undefined;
     const [credentialVersion, deviceGeneration, endedSessions] = reply as [number, number, number];
     return { changedAt, credentialVersion, deviceGeneration, endedSessions };
+  }
+
+  /**
+   * Sets the user's groups, in one step with the end of every session of theirs and the next
+   * credential version: sessions carry the groups they began with (one GET answers a forward-auth
+   * check), so a change applies from the next sign-in, and no login in flight can begin a session
+   * with the old ones. Returns how many sessions ended, or undefined when the user is gone.
+   */
+  async setGroups(id: string, groups: Iterable<string>): Promise<number | undefined> {
+    const reply = (await SET_GROUPS.run(
+      this.redis,
+      [this.userKey(id), this.keys.userSessions(id)],
+      [serializeGroups(groups), this.keys.sessionPrefix()],
+    )) as number[];
+    await this.replicated();
+    return reply[0] === -1 ? undefined : reply[1];
   }
 
   /**
@@ -246,6 +266,12 @@ const SIGN_OUT_ELSEWHERE = new LuaScript(`${HELPERS}
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
 local generation = next_value(KEYS[1], 'deviceGeneration', false)
 return {generation, end_sessions(KEYS[2], ARGV[1], ARGV[2])}`);
+/** KEYS user key, index key   ARGV groups (JSON), session key prefix  ->  {credential version, sessions ended}, or {-1} */
+const SET_GROUPS = new LuaScript(`${HELPERS}
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
+redis.call('HSET', KEYS[1], 'groups', ARGV[1])
+local version = next_value(KEYS[1], 'credentialVersion', 'passwordChangedAt')
+return {version, end_sessions(KEYS[2], ARGV[2], '')}`);
 /** KEYS user key, username key, skeleton key, users set, index key   ARGV user id, session key prefix  ->  sessions ended */
 const REMOVE = new LuaScript(`${HELPERS}
 redis.call('DEL', KEYS[1])
@@ -267,6 +293,7 @@ function toFields(user: User): Record<string, string> {
     passwordChangedAt: String(user.passwordChangedAt),
     credentialVersion: String(user.credentialVersion),
     deviceGeneration: String(user.deviceGeneration),
+    groups: serializeGroups(user.groups),
   };
 }
 
@@ -279,5 +306,6 @@ function toUser(fields: Record<string, string>): User {
     passwordChangedAt: Number(fields.passwordChangedAt),
     credentialVersion: Number(fields.credentialVersion ?? fields.passwordChangedAt),
     deviceGeneration: Number(fields.deviceGeneration ?? 0),
+    groups: parseGroups(fields.groups),
   };
 }

@@ -116,7 +116,7 @@ describe('JSON auth API', () => {
       const res = await viaEdge(t.app).get('/api/me').set('Cookie', cookie);
 
       expect(res.status).toBe(200);
-      expect(res.body.user).toEqual({ id: user.id, username });
+      expect(res.body.user).toEqual({ id: user.id, username, groups: [] });
       const { createdAt, expiresAt, absoluteExpiresAt } = res.body.session;
       expect(Date.parse(expiresAt) - Date.parse(createdAt)).toBe(t.config.session.idleTimeoutMs);
       expect(Date.parse(absoluteExpiresAt) - Date.parse(createdAt)).toBe(t.config.session.absoluteTimeoutMs);

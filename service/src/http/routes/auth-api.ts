@@ -29,7 +29,7 @@ export function authApiRouter({ sessions, signInFlow, accountFlow }: AuthApiDeps
 
   router.get('/me', (req, res) => {
     const user = requireUser(req);
-    res.json({ user: { id: user.id, username: user.username }, session: sessions.times(req) });
+    res.json({ user: { id: user.id, username: user.username, groups: user.groups }, session: sessions.times(req) });
   });
 
   router.post('/password', requireSession(), async (req, res) => {

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { Router, urlencoded, type Request, type RequestHandler, type Response } from 'express';
 import type { AppError } from '../../errors.ts';
+import type { AccessPolicy } from '../../forward-auth/access-policy.ts';
+import { safeReturnUrl } from '../../forward-auth/return-url.ts';
 import type { SessionManager } from '../../sessions/session-manager.ts';
 import { USERNAME_MAX_LENGTH } from '../../users/username.ts';
 import { FieldError, type AccountField, type AccountFlow } from '../flows/registration-and-password.ts';
@@ -23,6 +25,8 @@ export interface PagesDeps {
   signInFlow: SignInFlow;
   revocation: RevocationFlow;
   accountFlow: AccountFlow;
+  /** Where a sign-in may return to (`rd`, from forward auth's 401). */
+  access: AccessPolicy;
 }
 
 const STYLESHEET_ETAG = `"${createHash('sha256').update(STYLESHEET).digest('base64url').slice(0, 16)}"`;
@@ -47,8 +51,10 @@ export const stylesheetHandler: RequestHandler = (req, res) => {
  * audit events). A form post that worked answers 303 (POST-redirect-GET) so a reload never
  * re-submits a password; a refused one re-renders its form with the status the API would give.
  */
-export function pagesRouter({ sessions, signInFlow, revocation, accountFlow }: PagesDeps): Router {
+export function pagesRouter({ sessions, signInFlow, revocation, accountFlow, access }: PagesDeps): Router {
   const router = Router();
+  /** `rd`: where a protected app sent the browser from; followed only to allowed origins, else '' (the dashboard). */
+  const returnTo = (raw: unknown) => safeReturnUrl(raw, access.returnOrigins, '');
   const form = urlencoded({ extended: false, limit: '8kb', parameterLimit: 10 });
 
   router.get('/', async (req, res) => {
@@ -57,6 +63,7 @@ export function pagesRouter({ sessions, signInFlow, revocation, accountFlow }: P
     res.type('html').send(
       dashboardPage({
         username: req.user.username,
+        groups: req.user.groups,
         times: sessions.times(req),
         sessions: sessionList,
         notice: noticeOf(req),
@@ -65,14 +72,15 @@ export function pagesRouter({ sessions, signInFlow, revocation, accountFlow }: P
   });
 
   router.get('/login', (req, res) => {
-    if (req.user) return res.redirect(303, '/');
-    res.type('html').send(loginPage({ signupEnabled: accountFlow.signupEnabled }));
+    const rd = returnTo(req.query.rd);
+    if (req.user) return res.redirect(303, rd || '/');
+    res.type('html').send(loginPage({ signupEnabled: accountFlow.signupEnabled, returnTo: rd }));
   });
 
   router.post('/login', form, async (req, res) => {
     try {
       await signInFlow.signIn(req, res);
-      res.redirect(303, '/');
+      res.redirect(303, returnTo((req.body as { rd?: unknown } | undefined)?.rd) || '/');
     } catch (error) {
       const answer = refusal(error);
       // One message whichever of the two was wrong (or malformed): the form must not tell.
@@ -81,7 +89,12 @@ export function pagesRouter({ sessions, signInFlow, revocation, accountFlow }: P
       sendForm(
         res,
         answer,
-        loginPage({ username: typedUsername(req), errors, signupEnabled: accountFlow.signupEnabled }),
+        loginPage({
+          username: typedUsername(req),
+          errors,
+          signupEnabled: accountFlow.signupEnabled,
+          returnTo: returnTo((req.body as { rd?: unknown } | undefined)?.rd),
+        }),
       );
     }
   });

@@ -38,7 +38,9 @@ function fields(specs: FieldSpec[], errors: FormErrors | undefined) {
   return withFocus(specs.map((spec) => ({ ...spec, error: errors?.fields?.[spec.name] }))).map(field);
 }
 
-export function loginPage(options: { username?: string; errors?: FormErrors; signupEnabled?: boolean } = {}): string {
+export function loginPage(
+  options: { username?: string; errors?: FormErrors; signupEnabled?: boolean; returnTo?: string } = {},
+): string {
   const inputs = fields(
     [
       {
@@ -58,7 +60,7 @@ export function loginPage(options: { username?: string; errors?: FormErrors; sig
     html`<h1>Sign in</h1>
       ${formError(options.errors?.form)}
       <form method="post" action="/login">
-        ${inputs}
+        ${options.returnTo ? html`<input type="hidden" name="rd" value="${options.returnTo}" />` : ''} ${inputs}
         <button type="submit">Sign in</button>
       </form>
       ${options.signupEnabled ? html`<p class="aside">No account yet? <a href="/register">Create an account</a></p>` : ''}`,
@@ -132,6 +134,7 @@ function when(iso: string) {
 
 export function dashboardPage(data: {
   username: string;
+  groups: readonly string[];
   times: SessionTimes;
   sessions: SessionSummary[];
   notice?: Notice;
@@ -153,6 +156,8 @@ export function dashboardPage(data: {
     html`${data.notice ? html`<p class="notice" role="status">${NOTICES[data.notice]}</p>` : ''}
       <h1>Signed in as <span class="username">${data.username}</span></h1>
       <dl class="times">
+        <dt>Groups</dt>
+        <dd class="groups">${data.groups.length > 0 ? data.groups.join(', ') : 'none'}</dd>
         <dt>Signed in</dt>
         <dd>${when(data.times.createdAt)}</dd>
         <dt>Expires if idle</dt>
