@@ -11,6 +11,7 @@ import { loadSessionUser } from './http/middleware/signed-in-user.ts';
 import { tolerateSessionOutage } from './http/middleware/session-outage.ts';
 import { authApiRouter } from './http/routes/auth-api.ts';
 import { forwardAuthRouter } from './http/routes/forward-auth.ts';
+import { demoAppRouter } from './http/routes/demo-app.ts';
 import { opsRouter } from './http/routes/ops.ts';
 import { pagesRouter, stylesheetHandler } from './http/routes/pages.ts';
 import { sessionsApiRouter } from './http/routes/sessions-api.ts';
@@ -138,6 +139,7 @@ export function createApp(deps: AppDeps): { app: Express; lifecycle: Lifecycle }
   app.use('/api/sessions', mountedAt('/api/sessions'), sessionsApiRouter(domain.sessions, revocation));
   const pages = { sessions: domain.sessions, signInFlow, revocation, accountFlow, access: domain.access };
   app.use(mountedAt(''), pagesRouter(pages));
+  app.use(mountedAt(''), demoAppRouter());
 
   app.use(notFoundHandler());
   app.use(errorHandler(logger));
