@@ -3,7 +3,14 @@ import { join } from 'node:path';
 import { envFileText, readEnvFile } from '../../testkit/env-file.ts';
 import { CliError, say } from '../lib/log.ts';
 import { redisConfString, writeSecretFiles } from '../lib/secrets.ts';
-import { SECRET_FILES, assertValidServiceConfig, serviceEnvFrom, type SecretKey } from '../lib/service-env.ts';
+import {
+  DEFAULT_ACCESS_RULES,
+  SECRET_FILES,
+  assertValidServiceConfig,
+  serviceEnvFrom,
+  type SecretKey,
+} from '../lib/service-env.ts';
+import { fromRepo } from '../../testkit/repo.ts';
 import type { DockerStack } from './docker-stack.ts';
 
 const log = (message: string) => say('docker-stack', message);
@@ -46,6 +53,8 @@ export function writeComposeInputs(stack: DockerStack): void {
     // Profile `ha`: the service connects through the Sentinels, the data nodes ask them who leads.
     REDIS_SENTINELS: sentinels,
     REDIS_HA_SENTINELS: sentinels,
+    // The host file compose mounts as the service's ACCESS_RULES_FILE (docker-compose.yml).
+    ACCESS_RULES_FILE: fromRepo(settings.ACCESS_RULES_FILE ?? DEFAULT_ACCESS_RULES),
     GIT_REVISION: stack.env.GIT_REVISION ?? 'unknown',
     BUILD_CREATED: stack.env.BUILD_CREATED ?? 'unknown',
   };

@@ -11,6 +11,12 @@ export const SECRET_FILES: Record<SecretKey, string> = {
   ADMIN_PASSWORD: 'admin_password',
 };
 
+/**
+ * The forward-auth access rules a stack gives the service when .env names none: the demo app
+ * at https://localhost/demo/ for the admin and the group `demo` (README, "Protect your own app").
+ */
+export const DEFAULT_ACCESS_RULES = 'deploy/access-rules.json';
+
 export interface ServiceEnv {
   /** Every non-secret setting of the service's config schema that .env sets: plain environment. */
   settings: Record<string, string>;

@@ -11,7 +11,13 @@ import { buildIfStale } from '../lib/build.ts';
 import { CliError, say } from '../lib/log.ts';
 import { run } from '../lib/run.ts';
 import { writeSecretFiles } from '../lib/secrets.ts';
-import { SECRET_FILES, assertValidServiceConfig, serviceEnvFrom, type SecretKey } from '../lib/service-env.ts';
+import {
+  DEFAULT_ACCESS_RULES,
+  SECRET_FILES,
+  assertValidServiceConfig,
+  serviceEnvFrom,
+  type SecretKey,
+} from '../lib/service-env.ts';
 import { ensureTools } from '../lib/tools.ts';
 import { Daemons } from './daemons.ts';
 import { ACME_CONFIG_KEYS } from '../../service/src/acme/acme-config.ts';
@@ -251,6 +257,8 @@ export class NativeStack {
       HOME: process.env.HOME ?? '/',
       NODE_ENV: 'production',
       ...settings,
+      // Relative paths in .env are the checkout's, wherever the service runs from.
+      ACCESS_RULES_FILE: fromRepo(settings.ACCESS_RULES_FILE ?? DEFAULT_ACCESS_RULES),
       HOST: '127.0.0.1',
       PORT: String(state.servicePort),
       REDIS_URL: `redis://127.0.0.1:${state.redisPort}`,

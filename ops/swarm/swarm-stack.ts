@@ -13,7 +13,13 @@ import { atPort, probe } from '../../testkit/http.ts';
 import { fromRepo, repoRoot } from '../../testkit/repo.ts';
 import { capture, run, sleep, waitFor } from '../lib/run.ts';
 import { writeSecretFiles } from '../lib/secrets.ts';
-import { SECRET_FILES, assertValidServiceConfig, serviceEnvFrom, type SecretKey } from '../lib/service-env.ts';
+import {
+  DEFAULT_ACCESS_RULES,
+  SECRET_FILES,
+  assertValidServiceConfig,
+  serviceEnvFrom,
+  type SecretKey,
+} from '../lib/service-env.ts';
 import { ensureTools } from '../lib/tools.ts';
 
 const log = (message: string) => say('swarm', message);
@@ -112,7 +118,11 @@ export class SwarmStack {
     );
     const certFile = this.env.TLS_CERT_FILE || join(repoRoot, 'certs/localhost.crt');
     const keyFile = this.env.TLS_KEY_FILE || join(repoRoot, 'certs/localhost.key');
+    const rulesFile = fromRepo(settings.ACCESS_RULES_FILE ?? DEFAULT_ACCESS_RULES);
     return {
+      // A swarm config is immutable: a changed rules file is a new config, rolled out by `make swarm-update`.
+      ACCESS_RULES_HOST_FILE: rulesFile,
+      ACCESS_RULES_VERSION: contentVersion(readFileSync(rulesFile)),
       SWARM_RUN_DIR: this.runDir,
       SWARM_BACKEND_SUBNET: subnet,
       SERVICE_TAG: this.env.SERVICE_TAG ?? 'local',
