@@ -72,7 +72,7 @@ describe('forward auth at the edge', () => {
     });
     expect(login.status).toBe(303);
     expect(login.one('location')).toBe(rd);
-    const res = await demo(login.cookie()!);
+    const res = await demo(login.cookie());
     expect(res.status).toBe(200);
     expect(res.json()).toEqual({
       identity: { 'Remote-User': member.username, 'Remote-Groups': 'demo', 'Remote-Name': member.username },
