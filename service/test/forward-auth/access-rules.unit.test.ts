@@ -59,6 +59,14 @@ describe('access rules (forward auth)', () => {
   });
 
   it.each([
+    'deploy/access-rules.json',
+    'deploy/k8s/service/access-rules.json',
+    'deploy/k8s/examples/ingress-nginx/access-rules.json',
+  ])('when the shipped %s is loaded, then it is valid', (shipped) => {
+    expect(() => AccessRules.load(join(import.meta.dirname, '../../..', shipped))).not.toThrow();
+  });
+
+  it.each([
     ['not JSON', '{rules: ['],
     ['an unknown key', { rules: [{ name: 'a', host: 'h.example', groups: ['g'], extra: 1 }] }],
     ['a rule admitting nobody', { rules: [{ name: 'a', host: 'h.example' }] }],
