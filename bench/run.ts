@@ -19,6 +19,7 @@ import { median, unexpected5xx } from './lib/http.ts';
 import { loginTiming } from './login-timing.ts';
 import { logins } from './logins.ts';
 import { memory } from './memory.ts';
+import { forwardAuth } from './forward-auth.ts';
 import { throughput, type ThroughputRow } from './throughput.ts';
 
 const quick = process.env.BENCH_QUICK === '1';
@@ -35,6 +36,10 @@ const TARGETS = {
   loginRatio: { min: 0.8, max: 1.25 },
   hashFloodVsCheapFlood: 2,
   heapRatio: 1.25,
+  /** The same app through protect.conf (auth_request) against without, behind one nginx. */
+  protectedVsOpen: 0.5,
+  /** GET /api/verify req/s against GET /api/me (one session read each). */
+  verifyVsMe: 1.0,
 };
 
 const misses: string[] = [];
@@ -87,6 +92,8 @@ async function main() {
       connections: [16, 64],
       serviceLog,
     });
+    process.stdout.write(', forward auth');
+    const forward = await forwardAuth(redis.url, { passes, warmupSeconds: 2, seconds, connections: [64], serviceLog });
     process.stdout.write(', logins');
     const loginBench = await logins(redis.url, {
       seconds: quick ? 3 : 6,
@@ -182,6 +189,46 @@ async function main() {
       out.push(
         `  authstack: at most 1 round trip and a write at most once a minute per session: ${verdict(auth.roundTripsPerRequest <= 1.01 && auth.writesPerRequest < 0.01, 'redis work')}`,
       );
+
+    const fa = (app: (typeof forward)[number]['app']) => forward.find((r) => r.app === app)!;
+    const [open, protectedApp, me, verify] = (
+      ['open app', 'protected app', 'authstack /api/me', 'authstack /api/verify'] as const
+    ).map(fa);
+    out.push('', '(f) forward auth behind one nginx, c64: the same bare-Express app with and without auth_request');
+    out.push(
+      table(
+        ['scenario', 'req/s', 'p50', 'p99', 'Node CPU/req', 'ratio', 'errors'],
+        [
+          ...forward.map((r) => [
+            r.app,
+            n(r.rps),
+            ms(r.p50Ms),
+            ms(r.p99Ms),
+            `${n(r.cpuUsPerRequest)} us`,
+            '',
+            r.errors,
+          ]),
+          [
+            `  protected / open (>= ${TARGETS.protectedVsOpen})`,
+            '',
+            '',
+            '',
+            '',
+            `${n(protectedApp!.rps / open!.rps, 2)} ${verdict(protectedApp!.rps / open!.rps >= TARGETS.protectedVsOpen, 'protected vs open')}`,
+            '',
+          ],
+          [
+            `  /api/verify / /api/me (>= ${TARGETS.verifyVsMe})`,
+            '',
+            '',
+            '',
+            '',
+            `${n(verify!.rps / me!.rps, 2)} ${verdict(verify!.rps / me!.rps >= TARGETS.verifyVsMe, 'verify vs me')}`,
+            '',
+          ],
+        ],
+      ),
+    );
 
     const capacity = (availableParallelism() * 1000) / single;
     out.push(

@@ -10,8 +10,10 @@ import { cpuMs } from '../testkit/proc.ts';
 import { startNode, type Running } from './lib/processes.ts';
 import { wrk } from './lib/wrk.ts';
 
-export interface ThroughputRow {
-  app: 'bare' | 'tutorial' | 'authstack';
+export type App = 'bare' | 'tutorial' | 'authstack';
+
+export interface ThroughputRow<A extends string = App> {
+  app: A;
   connections: number;
   rps: number;
   p50Ms: number;
@@ -33,14 +35,18 @@ export interface ThroughputOptions {
 
 const PASSWORD = 'correct horse battery staple, bench edition';
 
-interface Target {
-  app: ThroughputRow['app'];
+export interface Target<A extends string = App> {
+  app: A;
   process: Running;
   url: string;
   headers: Record<string, string>;
 }
 
-async function measure(target: Target, connections: number, options: ThroughputOptions): Promise<ThroughputRow> {
+export async function measure<A extends string>(
+  target: Target<A>,
+  connections: number,
+  options: Pick<ThroughputOptions, 'passes' | 'warmupSeconds' | 'seconds'>,
+): Promise<ThroughputRow<A>> {
   const runs = [];
   for (let pass = 0; pass < options.passes; pass += 1) {
     await wrk({ url: target.url, connections, seconds: options.warmupSeconds, headers: target.headers });

@@ -122,7 +122,11 @@ export function nginxGlobals(out: string): string {
 export async function startEdge(
   upstreamPort: number,
   vars: Partial<NginxTemplateVars> = {},
-  options: { ports?: { https: number; http: number } } = {},
+  options: {
+    ports?: { https: number; http: number };
+    /** More configuration beside the project's (conf.d/zz-extra.conf), given the local certificate's files. */
+    extraConf?: (tls: { cert: string; key: string }) => string;
+  } = {},
 ): Promise<{ origin: string; caFile: string; port: number; httpPort: number; pidFile: string; stop(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'authstack-edge-'));
   const certs = ensureLocalCertificates(join(dir, 'certs'), { quiet: true });
@@ -145,6 +149,8 @@ export async function startEdge(
     METRICS_AT_EDGE: 'off',
     ...vars,
   });
+  if (options.extraConf)
+    writeFileSync(join(out, 'conf.d', 'zz-extra.conf'), options.extraConf({ cert: certs.leafCrt, key: certs.leafKey }));
   const log = openSync(join(dir, 'nginx.log'), 'a');
   const child = spawn('nginx', ['-p', `${out}/`, '-c', join(out, 'nginx.conf'), '-g', nginxGlobals(out)], {
     stdio: ['ignore', log, log],

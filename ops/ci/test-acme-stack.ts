@@ -1,4 +1,5 @@
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startPebble } from '../../testkit/pebble.ts';
 import { freePorts } from '../../testkit/ports.ts';
@@ -11,6 +12,8 @@ import { NativeStack } from '../native/native-stack.ts';
 import { acmePaths } from '../native/stack-plan.ts';
 import { readCertificate } from '../../service/src/acme/certificate-files.ts';
 import { TEST_STACK_SETTINGS, runSmoke } from './test-stack.ts';
+import { checkAndReport, nativeStackTarget } from '../monitoring/promql-check.ts';
+import { ACME_PANELS_WITH_DATA } from '../monitoring/promql.ts';
 
 /** The test name Pebble's DNS resolves to the edge on loopback. */
 export const ACME_TEST_NAME = 'auth.example.test';
@@ -30,7 +33,8 @@ export async function testAcmeStack(smokeArgs: string[]): Promise<number> {
   // nginx's unprivileged workers serve the challenge files from inside the run directory.
   chmodSync(runDir, 0o755);
   const envFile = join(runDir, 'test.env');
-  const [HTTPS_PORT, HTTP_PORT, SERVICE_PORT, REDIS_PORT, ACME_METRICS_PORT] = (await freePorts(5)).map(String);
+  const ports = (await freePorts(5)).map(String) as [string, string, string, string, string];
+  const [HTTPS_PORT, HTTP_PORT, SERVICE_PORT, REDIS_PORT, ACME_METRICS_PORT] = ports;
   const env: NodeJS.ProcessEnv = { ...process.env, HTTPS_PORT, HTTP_PORT, SERVICE_PORT, REDIS_PORT, ACME_METRICS_PORT };
   for (const key of ['TLS_CERT', 'TLS_KEY', 'TLS_OCSP', 'TLS_MODE', 'BASE_URL']) delete env[key];
   const pebble = await startPebble({
@@ -67,11 +71,57 @@ export async function testAcmeStack(smokeArgs: string[]): Promise<number> {
     };
     const files = smokeArgs.length > 0 ? smokeArgs : ['smoke/acme.smoke.ts'];
     code = await runSmoke(smokeEnv, files, 'smoke-acme');
+    // The certificate panels and alerts against live series: the renewer's metrics, and the
+    // blackbox exporter's TLS probe of the edge (what clients are served), beside the service.
+    if (
+      code === 0 &&
+      !(await checkCertificateQueries(runDir, pebbleRoot, { HTTPS_PORT, SERVICE_PORT, ACME_METRICS_PORT }))
+    )
+      code = 1;
     return code;
   } finally {
     await stack.down().catch((error: unknown) => say('test-acme', `teardown: ${String(error)}`));
     await pebble.stop();
     if (code === 0 && process.env.KEEP_RUN_DIR !== '1') rmSync(runDir, { recursive: true, force: true });
     else say('test-acme', `run directory kept for inspection: ${runDir}`);
+  }
+}
+
+/**
+ * promql-check with the jobs the certificate rules and panels select: acme (the renewer) and
+ * tls-edge (Debian's prometheus-blackbox-exporter, a TLS probe of the edge trusting the CA's root).
+ */
+async function checkCertificateQueries(
+  runDir: string,
+  caRoot: string,
+  ports: { HTTPS_PORT: string; SERVICE_PORT: string; ACME_METRICS_PORT: string },
+): Promise<boolean> {
+  await ensureTools('prometheus-blackbox-exporter');
+  const workDir = join(runDir, 'promql-check');
+  mkdirSync(workDir, { recursive: true });
+  const config = join(workDir, 'blackbox.yml');
+  const tls = { server_name: ACME_TEST_NAME, ca_file: caRoot };
+  // JSON is YAML.
+  writeFileSync(
+    config,
+    JSON.stringify({ modules: { tls_edge: { prober: 'tcp', timeout: '5s', tcp: { tls: true, tls_config: tls } } } }),
+  );
+  const [blackboxPort] = (await freePorts(1)) as [number];
+  const log = openSync(join(workDir, 'blackbox.log'), 'a');
+  const blackbox = spawn(
+    'prometheus-blackbox-exporter',
+    [`--config.file=${config}`, `--web.listen-address=127.0.0.1:${blackboxPort}`],
+    { stdio: ['ignore', log, log] },
+  );
+  try {
+    const probe = `http://127.0.0.1:${blackboxPort}/probe?module=tls_edge&target=127.0.0.1:${ports.HTTPS_PORT}`;
+    return await checkAndReport({
+      target: nativeStackTarget(runDir, Number(ports.SERVICE_PORT)),
+      otherJobs: { acme: { url: `http://127.0.0.1:${ports.ACME_METRICS_PORT}/metrics` }, 'tls-edge': { url: probe } },
+      workDir,
+      requireData: ACME_PANELS_WITH_DATA,
+    });
+  } finally {
+    blackbox.kill();
   }
 }

@@ -32,9 +32,9 @@ const log = (message: string) => say('promql-check', message);
 /** The scrape job: the rules and the dashboards select job="authstack". */
 const JOB = 'authstack';
 
-/** What the throwaway Prometheus scrapes: one target, as the compose Prometheus does. */
+/** What the throwaway Prometheus scrapes: one target per job, as the compose Prometheus does. */
 export interface ScrapeTarget {
-  /** The /metrics URL (http or https). */
+  /** The /metrics URL (http or https); a query string becomes the scrape's params (the blackbox exporter's /probe). */
   url: string;
   /** The file holding the bearer token /metrics wants (METRICS_TOKEN); none: no Authorization. */
   tokenFile?: string;
@@ -53,20 +53,22 @@ type Rule = { name: string; health: string; lastError?: string; lastEvaluation: 
 type Result = { resultType: string; result: Array<{ values?: Array<[number, string]> }> };
 
 /** Starts Prometheus on a free loopback port in `workDir`; only the process it started is ever signalled. */
-async function startPrometheus(workDir: string, target: ScrapeTarget, ruleFiles: string[]) {
+async function startPrometheus(workDir: string, jobs: Record<string, ScrapeTarget>, ruleFiles: string[]) {
   await ensureTools('prometheus');
   mkdirSync(join(workDir, 'data'), { recursive: true });
-  const { protocol, host, pathname } = new URL(target.url);
-  const job = {
-    job_name: JOB,
-    scheme: protocol.slice(0, -1),
-    metrics_path: pathname,
-    static_configs: [{ targets: [host] }],
-  };
-  const authorization = target.tokenFile ? { type: 'Bearer', credentials_file: target.tokenFile } : undefined;
-  const scrape_configs = [
-    { ...job, authorization, tls_config: target.caFile ? { ca_file: target.caFile } : undefined },
-  ];
+  const scrape_configs = Object.entries(jobs).map(([name, target]) => {
+    const { protocol, host, pathname, searchParams } = new URL(target.url);
+    const params = Object.fromEntries([...searchParams.keys()].map((key) => [key, searchParams.getAll(key)]));
+    return {
+      job_name: name,
+      scheme: protocol.slice(0, -1),
+      metrics_path: pathname,
+      params,
+      static_configs: [{ targets: [host] }],
+      authorization: target.tokenFile ? { type: 'Bearer', credentials_file: target.tokenFile } : undefined,
+      tls_config: target.caFile ? { ca_file: target.caFile } : undefined,
+    };
+  });
   // JSON is YAML. Rules are evaluated as often as the target is scraped; the scrape timeout follows.
   const global = { scrape_interval: '1s', evaluation_interval: '1s' };
   writeFileSync(join(workDir, 'prometheus.yml'), JSON.stringify({ global, rule_files: ruleFiles, scrape_configs }));
@@ -115,15 +117,19 @@ type Prometheus = Awaited<ReturnType<typeof startPrometheus>>;
  * after them, so alert expressions ran against real series. The first scrape comes about 5 s after the
  * start: Prometheus applies discovered targets every 5 s.
  */
-async function waitForScrapes(prometheus: Prometheus, target: ScrapeTarget, scrapes: number): Promise<void> {
+async function waitForScrapes(prometheus: Prometheus, jobs: string[], scrapes: number): Promise<void> {
   let scrapedAt: number | undefined;
   const scraped = async () => {
     if (scrapedAt === undefined) {
-      const { data } = await prometheus.api<Result>('/api/v1/query', { query: `up{job="${JOB}"}[1h]` });
-      const ups = (data.result[0]?.values ?? []).map(([, value]) => value);
-      if (ups.filter((value) => value === '1').length >= scrapes) scrapedAt = Date.now();
-      // Every scrape so far failed (refused, 401): no point in waiting for the deadline.
-      else if (ups.length >= scrapes && !ups.includes('1')) return false;
+      let all = true;
+      for (const job of jobs) {
+        const { data } = await prometheus.api<Result>('/api/v1/query', { query: `up{job="${job}"}[1h]` });
+        const ups = (data.result[0]?.values ?? []).map(([, value]) => value);
+        // Every scrape so far failed (refused, 401): no point in waiting for the deadline.
+        if (ups.length >= scrapes && !ups.includes('1')) return false;
+        all &&= ups.filter((value) => value === '1').length >= scrapes;
+      }
+      if (all) scrapedAt = Date.now();
     }
     const since = scrapedAt;
     return since !== undefined && (await prometheus.rules()).every((r) => Date.parse(r.lastEvaluation) >= since)
@@ -137,28 +143,45 @@ async function waitForScrapes(prometheus: Prometheus, target: ScrapeTarget, scra
   const health = data.activeTargets
     .map((t) => ` (target ${t.health}${t.lastError ? `: ${t.lastError}` : ''})`)
     .join('');
-  throw new CliError(`prometheus did not scrape ${target.url} ${scrapes} times${health}\n${prometheus.logTail()}`);
+  throw new CliError(`prometheus did not scrape ${jobs.join(', ')} ${scrapes} times${health}\n${prometheus.logTail()}`);
 }
 
 export interface CheckOptions {
+  /** The service (job authstack). */
   target: ScrapeTarget;
+  /**
+   * Other jobs the rules and panels select (job="acme": the certificate renewer; job="tls-edge": the
+   * blackbox exporter probing the edge). An expression that selects a job not scraped here is listed
+   * as skipped, not failed.
+   */
+  otherJobs?: Record<string, ScrapeTarget>;
   /** Prometheus' config, TSDB and log; kept for the caller (who removes it). */
   workDir: string;
-  /** false: PANELS_WITH_DATA may be empty too (a stack that saw only some of the smoke tests). */
-  requireData?: boolean;
+  /**
+   * false: PANELS_WITH_DATA may be empty too (a stack that saw only some of the smoke tests); a list:
+   * these panels must have data, the others may be empty.
+   */
+  requireData?: boolean | readonly string[];
 }
 
 /** Runs the check and prints the table (stdout) and a verdict (stderr); true when every row passed. */
-export async function checkAndReport({ target, workDir, requireData = true }: CheckOptions): Promise<boolean> {
+export async function checkAndReport({
+  target,
+  otherJobs = {},
+  workDir,
+  requireData = true,
+}: CheckOptions): Promise<boolean> {
   const { queries, recorded, missingPanels } = loadQueries();
   if (requireData && missingPanels.length > 0)
     throw new CliError(`PANELS_WITH_DATA names panels no dashboard has: ${missingPanels.join(', ')}`);
   const started = Date.now();
-  const prometheus = await startPrometheus(workDir, target, filesIn(RULES_DIR, '.yml'));
+  const jobs = { [JOB]: target, ...otherJobs };
+  const prometheus = await startPrometheus(workDir, jobs, filesIn(RULES_DIR, '.yml'));
   try {
-    await waitForScrapes(prometheus, target, 3);
+    await waitForScrapes(prometheus, Object.keys(jobs), 3);
+    const scraped = Object.entries(jobs).map(([job, { url }]) => `${job} ${url}`);
     log(
-      `prometheus scraped ${target.url} (${Math.round((Date.now() - started) / 1000)}s); evaluating ${queries.length} expressions`,
+      `prometheus scraped ${scraped.join(', ')} (${Math.round((Date.now() - started) / 1000)}s); evaluating ${queries.length} expressions`,
     );
     // Name → type from the `# TYPE` lines of the scrapes, also for metrics that have no sample yet.
     const { data } = await prometheus.api<Record<string, Array<{ type: string }>>>('/api/v1/metadata');
@@ -168,9 +191,14 @@ export async function checkAndReport({ target, workDir, requireData = true }: Ch
     const inTsdb = (await prometheus.api<string[]>('/api/v1/label/__name__/values')).data;
     const known = new Set([...exportedSeriesNames(metadata), ...inTsdb, ...PROMETHEUS_SERIES, ...recorded]);
     const rules = new Map((await prometheus.rules()).map((rule) => [rule.name, rule]));
-    const rows: Array<{ source: string; series?: number; required: boolean; failure?: string }> = [];
+    const rows: Array<{ source: string; series?: number; required: boolean; failure?: string; skipped?: string }> = [];
     for (const query of queries) {
-      const required = requireData && needsData(query);
+      const absent = [...query.promql.matchAll(/\bjob="([^"]+)"/g)].map((m) => m[1]!).filter((job) => !(job in jobs));
+      if (absent.length > 0) {
+        rows.push({ source: query.source, required: false, skipped: `job ${absent.join(', ')} not scraped here` });
+        continue;
+      }
+      const required = Array.isArray(requireData) ? needsData(query, requireData) : requireData && needsData(query);
       const answer = await prometheus.api<Result>('/api/v1/query', { query: query.promql });
       // vector and matrix: a list of series; scalar and string: one value (no data on an error).
       const { resultType, result } = answer.data ?? {};
@@ -194,10 +222,12 @@ export async function checkAndReport({ target, workDir, requireData = true }: Ch
     const line = (source: string, series: string, status: string) =>
       `${source.padEnd(width)}  ${series.padStart(6)}  ${status}`;
     process.stdout.write(`${line('EXPRESSION SOURCE', 'SERIES', 'STATUS')}\n`);
-    for (const { source, series, required, failure } of rows) {
+    for (const { source, series, required, failure, skipped } of rows) {
       const status = failure
         ? `FAIL: ${failure}`
-        : `${series === 0 ? 'ok (empty)' : 'ok'}${required ? ' (data required)' : ''}`;
+        : skipped
+          ? `skipped: ${skipped}`
+          : `${series === 0 ? 'ok (empty)' : 'ok'}${required ? ' (data required)' : ''}`;
       process.stdout.write(`${line(source, String(series ?? '-'), status)}\n`);
     }
     const failed = rows.filter((r) => r.failure);
@@ -208,7 +238,7 @@ export async function checkAndReport({ target, workDir, requireData = true }: Ch
       const unshown = Object.keys(metadata).filter((name) => !/^(process|nodejs)_/.test(name) && !shown(name));
       if (unshown.length > 0) log(`exported but on no panel or rule: ${unshown.sort().join(', ')}`);
       log(
-        `ok: ${rows.length} expressions evaluate, ${rows.filter((r) => r.required).length} panel queries that need data have it`,
+        `ok: ${rows.filter((r) => !r.skipped).length} expressions evaluate (${rows.filter((r) => r.skipped).length} skipped), ${rows.filter((r) => r.required).length} panel queries that need data have it`,
       );
       return true;
     }

@@ -25,8 +25,10 @@ export const PANELS_WITH_DATA: readonly string[] = [
   ['Request rate by route', 'Latency percentiles by route', '4xx and 5xx rates [A]', 'Login outcomes'],
   ['Throttle refusals by limit', 'Sessions created', 'Sessions revoked by reason', 'Session secret fallback rate'],
   ['Password-hash duration', 'Password-hash rejections', 'Redis up by instance', 'Redis evicted keys'],
-  ['Process memory', 'Event-loop lag', 'CPU'],
+  ['Process memory', 'Event-loop lag', 'CPU', 'Forward-auth decisions'],
 ].flat();
+/** Panels that have data in a stack with TLS_MODE=acme, where the renewer and the blackbox exporter are scraped too. */
+export const ACME_PANELS_WITH_DATA: readonly string[] = ['TLS certificate lifetime left', 'Certificate renewals'];
 
 export interface QuerySource {
   /** Where it comes from: `authstack.json: Login outcomes [A]`, `authstack.yml: AuthstackDown`. */
@@ -40,7 +42,8 @@ export interface QuerySource {
 }
 
 const panelKeys = (q: QuerySource) => (q.kind === 'panel' ? [q.name, `${q.name} [${q.refId}]`] : []);
-export const needsData = (query: QuerySource) => panelKeys(query).some((key) => PANELS_WITH_DATA.includes(key));
+export const needsData = (query: QuerySource, panels: readonly string[] = PANELS_WITH_DATA) =>
+  panelKeys(query).some((key) => panels.includes(key));
 
 type Json = Record<string, unknown>;
 const isObject = (value: unknown): value is Json => typeof value === 'object' && !!value && !Array.isArray(value);

@@ -16,7 +16,7 @@ export interface AcmeMetrics {
 export function createAcmeMetrics(): AcmeMetrics {
   const registry = new Registry();
   const registers = [registry];
-  return {
+  const metrics: AcmeMetrics = {
     registry,
     expiry: new Gauge({
       name: 'acme_certificate_expiry_timestamp_seconds',
@@ -40,6 +40,9 @@ export function createAcmeMetrics(): AcmeMetrics {
       registers,
     }),
   };
+  // Every outcome from the start, at 0: increase() over a restart then sees the first one.
+  for (const outcome of ['issued', 'renewed']) metrics.renewals.inc({ outcome }, 0);
+  return metrics;
 }
 
 export type CheckOutcome = 'current' | 'installed' | 'failed';
