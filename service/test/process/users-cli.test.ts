@@ -31,6 +31,28 @@ describe('operator CLI (npm run users -- ...)', () => {
     await login(t, username, 'a cli-made passphrase');
   });
 
+  it('when `groups add` and `groups rm` run, then the groups change, `ls` and /api/me show them, and the user’s sessions end', async () => {
+    const username = uniqueUsername('cli');
+    await users(['add', username], 'a cli-made passphrase\n');
+    const cookie = await login(t, username, 'a cli-made passphrase');
+
+    const added = await users(['groups', username, 'add', 'staff', 'ops']);
+    expect(added).toMatchObject({ code: 0, stdout: expect.stringContaining('ops, staff; 1 session(s) ended') });
+    expect((await viaEdge(t.app).get('/api/me').set('Cookie', cookie)).status).toBe(401);
+    expect((await users(['ls'])).stdout).toMatch(new RegExp(`${username}\\t.*groups ops,staff`));
+    const me = await viaEdge(t.app)
+      .get('/api/me')
+      .set('Cookie', await login(t, username, 'a cli-made passphrase'));
+    expect(me.body.user.groups).toEqual(['ops', 'staff']);
+
+    expect((await users(['groups', username, 'rm', 'ops'])).stdout).toContain(`groups of ${username}: staff`);
+    expect((await users(['groups', username])).stdout.trim()).toBe('staff');
+    expect(await users(['groups', username, 'add', 'Not A Group'])).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('group "Not A Group"'),
+    });
+  });
+
   it('when `add` gets a weak password or a taken name, then it exits non-zero with the reason', async () => {
     const username = uniqueUsername('cli');
     await users(['add', username], 'a cli-made passphrase\n');
