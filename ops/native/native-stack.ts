@@ -1,5 +1,5 @@
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ensureLocalCertificates } from '../../testkit/certs.ts';
 import { readEnvFile } from '../../testkit/env-file.ts';
 import { atPort, probe } from '../../testkit/http.ts';
@@ -20,9 +20,17 @@ import {
 } from '../lib/service-env.ts';
 import { ensureTools } from '../lib/tools.ts';
 import { Daemons } from './daemons.ts';
-import { ACME_CONFIG_KEYS } from '../../service/src/acme/acme-config.ts';
 import { readCertificate } from '../../service/src/acme/certificate-files.ts';
-import { acmePaths, nginxArgs, nginxVars, planStack, redisConf, smokeEnv, type StackState } from './stack-plan.ts';
+import {
+  nginxArgs,
+  nginxVars,
+  planStack,
+  redisConf,
+  makeAcmeWebroot,
+  renewerEnv,
+  smokeEnv,
+  type StackState,
+} from './stack-plan.ts';
 
 const log = (message: string) => say('native-stack', message);
 
@@ -104,9 +112,12 @@ export class NativeStack {
     const state = await this.plan();
     if (state.tlsMode === 'acme') {
       await ensureTools('certbot', 'openssl');
-      this.makeAcmeWebroot();
+      makeAcmeWebroot(this.runDir);
       // The renewer's settings are checked, and a certificate put in place, before nginx starts.
-      await run(process.execPath, ['dist/acme-renewer.js', 'prepare'], { env: this.renewerEnv(state), cwd: repoRoot });
+      await run(process.execPath, ['dist/acme-renewer.js', 'prepare'], {
+        env: renewerEnv(state, readEnvFile(this.envFile), this.runDir),
+        cwd: repoRoot,
+      });
     }
     if (state.caFile) ensureLocalCertificates(this.certsDir, { quiet: true });
     for (const file of [state.tlsCert, state.tlsKey])
@@ -315,7 +326,7 @@ export class NativeStack {
 
   private async startNginx(state: StackState): Promise<void> {
     if (this.daemons.isRunning('nginx')) return log(`nginx already running (pid ${this.daemons.pidOf('nginx')})`);
-    this.makeAcmeWebroot();
+    makeAcmeWebroot(this.runDir);
     const out = await this.renderNginxConf(state);
     log(`starting nginx: https on 127.0.0.1:${state.httpsPort}, http on 127.0.0.1:${state.httpPort}`);
     // Access lines (stdout) and errors (stderr) in one file, as `docker logs` shows them.
@@ -338,40 +349,11 @@ export class NativeStack {
     });
   }
 
-  /**
-   * The challenge webroot, readable by nginx's unprivileged workers down from the run directory
-   * (certbot's state and the installed key beside it stay 0700 to their owner).
-   */
-  private makeAcmeWebroot(): void {
-    const { webroot } = acmePaths(this.runDir);
-    mkdirSync(join(webroot, '.well-known/acme-challenge'), { recursive: true, mode: 0o755 });
-    for (const dir of [dirname(webroot), webroot]) chmodSync(dir, 0o755);
-  }
-
-  /** The renewer's environment: .env's ACME settings and this run's paths and ports. */
-  private renewerEnv(state: StackState): NodeJS.ProcessEnv {
-    const dotenv = readEnvFile(this.envFile);
-    const paths = acmePaths(this.runDir);
-    return {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME ?? '/',
-      ...Object.fromEntries(ACME_CONFIG_KEYS.filter((key) => dotenv[key]).map((key) => [key, dotenv[key]])),
-      PUBLIC_ORIGIN: state.publicOrigin,
-      ACME_STATE_DIR: paths.state,
-      ACME_WEBROOT: paths.webroot,
-      TLS_CERT: paths.cert,
-      TLS_KEY: paths.key,
-      ACME_METRICS_HOST: '127.0.0.1',
-      ACME_METRICS_PORT: String(state.acmeMetricsPort),
-      ACME_NGINX_PIDFILE: join(this.at('nginx'), 'nginx.pid'),
-    };
-  }
-
   /** Starts the renewer and waits until the CA's certificate replaces the placeholder (or says why not). */
   private async startRenewer(state: StackState): Promise<void> {
     if (this.daemons.isRunning('acme')) return log(`acme already running (pid ${this.daemons.pidOf('acme')})`);
     log(`starting the certificate renewer for ${new URL(state.publicOrigin).hostname}`);
-    const env = this.renewerEnv(state);
+    const env = renewerEnv(state, readEnvFile(this.envFile), this.runDir);
     await this.daemons.start('acme', ['dist/acme-renewer.js'], { env, cwd: repoRoot, log: this.at('acme.log') });
     try {
       await this.daemons.waitReady('acme', {

@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { ACME_CONFIG_KEYS } from '../../service/src/acme/acme-config.ts';
 import { certPaths } from '../../testkit/certs.ts';
 import { envFileText } from '../../testkit/env-file.ts';
 import { nginxGlobals, type NginxTemplateVars } from '../../testkit/nginx.ts';
@@ -165,4 +166,32 @@ export function nginxVars(state: StackState, runDir: string, metricsAtEdge: bool
 /** nginx's command line for the configuration rendered into `out` (add -t to test it). */
 export function nginxArgs(out: string): string[] {
   return ['-p', `${out}/`, '-c', join(out, 'nginx.conf'), '-g', nginxGlobals(out)];
+}
+
+/** The renewer's environment (TLS_MODE=acme): .env's ACME settings and this run's paths and ports. */
+export function renewerEnv(state: StackState, dotenv: Record<string, string>, runDir: string): NodeJS.ProcessEnv {
+  const paths = acmePaths(runDir);
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME ?? '/',
+    ...Object.fromEntries(ACME_CONFIG_KEYS.filter((key) => dotenv[key]).map((key) => [key, dotenv[key]])),
+    PUBLIC_ORIGIN: state.publicOrigin,
+    ACME_STATE_DIR: paths.state,
+    ACME_WEBROOT: paths.webroot,
+    TLS_CERT: paths.cert,
+    TLS_KEY: paths.key,
+    ACME_METRICS_HOST: '127.0.0.1',
+    ACME_METRICS_PORT: String(state.acmeMetricsPort),
+    ACME_NGINX_PIDFILE: join(runDir, 'nginx', 'nginx.pid'),
+  };
+}
+
+/**
+ * The challenge webroot, readable by nginx's unprivileged workers down from the run directory
+ * (certbot's state and the installed key beside it stay 0700 to their owner).
+ */
+export function makeAcmeWebroot(runDir: string): void {
+  const { webroot } = acmePaths(runDir);
+  mkdirSync(join(webroot, '.well-known/acme-challenge'), { recursive: true, mode: 0o755 });
+  for (const dir of [dirname(webroot), webroot]) chmodSync(dir, 0o755);
 }

@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { boolean, duration, integer, optionalSecret } from './setting-types.ts';
+import { boolean, duration, integer, optionalSecret, resolveSecretFiles } from './setting-types.ts';
 
 /**
  * The one configuration schema. Parsed once at start-up from the environment; an invalid
@@ -311,28 +310,9 @@ export interface Config {
   shutdownDrainDelayMs: number;
 }
 
-/** Resolves NAME_FILE into NAME for the secret keys; both set is an error. */
-function resolveSecretFiles(env: NodeJS.ProcessEnv, issues: string[]): Record<string, string | undefined> {
-  const resolved: Record<string, string | undefined> = { ...env };
-  for (const key of SECRET_KEYS) {
-    const file = env[`${key}_FILE`];
-    if (!file) continue;
-    if (env[key]) {
-      issues.push(`${key}: set either ${key} or ${key}_FILE, not both`);
-      continue;
-    }
-    try {
-      resolved[key] = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
-    } catch (error) {
-      issues.push(`${key}_FILE: cannot read "${file}" (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
-    }
-  }
-  return resolved;
-}
-
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const issues: string[] = [];
-  const resolved = resolveSecretFiles(env, issues);
+  const resolved = resolveSecretFiles(env, SECRET_KEYS, issues);
   const result = schema.safeParse(resolved);
   if (!result.success) {
     for (const issue of result.error.issues) {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 // How a setting's text becomes a value (config.ts): durations, integers, booleans, secrets.
@@ -72,3 +73,26 @@ export const optionalSecret = z
   .string()
   .optional()
   .transform((v) => (v === undefined || v === '' ? undefined : v));
+
+/** Resolves NAME_FILE into NAME for the secret keys; both set is an error. */
+export function resolveSecretFiles(
+  env: NodeJS.ProcessEnv,
+  secretKeys: readonly string[],
+  issues: string[],
+): Record<string, string | undefined> {
+  const resolved: Record<string, string | undefined> = { ...env };
+  for (const key of secretKeys) {
+    const file = env[`${key}_FILE`];
+    if (!file) continue;
+    if (env[key]) {
+      issues.push(`${key}: set either ${key} or ${key}_FILE, not both`);
+      continue;
+    }
+    try {
+      resolved[key] = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch (error) {
+      issues.push(`${key}_FILE: cannot read "${file}" (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
+  return resolved;
+}
