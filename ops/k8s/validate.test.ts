@@ -32,6 +32,13 @@ const UNKNOWN = 'unknown field: DeploymentSpec has no such field in Kubernetes 1
 const notDeployed = [expect.objectContaining({ message: expect.stringMatching(/is not one this project deploys/) })];
 const at = (path: string, message: unknown = expect.anything()) => expect.objectContaining({ path, message });
 
+const certificate = {
+  apiVersion: 'cert-manager.io/v1',
+  kind: 'Certificate',
+  metadata: { name: 'c' },
+  spec: { secretName: 's', dnsNames: ['auth.example.com'], issuerRef: { name: 'letsencrypt', kind: 'Issuer' } },
+};
+
 it.each<[string, Obj, unknown]>([
   ['passes a well-formed Deployment', deployment({ replicas: 3 }), []],
   [
@@ -56,7 +63,20 @@ it.each<[string, Obj, unknown]>([
   ['fails on a missing field', deployment({ selector: undefined }), [at('spec.selector', 'required field is missing')]],
   ['fails on a kind the project does not deploy', { apiVersion: 'batch/v1', kind: 'Job' }, notDeployed],
   ['fails on an old apiVersion', { ...deployment(), apiVersion: 'apps/v1beta1' }, notDeployed],
-  ['fails on a custom resource', { apiVersion: 'cert-manager.io/v1', kind: 'Certificate' }, notDeployed],
+  ['fails on a custom resource', { apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor' }, notDeployed],
+  ['passes a well-formed cert-manager Certificate', { ...certificate, spec: { ...certificate.spec } }, []],
+  [
+    'fails on a cert-manager Certificate without its Secret name and with a wrong type',
+    { ...certificate, spec: { ...certificate.spec, secretName: undefined, dnsNames: 'auth.example.com' } },
+    expect.arrayContaining([
+      expect.objectContaining({
+        resource: 'Certificate/c',
+        path: 'spec.secretName',
+        message: 'required field is missing',
+      }),
+      expect.objectContaining({ resource: 'Certificate/c', path: 'spec.dnsNames', message: 'must be array' }),
+    ]),
+  ],
   [
     'fails on a Secret: secrets are never committed',
     { apiVersion: 'v1', kind: 'Secret', metadata: { name: 's' }, stringData: { a: 'b' } },

@@ -95,6 +95,12 @@ describe('forward auth: GET /api/verify', () => {
     expect(res.status).toBe(403);
     expect(res.body).toMatchObject({ error: 'forbidden' });
     expect(res.headers['remote-user']).toBeUndefined();
+    // The audit event is on the request's own log line, with its status.
+    expect(t.logs.events('forward_auth.decision').at(-1)).toMatchObject({
+      decision: 'denied',
+      rule: 'demo',
+      res: { statusCode: 403 },
+    });
   });
 
   it('when a rule admits GET only, then the same user is denied a POST', async () => {

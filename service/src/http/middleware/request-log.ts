@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Express, Request, RequestHandler } from 'express';
+import type { Express, Request, RequestHandler, Response } from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Logger } from '../../infra/logger.ts';
 
@@ -27,6 +27,8 @@ const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
  *    it is the service's logger, redaction included, bound to the request id and made on first
  *    use, since only the few requests that write an audit event need it.
  */
+const auditOf = (res: ServerResponse) => (res as Response).locals?.audit as Record<string, unknown> | undefined;
+
 export function requestLog(app: Express, logger: Logger): RequestHandler {
   const auditLogger = Symbol('auditLogger');
   Object.defineProperty(app.request, 'log', {
@@ -56,12 +58,15 @@ export function requestLog(app: Express, logger: Logger): RequestHandler {
     },
     autoLogging: { ignore: (req) => QUIET_PATHS.has(req.url ?? '') },
     customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : 'info'),
-    customSuccessObject: (req, _res, value: object) => ({ requestId: req.id, ...value }),
+    // res.locals.audit: an audit event that belongs to the request itself (a forward-auth
+    // decision), on the request's own line instead of a second one.
+    customSuccessObject: (req, res, value: object) => ({ requestId: req.id, ...auditOf(res), ...value }),
     customSuccessMessage: (_req, res) => (res.writableFinished ? 'request completed' : 'request aborted by the client'),
     // The 5xx's own error (with its stack) is logged once, by the error handler; this line keeps
     // the shape of every other request line rather than adding a synthetic "failed with status".
-    customErrorObject: (req, _res, _error, value: { res: ServerResponse; responseTime: number }) => ({
+    customErrorObject: (req, res, _error, value: { res: ServerResponse; responseTime: number }) => ({
       requestId: req.id,
+      ...auditOf(res),
       res: value.res,
       responseTime: value.responseTime,
     }),

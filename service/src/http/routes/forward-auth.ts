@@ -56,18 +56,10 @@ export function forwardAuthRouter({ access, publicOrigin, metrics }: ForwardAuth
     }
     const { decision, rule } = access.rules.decide(user, original);
     metrics.forwardAuthDecisions.inc({ decision, rule });
-    req.log.info(
-      {
-        event: 'forward_auth.decision',
-        decision,
-        rule,
-        userId: user.id,
-        host: original.host,
-        path: original.path,
-        method: original.method,
-      },
-      `forward auth: ${decision}`,
-    );
+    // The audit event rides on the request's own log line (http/middleware/request-log.ts): one
+    // line per check, not two, on the hottest path of a protected app.
+    const { host, path, method } = original;
+    res.locals.audit = { event: 'forward_auth.decision', decision, rule, userId: user.id, host, path, method };
     if (decision === 'denied') throw new AppError(403, 'forbidden', 'You may not access this.');
     res.set({
       'Remote-User': headerValue(user.username),
