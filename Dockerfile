@@ -28,6 +28,31 @@ FROM deps AS prod-deps
 RUN npm prune --omit=dev --no-audit --no-fund \
  && node -e "require('argon2')"
 
+# --- acme: the certificate renewer (TLS_MODE=acme; compose builds it with target: acme) -------
+# The service's code plus certbot (the ACME client, docs/edge.md) and openssl (the placeholder).
+# It runs as root, without any capability (docker-compose.yml): the volumes it writes are shared
+# with nginx, which may create them first (root-owned), and root is what certbot's own image uses.
+# Before runtime, so that a plain `docker build .` still gives the service image.
+FROM node:${NODE_VERSION}-bookworm-slim AS acme
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends certbot openssl \
+ && rm -rf /var/lib/apt/lists/* \
+ && mkdir -p /var/lib/authstack-acme /var/www/acme /etc/authstack/tls \
+ && certbot --version
+ENV NODE_ENV=production \
+    ACME_STATE_DIR=/var/lib/authstack-acme \
+    ACME_WEBROOT=/var/www/acme \
+    TLS_CERT=/etc/authstack/tls/fullchain.pem \
+    TLS_KEY=/etc/authstack/tls/privkey.pem
+WORKDIR /app
+COPY package.json ./
+COPY --from=prod-deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+# Healthy once a certificate (the placeholder at first) is in place for nginx.
+HEALTHCHECK --interval=5s --timeout=3s --start-period=10s --retries=3 CMD ["sh", "-c", "test -s \"$TLS_CERT\""]
+# prepare: reinstall what certbot holds, or a placeholder; then keep it renewed.
+CMD ["sh", "-c", "node dist/acme-renewer.js prepare && exec node dist/acme-renewer.js"]
+
 # --- runtime ------------------------------------------------------------------------------------
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 ARG NODE_VERSION

@@ -175,7 +175,7 @@ describeAcme('certificates from the ACME CA, through the whole stack', () => {
     expect(await metric('acme_renewals_total', 'outcome="renewed"')).toBe(renewed + 1);
   }, 120_000);
 
-  it('when the stack restarts ten times with a valid certificate, then the CA sees no new order and the same certificate is served', async () => {
+  it('when the stack restarts ten times with a valid certificate (SMOKE_RESTART_CMD: the whole native stack; the renewer container in compose), then the CA sees no new order and the same certificate is served', async () => {
     const orders = Number((await shell(commands.orders)).trim());
     const serial = await servedSerial();
     for (let restart = 0; restart < 10; restart += 1) await shell(commands.restart);

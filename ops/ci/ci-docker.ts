@@ -13,6 +13,7 @@ import type { Phases } from '../lib/phases.ts';
 import { capture, run, waitFor, type RunResult } from '../lib/run.ts';
 import { runDrills } from '../swarm/drills.ts';
 import { SwarmStack } from '../swarm/swarm-stack.ts';
+import { composeAcmeCheck } from './ci-docker-acme.ts';
 import { TEST_STACK_SETTINGS } from './test-stack.ts';
 
 const log = (message: string) => say('ci-docker', message);
@@ -59,8 +60,10 @@ export async function ciDocker(phases: Phases): Promise<void> {
       await make(['up']);
       await persistenceChecks(envFile, make);
     });
-    // The swarm shape publishes the same ports: the compose stack makes way first.
+    // The ACME stack (its own env file, so its own secrets) and the swarm shape publish the same
+    // ports: the compose stack makes way first.
     await phases.run('docker: make down', () => stack.down(['--volumes']));
+    await phases.run('docker: ACME against Pebble (TLS_MODE=acme)', () => composeAcmeCheck(env));
     await phases.run('swarm: make swarm-up', () => make(['swarm-up']));
     await noSecretOnCommandLines(envFile, 'the swarm drills', () => runDrills(swarm, phases));
   } finally {

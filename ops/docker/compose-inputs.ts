@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { envFileText, readEnvFile } from '../../testkit/env-file.ts';
 import { CliError, say } from '../lib/log.ts';
@@ -19,6 +19,29 @@ const COMPOSE_OWNED = ['HOST', 'PORT', 'REDIS_URL', 'REDIS_SENTINELS', 'TRUST_PR
 /** The Sentinels of the compose profile `ha` (docker-compose.yml). */
 const HA_SENTINELS = ['sentinel-1:26379', 'sentinel-2:26379', 'sentinel-3:26379'].join(',');
 const DEFAULT_BACKEND_SUBNET = '172.30.97.0/24';
+/** Where the renewer installs the pair in its volume, which nginx mounts at the same place (docker-compose.yml). */
+const ACME_TLS = { cert: '/etc/authstack/tls/fullchain.pem', key: '/etc/authstack/tls/privkey.pem' };
+/** .env's renewer settings that reach the acme container; its paths and ports are the image's and the compose file's. */
+const ACME_FROM_DOTENV = ['ACME_EMAIL', 'ACME_DIRECTORY', 'ACME_CHECK_INTERVAL', 'ACME_RETRY_AFTER', 'LOG_LEVEL'];
+
+/**
+ * The acme container's inputs, written whatever the profile (compose reads every service's
+ * env_file): .run/docker/acme.env, and acme-ca.pem, a copy of ACME_CA_BUNDLE (empty without one).
+ */
+function writeAcmeInputs(stack: DockerStack, dotenv: Record<string, string>, publicOrigin: string): void {
+  const bundle = stack.setting('ACME_CA_BUNDLE', '');
+  writeFileSync(join(stack.runDir, 'acme-ca.pem'), bundle ? readFileSync(fromRepo(bundle)) : '');
+  const settings = Object.fromEntries(ACME_FROM_DOTENV.filter((key) => dotenv[key]).map((key) => [key, dotenv[key]!]));
+  const vars = {
+    ...settings,
+    PUBLIC_ORIGIN: publicOrigin,
+    ...(bundle ? { ACME_CA_BUNDLE: '/etc/authstack/acme-ca.pem' } : {}),
+  };
+  writeFileSync(
+    join(stack.runDir, 'acme.env'),
+    envFileText("Written by the stack tooling: the renewer's settings.", vars),
+  );
+}
 
 /**
  * Writes what compose reads: .run/docker/compose.env (the variables docker-compose.yml
@@ -40,14 +63,20 @@ export function writeComposeInputs(stack: DockerStack): void {
   if (empty) throw new CliError(`${empty} is empty: set it in ${stack.envFile} (make env creates a complete one)`);
   mkdirSync(stack.runDir, { recursive: true });
   const sentinels = stack.profiles().includes('ha') ? HA_SENTINELS : '';
+  const acme = stack.profiles().includes('acme');
+  if (acme && (stack.setting('TLS_CERT', '') || stack.setting('TLS_KEY', '')))
+    throw new CliError('TLS_MODE=acme obtains the certificate itself: unset TLS_CERT and TLS_KEY');
+  writeAcmeInputs(stack, dotenv, publicOrigin);
   const composeVars: Record<string, string> = {
     HTTP_PORT: stack.setting('HTTP_PORT', '80'),
     HTTPS_PORT: stack.setting('HTTPS_PORT', '443'),
     PUBLISH_ADDRESS: stack.setting('PUBLISH_ADDRESS', '0.0.0.0'),
     PUBLIC_ORIGIN: publicOrigin,
     BACKEND_SUBNET: backendSubnet,
-    TLS_CERT: stack.setting('TLS_CERT', '/etc/nginx/certs/localhost.crt'),
-    TLS_KEY: stack.setting('TLS_KEY', '/etc/nginx/certs/localhost.key'),
+    TLS_CERT: acme ? ACME_TLS.cert : stack.setting('TLS_CERT', '/etc/nginx/certs/localhost.crt'),
+    TLS_KEY: acme ? ACME_TLS.key : stack.setting('TLS_KEY', '/etc/nginx/certs/localhost.key'),
+    TLS_RELOAD_ON_CHANGE: acme ? 'on' : 'off',
+    ACME_METRICS_PORT: stack.setting('ACME_METRICS_PORT', '9465'),
     TLS_OCSP: stack.setting('TLS_OCSP', 'off'),
     METRICS_AT_EDGE: secrets.METRICS_TOKEN ? 'on' : 'off',
     // Profile `ha`: the service connects through the Sentinels, the data nodes ask them who leads.

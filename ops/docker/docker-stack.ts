@@ -54,9 +54,11 @@ export class DockerStack {
     return this.setting('HTTPS_PORT', '443');
   }
 
-  /** COMPOSE_PROFILES from the environment or .env (monitoring, grafana, ha). */
+  /** COMPOSE_PROFILES from the environment or .env (monitoring, grafana, ha), and acme with TLS_MODE=acme. */
   profiles(list = this.setting('COMPOSE_PROFILES', '')): string[] {
-    return list.split(',').flatMap((profile) => profile.trim() || []);
+    const named = list.split(',').flatMap((profile) => profile.trim() || []);
+    const acme = this.setting('TLS_MODE', '') === 'acme' && !named.includes('acme') ? ['acme'] : [];
+    return [...named, ...acme];
   }
 
   /** Connects to an answering engine (starting one only when asked). */
@@ -150,8 +152,9 @@ export class DockerStack {
     this.env.GIT_REVISION = revision || 'unknown';
     this.env.BUILD_CREATED = created || 'unknown';
     this.writeComposeInputs();
-    log('building the service image');
-    await this.compose(['build', 'service'], { stdio: 'inherit' });
+    const images = ['service', ...(this.profiles().includes('acme') ? ['acme'] : [])];
+    log(`building the image(s): ${images.join(', ')}`);
+    await this.compose(['build', ...images], { stdio: 'inherit' });
   }
 
   /** Every container of the project healthy (or running, without a healthcheck); fails at once when one dies. */
@@ -194,7 +197,10 @@ export class DockerStack {
     let last = '';
     const ok = await waitFor(
       async () => {
-        const { status, error } = await probe(url, { connectTo: '127.0.0.1', caFiles: [CA_FILE], timeoutMs: 5000 });
+        // With TLS_MODE=acme the CA's certificate may still be on its way (the placeholder meanwhile).
+        const insecure = this.profiles().includes('acme');
+        const client = { connectTo: '127.0.0.1', caFiles: [CA_FILE], timeoutMs: 5000, insecure };
+        const { status, error } = await probe(url, client);
         last = `${status} ${error ?? ''}`;
         return status === 200 ? true : undefined;
       },
@@ -202,6 +208,17 @@ export class DockerStack {
     );
     if (!ok)
       throw new CliError(`the stack is up but ${this.origin}/healthz does not answer through nginx (last: ${last})`);
+  }
+
+  /** How smoke/acme.smoke.ts reaches the renewer: its published metrics, SIGUSR2, a restart. */
+  private acmeSmokeCommands(): Record<string, string> {
+    const docker = `DOCKER_HOST='${process.env.DOCKER_HOST ?? ''}' docker`;
+    const cli = `STACK=docker ENV_FILE='${this.envFile}' '${process.execPath}' '${join(repoRoot, 'ops/cli.ts')}'`;
+    return {
+      SMOKE_ACME_METRICS_CMD: `curl -fsS http://127.0.0.1:${this.setting('ACME_METRICS_PORT', '9465')}/metrics`,
+      SMOKE_ACME_RENEW_CMD: `${docker} kill -s USR2 "$(${docker} ps -qf label=com.docker.compose.project=${this.project} -f label=com.docker.compose.service=acme)"`,
+      SMOKE_RESTART_CMD: `${cli} restart acme`,
+    };
   }
 
   private async writeSmokeFile(): Promise<void> {
@@ -218,6 +235,7 @@ export class DockerStack {
       SMOKE_CA_FILE: CA_FILE,
       SMOKE_SERVICE_LOG_CMD: `node ${join(repoRoot, 'ops/cli.ts')} docker service-logs`,
       ...(gateway ? { SMOKE_EXPECTED_CLIENT_IP: gateway } : {}),
+      ...(this.profiles().includes('acme') ? this.acmeSmokeCommands() : {}),
     };
     writeFileSync(this.smokeFile, envFileText('Written by the Docker stack (make up); removed by make down.', vars));
   }
@@ -255,7 +273,7 @@ export class DockerStack {
     await this.connect();
     this.ensureComposeInputs();
     // Every profile unless the environment names some, so services started with one stop too.
-    const profiles = this.profiles(this.env.COMPOSE_PROFILES || 'monitoring,grafana,ha');
+    const profiles = this.profiles(this.env.COMPOSE_PROFILES || 'monitoring,grafana,ha,acme');
     await this.compose(['down', '--remove-orphans', ...extra], { stdio: 'inherit', profiles });
     if (readEnvFile(this.smokeFile).SMOKE_SERVICE_LOG_CMD?.includes(' docker '))
       rmSync(this.smokeFile, { force: true });
