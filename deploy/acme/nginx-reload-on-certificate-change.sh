@@ -19,7 +19,7 @@ done
 stamp() { stat -c '%i %Y' "$TLS_CERT" 2>/dev/null || echo gone; }
 (
     last=$(stamp)
-    while sleep "${TLS_RELOAD_INTERVAL:-5}"; do
+    while sleep 5; do
         now=$(stamp)
         if [ "$now" != "$last" ] && [ "$now" != gone ]; then
             last=$now
