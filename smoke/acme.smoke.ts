@@ -5,9 +5,9 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
-import { chromium } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { httpClient } from '../testkit/http.ts';
-import { CHROMIUM, CHROMIUM_ARGS } from './support/chromium.ts';
+import { launchChromium } from './support/chromium.ts';
 import { baseUrl, caFile, connectTo, httpsPort, origin, secret, setting } from './support/stack.ts';
 
 /**
@@ -93,8 +93,10 @@ describeAcme('certificates from the ACME CA, through the whole stack', () => {
   });
 
   describe('in Chromium', () => {
+    // Two HOMEs: one whose NSS database trusts the CA's root, one with none at all.
     const home = mkdtempSync(join(tmpdir(), 'authstack-chromium-home-'));
-    afterAll(() => rmSync(home, { recursive: true, force: true }));
+    const untrusting = mkdtempSync(join(tmpdir(), 'authstack-chromium-home-'));
+    afterAll(() => [home, untrusting].forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 
     beforeAll(() => {
       // Chromium on Linux trusts the user's NSS database: here it holds the CA's root and nothing else.
@@ -104,22 +106,14 @@ describeAcme('certificates from the ACME CA, through the whole stack', () => {
       execFileSync('certutil', ['-A', '-d', `sql:${nssdb}`, '-t', 'C,,', '-n', 'acme-ca-root', '-i', caFile]);
     });
 
-    const browse = async (trusting: boolean, visit: (page: import('playwright-core').Page) => Promise<void>) => {
-      const profile = mkdtempSync(join(tmpdir(), 'authstack-chromium-'));
+    const browse = async (trusting: boolean, visit: (page: Page) => Promise<void>) => {
       const resolve = connectTo ? [`--host-resolver-rules=MAP ${host} ${connectTo}`] : [];
-      const context = await chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM,
-        args: [...CHROMIUM_ARGS, ...resolve],
-        headless: true,
-        // Certificate errors are errors here: trust comes from the NSS database alone.
-        ignoreHTTPSErrors: false,
-        env: { ...process.env, HOME: trusting ? home : profile },
-      });
+      // Certificate errors are errors here: trust comes from the NSS database alone.
+      const browser = await launchChromium({ args: resolve, trustHome: trusting ? home : untrusting });
       try {
-        await visit(await context.newPage());
+        await visit(await browser.context.newPage());
       } finally {
-        await context.close();
-        rmSync(profile, { recursive: true, force: true });
+        await browser.close();
       }
     };
 

@@ -1,13 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type BrowserContext, type ConsoleMessage, type Page } from 'playwright-core';
+import type { BrowserContext, ConsoleMessage, Page } from 'playwright-core';
 import { loginAs, randomUsername } from './support/auth.ts';
 import { checkAccessibility } from './support/axe.ts';
 import { request } from './support/http.ts';
 import { DASHBOARD_SAMPLE_VALUES, saveScreenshot } from './support/screenshots.ts';
-import { CHROMIUM, CHROMIUM_ARGS } from './support/chromium.ts';
+import { launchChromium, type Browser } from './support/chromium.ts';
 import { itWhen } from './support/conditional.ts';
 import { envValues, origin, secret } from './support/stack.ts';
 
@@ -53,29 +50,21 @@ async function expectAccessible(page: Page) {
 }
 
 describe('a real browser', () => {
-  let profile: string;
+  let browser: Browser;
   let context: BrowserContext;
   const consoleErrors: string[] = [];
 
   beforeAll(async () => {
-    profile = mkdtempSync(join(tmpdir(), 'authstack-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      args: CHROMIUM_ARGS,
-      headless: true,
-      // Chromium keeps its own trust store; the certificate itself is checked by the other suites.
-      ignoreHTTPSErrors: true,
-    });
+    // Chromium keeps its own trust store; the certificate itself is checked by the other suites.
+    browser = await launchChromium();
+    context = browser.context;
     await context.addInitScript({ content: RECORD_CSP_VIOLATIONS });
     context.on('console', (message: ConsoleMessage) => {
       if (message.type() === 'error') consoleErrors.push(message.text());
     });
   });
 
-  afterAll(async () => {
-    await context?.close();
-    rmSync(profile, { recursive: true, force: true });
-  });
+  afterAll(() => browser?.close());
 
   it('when a user signs in through the login form, then the dashboard shows the username, no CSP violation occurs, and the logout form ends the session', async () => {
     const username = secret('ADMIN_USERNAME');

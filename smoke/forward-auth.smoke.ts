@@ -1,10 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { loginAs, loginAsAdmin, logout, randomUsername } from './support/auth.ts';
-import { CHROMIUM, CHROMIUM_ARGS } from './support/chromium.ts';
+import { launchChromium, type Browser } from './support/chromium.ts';
 import { itWhen } from './support/conditional.ts';
 import { postJson, request } from './support/http.ts';
 import { envValues, origin, secret } from './support/stack.ts';
@@ -67,22 +64,13 @@ describe('forward auth at the edge', () => {
   });
 
   describe('in Chromium', () => {
-    let profile: string;
+    let browser: Browser;
     let context: BrowserContext;
     beforeAll(async () => {
-      profile = mkdtempSync(join(tmpdir(), 'authstack-chromium-'));
-      context = await chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM,
-        args: CHROMIUM_ARGS,
-        headless: true,
-        // The certificate is the TLS suites' business; this one is about the redirects.
-        ignoreHTTPSErrors: true,
-      });
+      browser = await launchChromium();
+      context = browser.context;
     });
-    afterAll(async () => {
-      await context?.close();
-      rmSync(profile, { recursive: true, force: true });
-    });
+    afterAll(() => browser?.close());
 
     const signIn = async (page: Page, username: string, password: string) => {
       await page.fill('input[name="username"]', username);

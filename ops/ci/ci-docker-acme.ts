@@ -7,8 +7,8 @@ import { DockerStack } from '../docker/docker-stack.ts';
 import { generateEnvFile } from '../env-gen.ts';
 import { CliError, say } from '../lib/log.ts';
 import { run, waitFor } from '../lib/run.ts';
-import { ACME_TEST_NAME } from './test-acme-stack.ts';
-import { TEST_STACK_SETTINGS, runSmoke } from './test-stack.ts';
+import { ACME_TEST_NAME, acmeTestSettings } from './test-acme-stack.ts';
+import { runSmoke } from './test-stack.ts';
 
 const log = (message: string) => say('ci-docker', message);
 
@@ -42,14 +42,7 @@ export async function composeAcmeCheck(ciEnv: NodeJS.ProcessEnv): Promise<void> 
   });
   const envFile = join(dir, 'acme.env');
   try {
-    generateEnvFile(envFile, {
-      ...TEST_STACK_SETTINGS,
-      PUBLIC_ORIGIN: `https://${ACME_TEST_NAME}`,
-      TLS_MODE: 'acme',
-      ACME_EMAIL: `ops@${ACME_TEST_NAME}`,
-      ACME_DIRECTORY: pebble.directory,
-      ACME_CA_BUNDLE: pebble.apiCa,
-    });
+    generateEnvFile(envFile, acmeTestSettings(pebble));
     const env = { ...ciEnv, ENV_FILE: envFile };
     await run('make', ['-s', 'up'], { cwd: repoRoot, env, stdio: 'inherit' });
     // `make up` returns once nginx serves (the placeholder at first); the order takes a moment.

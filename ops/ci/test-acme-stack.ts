@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startPebble } from '../../testkit/pebble.ts';
+import { startPebble, type Pebble } from '../../testkit/pebble.ts';
 import { freePorts } from '../../testkit/ports.ts';
 import { repoRoot } from '../../testkit/repo.ts';
 import { generateEnvFile } from '../env-gen.ts';
@@ -17,6 +17,16 @@ import { ACME_PANELS_WITH_DATA } from '../monitoring/promql.ts';
 
 /** The test name Pebble's DNS resolves to the edge on loopback. */
 export const ACME_TEST_NAME = 'auth.example.test';
+
+/** What a user writes into .env for TLS_MODE=acme, here against Pebble (both stacks' ACME tests). */
+export const acmeTestSettings = (pebble: Pick<Pebble, 'directory' | 'apiCa'>) => ({
+  ...TEST_STACK_SETTINGS,
+  PUBLIC_ORIGIN: `https://${ACME_TEST_NAME}`,
+  TLS_MODE: 'acme',
+  ACME_EMAIL: `ops@${ACME_TEST_NAME}`,
+  ACME_DIRECTORY: pebble.directory,
+  ACME_CA_BUNDLE: pebble.apiCa,
+});
 
 /**
  * The native stack with TLS_MODE=acme against Let's Encrypt's test CA (Pebble, its DNS answering
@@ -48,14 +58,7 @@ export async function testAcmeStack(smokeArgs: string[]): Promise<number> {
   let code = 1;
   try {
     await buildIfStale();
-    generateEnvFile(envFile, {
-      ...TEST_STACK_SETTINGS,
-      PUBLIC_ORIGIN: `https://${ACME_TEST_NAME}`,
-      TLS_MODE: 'acme',
-      ACME_EMAIL: `ops@${ACME_TEST_NAME}`,
-      ACME_DIRECTORY: pebble.directory,
-      ACME_CA_BUNDLE: pebble.apiCa,
-    });
+    generateEnvFile(envFile, acmeTestSettings(pebble));
     await stack.up();
     // `make up` goes on serving the placeholder while the renewer retries; the tests need the CA's.
     if (readCertificate(acmePaths(runDir).cert)?.placeholder !== false)
