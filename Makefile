@@ -68,13 +68,13 @@ ps: install ## list the stack's processes / services
 restart: install ## restart the stack, or ARGS=service|nginx|redis (keeps data and sessions)
 	$(OPS) restart $(ARGS)
 
-swarm-up: install ## Docker Swarm: single-node swarm, 3 service replicas, Redis + Sentinel (docs/scaling.md)
+swarm-up: install ## Docker Swarm: 3 service replicas, Redis + Sentinel, on a single-node swarm, or NODES=3: three engines in containers with a registry (docs/scaling.md)
 	$(OPS) swarm up
 
-swarm-update: install ## Docker Swarm: rebuild the service image and roll it out, one replica at a time
+swarm-update: install ## Docker Swarm: rebuild the service image (on NODES=3: push a new tag) and roll it out, one replica at a time
 	$(OPS) swarm update
 
-swarm-down: install ## Docker Swarm: remove the stack (Redis volumes are kept)
+swarm-down: install ## Docker Swarm: remove the stack, and stop the NODES=3 cluster (Redis volumes and node data are kept)
 	$(OPS) swarm down
 
 rotate-secret: install ## prepend a new session secret, keep the old one, restart the service

@@ -172,6 +172,8 @@ const commands: Record<string, Command> = {
     const docker = new DockerStack();
     process.env.DOCKER_HOST = await startEngine();
     if (values.list) return void process.stdout.write(`${neededImages(docker.profiles()).join('\n')}\n`);
+    // The service image is built with .env's settings: a fresh clone gets one, as with `make up`.
+    generateEnvFile(docker.envFile);
     await buildStandinImages({ force: values.force === true, profiles: docker.profiles() });
     await docker.buildService();
   },

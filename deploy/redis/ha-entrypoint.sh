@@ -144,9 +144,16 @@ case "$role" in
     primary=$(find_primary)
     password=$(quoted "$(cat "$password_file")")
     conf=$run_dir/sentinel.conf
+    # A Sentinel is known to the others by its id. A random one per start would leave the old id
+    # listed after every restart at a new address (swarm reschedules with new addresses), and a
+    # stale entry still counts when the others work out a majority: one restart, then the loss
+    # of another Sentinel's node, and no failover is authorized. The same id at a new address
+    # replaces its entry instead (+sentinel-address-switch).
+    myid=$(printf '%s/%s' "$master_name" "${HA_SELF:?HA_SELF names this Sentinel}" | sha1sum | cut -c1-40)
     cat >"$conf" <<EOF
 port 26379
 dir $run_dir
+sentinel myid $myid
 # Addresses, never names: see the top of ha-entrypoint.sh.
 # Clients (and the other Sentinels) authenticate with the Redis password.
 requirepass $password

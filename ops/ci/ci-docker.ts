@@ -64,11 +64,21 @@ export async function ciDocker(phases: Phases): Promise<void> {
     // ports: the compose stack makes way first.
     await phases.run('docker: make down', () => stack.down(['--volumes']));
     await phases.run('docker: ACME against Pebble (TLS_MODE=acme)', () => composeAcmeCheck(env));
-    await phases.run('swarm: make swarm-up', () => make(['swarm-up']));
-    await noSecretOnCommandLines(envFile, 'the swarm drills', () => runDrills(swarm, phases));
+    // The swarm shape on three nodes (deploy/swarm/cluster.yml): the same stack file and tooling
+    // as the single-node swarm, plus the registry, the placement and the node drills.
+    await phases.run('swarm: make swarm-up NODES=3', () => make(['swarm-up', 'NODES=3']));
+    const memory = await swarm.cluster.sampleMemory();
+    try {
+      await noSecretOnCommandLines(envFile, 'the swarm drills', () => runDrills(swarm, phases));
+    } finally {
+      log(memory.stop());
+    }
   } finally {
     await phases.run('docker: teardown', async () => {
-      if (startedEngine) await swarm.down().catch((error: unknown) => log(`swarm down: ${String(error)}`));
+      if (startedEngine) {
+        await swarm.down().catch((error: unknown) => log(`swarm down: ${String(error)}`));
+        await swarm.cluster.down({ volumes: true });
+      }
       await stack.down(['--volumes']).catch((error: unknown) => log(`down: ${String(error)}`));
       if (startedEngine && fresh && process.env.CI_KEEP_ENGINE !== '1') {
         await stopEngine(settings);

@@ -19,6 +19,13 @@ const CA_FILE = join(repoRoot, 'certs/ca.crt');
 const STATE_FORMAT = '{{.Name}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}';
 const HEALTH_LOG_FORMAT = '{{.Name}}: {{if .State.Health}}{{range .State.Health.Log}}{{.Output}}{{end}}{{end}}';
 
+/** `docker compose` (v2) where the CLI has it, else docker-compose (v1, Debian's). */
+export async function composeCommand(): Promise<string[]> {
+  const v2 = (await run('docker', ['compose', 'version'], { allowFailure: true })).code === 0;
+  if (!v2) await ensureTools('docker-compose');
+  return v2 ? ['docker', 'compose'] : ['docker-compose'];
+}
+
 /**
  * The Docker Compose stack (docker-compose.yml). The tooling, not compose, reads .env (with the
  * one env reader) and hands compose the files compose-inputs.ts writes.
@@ -69,11 +76,7 @@ export class DockerStack {
   }
 
   private async compose(args: string[], options: RunOptions & { profiles?: string[] } = {}) {
-    if (!this.composeCommand) {
-      const v2 = (await run('docker', ['compose', 'version'], { allowFailure: true })).code === 0;
-      if (!v2) await ensureTools('docker-compose');
-      this.composeCommand = v2 ? ['docker', 'compose'] : ['docker-compose'];
-    }
+    this.composeCommand ??= await composeCommand();
     const [command, ...rest] = this.composeCommand;
     const project = ['-p', this.project, '-f', join(repoRoot, 'docker-compose.yml')];
     return run(command!, [...rest, ...project, '--env-file', join(this.runDir, 'compose.env'), ...args], {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { CliError, say } from '../lib/log.ts';
 import { pinnedNodeVersion } from '../lib/node-pin.ts';
@@ -25,8 +25,13 @@ function recipes(): Map<string, string> {
     ['nginx:1.27-bookworm', 'nginx'],
     ['redis:7.2-bookworm', 'redis'],
     ['prom/prometheus:v2.42.0', 'prometheus'],
+    ['docker:20.10-dind', 'dind'],
+    ['registry:2', 'registry'],
   ]);
 }
+
+/** The stack's files; deploy/swarm/cluster.yml (the three-node swarm's engines) is asked for by its tooling. */
+const STACK_FILES = ['docker-compose.yml', 'deploy/swarm/stack.yml'];
 
 /**
  * Every external image the project names: the Dockerfile's FROM lines (ARG defaults resolved,
@@ -34,7 +39,7 @@ function recipes(): Map<string, string> {
  * `profiles`, only services those profiles enable count (Grafana has no stand-in: its profile is
  * off where no registry answers).
  */
-export function neededImages(profiles?: readonly string[]): string[] {
+export function neededImages(profiles?: readonly string[], files = STACK_FILES): string[] {
   const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
   const args = Object.fromEntries([...dockerfile.matchAll(/^ARG ([A-Z_]+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!.trim()]));
   const stages = new Set([...dockerfile.matchAll(/^FROM\s+\S+\s+AS\s+(\S+)/gim)].map((m) => m[1]!.toLowerCase()));
@@ -43,10 +48,10 @@ export function neededImages(profiles?: readonly string[]): string[] {
     const image = match[1]!.replace(/\$\{?([A-Z_]+)\}?/g, (_m, name: string) => args[name] ?? '');
     if (!stages.has(image.toLowerCase())) images.add(image);
   }
-  for (const file of ['docker-compose.yml', 'deploy/swarm/stack.yml']) {
-    const path = join(repoRoot, file);
+  for (const file of files) {
+    const path = resolve(repoRoot, file);
     if (!existsSync(path)) continue;
-    const doc = parseYaml(readFileSync(path, 'utf8')) as {
+    const doc = parseYaml(readFileSync(path, 'utf8'), { merge: true }) as {
       services?: Record<string, { image?: string; build?: unknown; profiles?: string[] }>;
     };
     for (const service of Object.values(doc.services ?? {})) {
@@ -87,9 +92,11 @@ async function keepReason(tag: string, hash: string): Promise<string | undefined
  * (deploy/standin/README.md). An official image is always kept, a stand-in while its recipe is
  * unchanged. Needs root (debootstrap) and an engine (DOCKER_HOST set by the caller).
  */
-export async function buildStandinImages(options: { force?: boolean; profiles?: readonly string[] } = {}) {
+export async function buildStandinImages(
+  options: { force?: boolean; profiles?: readonly string[]; files?: string[] } = {},
+) {
   const table = recipes();
-  const needed = neededImages(options.profiles);
+  const needed = neededImages(options.profiles, options.files);
   const unknown = needed.filter((image) => !table.has(image));
   if (unknown.length > 0) {
     throw new CliError(`the project names image(s) ${unknown.join(', ')} but deploy/standin/ has no stand-in for them.

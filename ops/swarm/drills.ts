@@ -1,17 +1,20 @@
-import { randomBytes } from 'node:crypto';
-import { httpClient, type HttpClient } from '../../testkit/http.ts';
-import { CliError, say } from '../lib/log.ts';
+import { CliError } from '../lib/log.ts';
 import type { Phases } from '../lib/phases.ts';
-import { repoRoot } from '../../testkit/repo.ts';
-import { capture, run, sleep, waitFor } from '../lib/run.ts';
-import { readEnvFile } from '../../testkit/env-file.ts';
+import { run, sleep, waitFor } from '../lib/run.ts';
+import {
+  CLIENTS,
+  DrillKit,
+  containerWithAddress,
+  describe,
+  log,
+  report,
+  rollingUpdateDrill,
+  sentinelPrimary,
+} from './drill-kit.ts';
+import { runNodeDrills } from './node-drills.ts';
 import type { SwarmStack } from './swarm-stack.ts';
-import { Traffic, isFailure, summarize, type Credentials, type Outcome } from './traffic.ts';
+import { isFailure } from './traffic.ts';
 
-const log = (message: string) => say('drill', message);
-
-/** Clients of the load in every drill. */
-const CLIENTS = 4;
 /**
  * Replica loss: requests in flight on the killed replica may fail (nginx never replays a POST
  * it has sent), at most one per client, and only until nginx has marked the replica failed and
@@ -22,8 +25,9 @@ const REPLICA_LOSS_WINDOW_S = 5;
 const FAILOVER_503_BOUND_S = 15;
 
 /**
- * The drills CI runs on the swarm stack (issue: beyond one machine), each under load through
- * the edge, each printing its figures, each failing with the reason:
+ * The drills of the swarm that runs. The cluster's are in node-drills.ts. The single-node
+ * swarm's, each under load through the edge, each printing its figures, each failing with the
+ * reason:
  *   1. rolling update (make swarm-update): 0 failed requests, 0 lost sessions;
  *   2. replica loss (docker kill of a service replica): failures only in flight at the kill,
  *      none after the window; swarm replaces the replica;
@@ -32,58 +36,22 @@ const FAILOVER_503_BOUND_S = 15;
  *      restart; sessions and users from before still work; /readyz follows.
  */
 export async function runDrills(swarm: SwarmStack, phases: Phases): Promise<void> {
-  const { send } = httpClient({ caFiles: [swarm.caFile] });
-  const base = swarm.origin;
-  const users = await phases.run('swarm: drill users', () => createUsers(swarm, CLIENTS + 2));
-  const clients = users.slice(0, CLIENTS);
-  // Sessions that must outlive every drill: signed in once, read after each.
-  const keepers = await Promise.all(
-    users.slice(CLIENTS).map(async (user) => ({ user, cookie: await login(send, base, user) })),
-  );
-  const checkKeepers = async (when: string) => {
-    for (const { user, cookie } of keepers) {
-      const response = await send(`${base}/api/me`, { headers: { cookie } });
-      if (response.status !== 200 || response.json<{ user: { username: string } }>().user.username !== user.username) {
-        throw new CliError(
-          `${when}: the session of ${user.username} from before the drills answers ${response.status} ${response.body}`,
-        );
-      }
-    }
-    log(`${when}: the ${keepers.length} sessions from before the drills still work`);
-  };
-
-  await phases.run('swarm: drill rolling update', async () => {
-    const traffic = new Traffic(base, swarm.caFile, clients);
-    traffic.start();
-    await sleep(3000);
-    const began = traffic.now();
-    await run('make', ['-s', 'swarm-update'], {
-      cwd: repoRoot,
-      stdio: 'inherit',
-      env: { ...process.env, ENV_FILE: swarm.docker.envFile },
-    });
-    const ended = traffic.now();
-    await sleep(3000);
-    const outcomes = await traffic.stop();
-    report('rolling update', outcomes, [
-      `update took ${((ended - began) / 1000).toFixed(0)} s; replicas ${await swarm.replicas('service')}`,
-    ]);
-    const failures = outcomes.filter(isFailure);
-    if (failures.length > 0)
-      throw new CliError(`rolling update: ${failures.length} failed requests (expected 0):\n${describe(failures)}`);
-    await checkKeepers('after the rolling update');
-  });
+  if (await swarm.isMultiNode()) return runNodeDrills(swarm, phases);
+  const kit = new DrillKit(swarm, phases, (await swarm.edges())[0]!);
+  await kit.prepare();
+  await rollingUpdateDrill(kit);
+  const ids = async (service: string) => (await swarm.containersOf(service)).map((c) => c.id);
 
   await phases.run('swarm: drill replica loss', async () => {
-    const before = await swarm.containersOf('service');
-    const traffic = new Traffic(base, swarm.caFile, clients);
+    const before = await ids('service');
+    const traffic = kit.traffic();
     traffic.start();
     await sleep(3000);
     const killedAt = traffic.now();
     await run('docker', ['kill', before[0]!]);
     const replaced = await waitFor(
       async () => {
-        const now = await swarm.containersOf('service');
+        const now = await ids('service');
         return now.length >= before.length &&
           !now.includes(before[0]!) &&
           (await swarm.replicas('service')).startsWith(`${before.length}/`)
@@ -104,17 +72,17 @@ export async function runDrills(swarm: SwarmStack, phases: Phases): Promise<void
     if (!replaced) throw new CliError('replica loss: swarm did not replace the killed replica within 90 s');
     if (failures.length > CLIENTS || late.length > 0)
       throw new CliError(`replica loss: failures beyond the bound:\n${describe(failures)}`);
-    await checkKeepers('after the replica loss');
+    await kit.checkKeepers('after the replica loss');
   });
 
   await phases.run('swarm: drill redis failover', async () => {
-    const serviceContainers = (await swarm.containersOf('service')).sort().join(',');
+    const serviceContainers = (await ids('service')).sort().join(',');
     const primary = await sentinelPrimary(swarm);
-    const victim = await containerWithAddress(swarm, primary);
+    const victim = (await containerWithAddress(swarm, primary)).id;
     // Written just before the failover: with WAIT 1 acknowledged by the replica, so it survives.
-    const [fresh] = await createUsers(swarm, 1);
-    const freshCookie = await login(send, base, fresh!);
-    const traffic = new Traffic(base, swarm.caFile, clients);
+    const [fresh] = await kit.createUsers(1);
+    const freshCookie = await kit.login(fresh!);
+    const traffic = kit.traffic();
     traffic.start({ readyz: true });
     await sleep(3000);
     const killedAt = traffic.now();
@@ -163,93 +131,13 @@ export async function runDrills(swarm: SwarmStack, phases: Phases): Promise<void
     if (unavailable.length > 0 && notReady.length === 0)
       throw new CliError('redis failover: requests saw 503 but /readyz never said not ready');
     if (!readyAgain) throw new CliError('redis failover: /readyz is not ready again');
-    if ((await swarm.containersOf('service')).sort().join(',') !== serviceContainers)
+    if ((await ids('service')).sort().join(',') !== serviceContainers)
       throw new CliError('redis failover: service replicas were restarted');
     log('the service followed the new primary without a restart');
-    await checkKeepers('after the Redis failover');
-    const me = await send(`${base}/api/me`, { headers: { cookie: freshCookie } });
+    await kit.checkKeepers('after the Redis failover');
+    const me = await kit.send('/api/me', { headers: { cookie: freshCookie } });
     if (me.status !== 200) throw new CliError(`redis failover: the session made just before it answers ${me.status}`);
-    await login(send, base, fresh!);
+    await kit.login(fresh!);
     log(`the user and session written just before the failover survived (${fresh!.username})`);
   });
-}
-
-async function login(send: HttpClient['send'], base: string, user: Credentials): Promise<string> {
-  const response = await send(`${base}/api/login`, { json: user });
-  const cookie = response.cookie();
-  if (response.status !== 200 || !cookie)
-    throw new CliError(`login as ${user.username}: ${response.status} ${response.body}`);
-  return cookie;
-}
-
-/** Users through the service's own CLI in a replica (the password on stdin). */
-async function createUsers(swarm: SwarmStack, count: number): Promise<Credentials[]> {
-  const users: Credentials[] = [];
-  for (let i = 0; i < count; i += 1) {
-    const user = {
-      username: `drill-${randomBytes(4).toString('hex')}`,
-      password: randomBytes(18).toString('base64url'),
-    };
-    if ((await swarm.users(['add', user.username], `${user.password}\n`)) !== 0)
-      throw new CliError(`could not add ${user.username}`);
-    users.push(user);
-  }
-  return users;
-}
-
-/** The primary's address, as the Sentinels name it. */
-async function sentinelPrimary(swarm: SwarmStack): Promise<string> {
-  const [sentinel] = await swarm.containersOf('sentinel-1');
-  if (!sentinel) throw new CliError('no sentinel-1 container');
-  const password = readEnvFile(swarm.docker.envFile).REDIS_PASSWORD ?? '';
-  // `-e NAME` without a value: docker takes it from its own environment, so the password is in
-  // no command line (every local user can read /proc/*/cmdline).
-  const out = await capture(
-    'docker',
-    [
-      'exec',
-      '-e',
-      'REDISCLI_AUTH',
-      sentinel,
-      'redis-cli',
-      '--no-auth-warning',
-      '-p',
-      '26379',
-      'SENTINEL',
-      'get-master-addr-by-name',
-      'authstack',
-    ],
-    { env: { ...process.env, REDISCLI_AUTH: password } },
-  );
-  const address = out.split('\n')[0]?.trim();
-  if (!address) throw new CliError(`the Sentinels name no primary: ${out}`);
-  return address;
-}
-
-async function containerWithAddress(swarm: SwarmStack, address: string): Promise<string> {
-  for (const service of ['redis-a', 'redis-b']) {
-    for (const id of await swarm.containersOf(service)) {
-      const addresses = await capture('docker', [
-        'inspect',
-        '-f',
-        '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}',
-        id,
-      ]);
-      if (addresses.split(' ').includes(address)) return id;
-    }
-  }
-  throw new CliError(`no Redis container has the primary's address ${address}`);
-}
-
-function report(drill: string, outcomes: Outcome[], figures: string[]): void {
-  process.stderr.write(
-    `\n---- drill: ${drill}\n${[...summarize(outcomes), ...figures].map((line) => `  ${line}`).join('\n')}\n`,
-  );
-}
-
-function describe(failures: Outcome[]): string {
-  return failures
-    .slice(0, 20)
-    .map((o) => `  t=${(o.at / 1000).toFixed(1)}s client ${o.client} ${o.kind}: ${o.status || o.error} (${o.ms} ms)`)
-    .join('\n');
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { ensureLocalCertificates } from '../../testkit/certs.ts';
@@ -11,7 +12,7 @@ import { announce } from '../lib/access.ts';
 import { CliError, say } from '../lib/log.ts';
 import { atPort, probe } from '../../testkit/http.ts';
 import { fromRepo, repoRoot } from '../../testkit/repo.ts';
-import { capture, run, sleep, waitFor } from '../lib/run.ts';
+import { capture, run, sleep, waitFor, type RunOptions } from '../lib/run.ts';
 import { writeSecretFiles } from '../lib/secrets.ts';
 import {
   DEFAULT_ACCESS_RULES,
@@ -21,6 +22,7 @@ import {
   type SecretKey,
 } from '../lib/service-env.ts';
 import { ensureTools } from '../lib/tools.ts';
+import { Cluster, NODES_FILE } from './cluster.ts';
 
 const log = (message: string) => say('swarm', message);
 
@@ -47,19 +49,68 @@ export function contentVersion(...parts: Array<string | Buffer>): string {
   return hash.digest('hex').slice(0, 12);
 }
 
+/** A running container of the stack, and the engine that runs it. */
+export interface Container {
+  id: string;
+  /** DOCKER_HOST of its engine */
+  host: string;
+}
+
 /**
- * The swarm shape (deploy/swarm/stack.yml, docs/scaling.md) on a single-node swarm of the local
- * engine: the same images as compose (stand-ins where no registry answers), secrets and configs
- * named by content digest, `docker stack deploy --resolve-image never` for local images.
+ * The swarm shape (deploy/swarm/stack.yml, docs/scaling.md), on one of two swarms:
+ * - a single-node swarm of the local engine: the images as compose has them (stand-ins where no
+ *   registry answers), `--resolve-image never`;
+ * - with NODES=3, the three-node cluster of deploy/swarm/cluster.yml (ops/swarm/cluster.ts): the
+ *   images pushed to the cluster's registry, pinned by digest, placed by deploy/swarm/nodes.yml,
+ *   every swarm command sent to a live manager.
+ * Secrets and configs are named by content digest either way.
  */
 export class SwarmStack {
   readonly docker: DockerStack;
+  readonly cluster: Cluster;
   private readonly env: NodeJS.ProcessEnv;
   private readonly runDir = fromRepo('.run/swarm');
+  private multiNode: boolean | undefined;
 
   constructor(options: { envFile?: string; env?: NodeJS.ProcessEnv } = {}) {
     this.env = options.env ?? process.env;
     this.docker = new DockerStack(options);
+    this.cluster = new Cluster(this.env);
+  }
+
+  /** NODES=3 asks for the cluster; without NODES, a cluster that is up is the one meant. */
+  async isMultiNode(): Promise<boolean> {
+    if (this.multiNode !== undefined) return this.multiNode;
+    const nodes = this.env.NODES;
+    const size = this.cluster.nodes.length;
+    if (nodes && nodes !== '1' && nodes !== String(size))
+      throw new CliError(
+        `NODES=${nodes}: the cluster has ${size} nodes (deploy/swarm/cluster.yml), so NODES=1 or ${size}`,
+      );
+    this.multiNode = nodes ? nodes !== '1' : await this.cluster.isUp();
+    return this.multiNode;
+  }
+
+  /** docker against the swarm: the local engine, or a live manager of the cluster. */
+  async swarmDocker(args: string[], options: RunOptions = {}) {
+    const host = (await this.isMultiNode()) ? await this.cluster.managerHost() : process.env.DOCKER_HOST;
+    return run('docker', args, { ...options, env: { ...(options.env ?? process.env), DOCKER_HOST: host } });
+  }
+
+  private async swarmOutput(args: string[]): Promise<string> {
+    return (await this.swarmDocker(args)).stdout;
+  }
+
+  /** The engines that run tasks: the local one, or each live node of the cluster. */
+  async engines(): Promise<string[]> {
+    if (!(await this.isMultiNode())) return [process.env.DOCKER_HOST ?? ''];
+    return (await this.cluster.liveNodes()).map((node) => node.host);
+  }
+
+  /** Where the edge answers: loopback on the HTTPS port, or every live node's own address on 443. */
+  async edges(): Promise<Array<{ address: string; port: number }>> {
+    if (!(await this.isMultiNode())) return [{ address: '127.0.0.1', port: Number(this.setting('HTTPS_PORT', '443')) }];
+    return (await this.cluster.liveNodes()).map((node) => ({ address: node.address, port: 443 }));
   }
 
   private setting(name: string, fallback: string): string {
@@ -169,18 +220,50 @@ export class SwarmStack {
     return path;
   }
 
-  /** `docker stack deploy` with local images only (no registry: never resolve, prefer offline). */
-  private async deploy(): Promise<void> {
+  /**
+   * `docker stack deploy`. Single node: local images only (never resolve, prefer offline). Cluster:
+   * the images pushed to its registry and pinned by digest, the node placement, the nodes' own ports.
+   */
+  private async deploy(serviceTag?: string): Promise<void> {
     const vars = this.writeInputs();
-    const nginx = this.writeNginxConfigs();
-    await run(
-      'docker',
-      ['stack', 'deploy', '--resolve-image', 'never', '--prune', '-c', STACK_FILE, '-c', nginx, SWARM_STACK],
-      {
-        env: { ...process.env, ...vars, DOCKER_SERVICE_PREFER_OFFLINE_IMAGE: '1' },
-        stdio: 'inherit',
-      },
-    );
+    const files = ['-c', STACK_FILE, '-c', this.writeNginxConfigs()];
+    let resolve = ['--resolve-image', 'never'];
+    if (await this.isMultiNode()) {
+      files.push('-c', NODES_FILE, '-c', await this.pushImages(serviceTag!));
+      resolve = ['--resolve-image', 'always'];
+      Object.assign(vars, { HTTP_PORT: '80', HTTPS_PORT: '443', SERVICE_TAG: serviceTag! });
+    }
+    await this.swarmDocker(['stack', 'deploy', ...resolve, '--prune', ...files, SWARM_STACK], {
+      env: { ...process.env, ...vars, DOCKER_SERVICE_PREFER_OFFLINE_IMAGE: '1' },
+      stdio: 'inherit',
+    });
+  }
+
+  /** The service image's tag on the cluster's registry: its image id, so a rebuild is a new tag. */
+  private async serviceTag(): Promise<string> {
+    const local = `authstack/service:${this.env.SERVICE_TAG ?? 'local'}`;
+    const id = (await capture('docker', ['image', 'inspect', '-f', '{{.Id}}', local])).trim();
+    const tag = id.replace(/^sha256:/, '').slice(0, 12);
+    await run('docker', ['tag', local, `authstack/service:${tag}`]);
+    return tag;
+  }
+
+  /** Every image of stack.yml pushed to the cluster's registry; a compose file naming them there. */
+  private async pushImages(serviceTag: string): Promise<string> {
+    const doc = parseYaml(readFileSync(STACK_FILE, 'utf8'), { merge: true }) as {
+      services: Record<string, { image: string }>;
+    };
+    const services: Record<string, { image: string }> = {};
+    const pushed = new Map<string, string>();
+    for (const [name, { image }] of Object.entries(doc.services)) {
+      const local = image.replace(/\$\{SERVICE_TAG[^}]*\}/, serviceTag);
+      if (!pushed.has(local)) pushed.set(local, await this.cluster.push(local));
+      services[name] = { image: pushed.get(local)! };
+    }
+    log(`pushed to the cluster's registry: ${[...pushed.values()].join(' ')}`);
+    const path = join(this.runDir, 'registry-images.json');
+    writeFileSync(path, `${JSON.stringify({ version: '3.8', services }, null, 2)}\n`);
+    return path;
   }
 
   async up(): Promise<void> {
@@ -190,14 +273,23 @@ export class SwarmStack {
     ensureLocalCertificates(join(repoRoot, 'certs'), { quiet: true });
     if (await this.docker.containerOf('nginx'))
       throw new CliError('the compose stack holds the edge ports: make down first (both publish HTTP_PORT/HTTPS_PORT)');
-    await this.ensureSwarm();
+    const multiNode = await this.isMultiNode();
+    if (multiNode)
+      await this.cluster.up({
+        HTTP_PORT: this.setting('HTTP_PORT', '80'),
+        HTTPS_PORT: this.setting('HTTPS_PORT', '443'),
+      });
+    else await this.ensureSwarm();
     await this.docker.ensureBaseImages();
     await this.docker.buildService();
-    await this.deploy();
+    await this.deploy(multiNode ? await this.serviceTag() : undefined);
     await this.waitConverged();
     await this.pruneUnused();
+    const nodes = multiNode
+      ? `${this.cluster.nodes.length} nodes (${this.cluster.nodes.map((n) => n.address).join(', ')})`
+      : 'one node';
     await announce({
-      shape: `swarm, ${await this.replicas('service')} service replicas`,
+      shape: `swarm on ${nodes}, ${await this.replicas('service')} service replicas`,
       origin: this.origin,
       httpsPort: Number(this.setting('HTTPS_PORT', '443')),
       envFile: this.docker.envFile,
@@ -207,47 +299,29 @@ export class SwarmStack {
     });
   }
 
-  /** Rolling update of the service: a fresh image, one replica at a time, start-first; swarm rolls back on failure. */
+  /**
+   * Rolling update of the service: a fresh image (on the cluster: pushed under a new tag), one
+   * replica at a time, start-first; swarm rolls back on failure.
+   */
   async update(): Promise<void> {
     await this.docker.connect();
     await this.docker.buildService();
-    const vars = this.writeInputs();
+    const multiNode = await this.isMultiNode();
+    const image = multiNode
+      ? await this.cluster.push(`authstack/service:${await this.serviceTag()}`)
+      : `authstack/service:${this.env.SERVICE_TAG ?? 'local'}`;
     const service = `${SWARM_STACK}_service`;
-    log(`rolling update of ${service}`);
-    await run(
-      'docker',
-      [
-        'service',
-        'update',
-        '--detach=false',
-        '--quiet',
-        '--no-resolve-image',
-        '--force',
-        '--image',
-        `authstack/service:${vars.SERVICE_TAG}`,
-        service,
-      ],
-      {
-        env: { ...process.env, DOCKER_SERVICE_PREFER_OFFLINE_IMAGE: '1' },
-        stdio: 'inherit',
-      },
+    log(`rolling update of ${service} to ${image}`);
+    const resolve = multiNode ? [] : ['--no-resolve-image'];
+    await this.swarmDocker(
+      ['service', 'update', '--detach=false', '--quiet', ...resolve, '--force', '--image', image, service],
+      { env: { ...process.env, DOCKER_SERVICE_PREFER_OFFLINE_IMAGE: '1' }, stdio: 'inherit' },
     );
     // The CLI returns once the tasks run; the update ends after its monitor period (stack.yml).
-    const updateState = async () =>
-      (
-        await capture('docker', [
-          'service',
-          'inspect',
-          '-f',
-          '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}',
-          service,
-        ])
-      ).trim();
-    const state =
-      (await waitFor(async () => ((s) => (s === 'updating' ? undefined : s))(await updateState()), {
-        timeoutMs: 300_000,
-        intervalMs: 1000,
-      })) ?? 'updating';
+    const format = '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}';
+    const updateState = async () => (await this.swarmOutput(['service', 'inspect', '-f', format, service])).trim();
+    const finished = async () => ((state) => (state === 'updating' ? undefined : state))(await updateState());
+    const state = (await waitFor(finished, { timeoutMs: 300_000, intervalMs: 1000 })) ?? 'updating';
     if (state !== 'completed')
       throw new CliError(
         `the update of ${service} ended ${state || 'without a status'} (swarm rolls back a failed update)`,
@@ -256,78 +330,64 @@ export class SwarmStack {
     log(`updated: ${await this.replicas('service')} replicas`);
   }
 
+  /** Removes the stack (volumes are kept); on the cluster, then stops its nodes (their data is kept). */
   async down(): Promise<void> {
     await this.docker.connect();
-    if ((await capture('docker', ['info', '--format', '{{.Swarm.LocalNodeState}}'])).trim() !== 'active')
-      return log('no swarm');
-    await run('docker', ['stack', 'rm', SWARM_STACK], { stdio: 'inherit', allowFailure: true });
+    const multiNode = await this.isMultiNode();
+    const state = multiNode
+      ? 'active'
+      : (await capture('docker', ['info', '--format', '{{.Swarm.LocalNodeState}}'])).trim();
+    if (state !== 'active') return log('no swarm');
+    await this.swarmDocker(['stack', 'rm', SWARM_STACK], { stdio: 'inherit', allowFailure: true });
     // Networks go last, asynchronously: wait, so an immediate swarm-up does not trip on them.
-    await waitFor(
-      async () =>
-        (
-          await capture('docker', [
-            'network',
-            'ls',
-            '-q',
-            '--filter',
-            `label=com.docker.stack.namespace=${SWARM_STACK}`,
-          ])
-        ).trim()
-          ? undefined
-          : true,
-      {
-        timeoutMs: 60_000,
-      },
-    );
+    const filter = `label=com.docker.stack.namespace=${SWARM_STACK}`;
+    const gone = async () =>
+      (await this.swarmOutput(['network', 'ls', '-q', '--filter', filter])).trim() ? undefined : true;
+    await waitFor(gone, { timeoutMs: 60_000 });
+    if (multiNode) await this.cluster.down();
   }
 
   /** `make users` inside a running service replica (the password on stdin, as with compose). */
   async users(args: string[], input?: string): Promise<number> {
     await this.docker.connect();
-    const id = (await this.containersOf('service'))[0];
-    if (!id) throw new CliError('no service replica is running (make swarm-up)');
+    const replica = (await this.containersOf('service'))[0];
+    if (!replica) throw new CliError('no service replica is running (make swarm-up)');
     const stdio = input === undefined ? 'inherit' : 'pipe';
-    const result = await run('docker', ['exec', '-i', id, 'node', 'dist/cli/users.js', ...args], {
-      stdio,
-      input,
-      allowFailure: true,
-    });
+    const command = ['-H', replica.host, 'exec', '-i', replica.id, 'node', 'dist/cli/users.js', ...args];
+    const result = await run('docker', command, { stdio, input, allowFailure: true });
     if (result.code !== 0 && input !== undefined)
       say('swarm', `users ${args.join(' ')}: ${result.stderr.trim() || result.stdout.trim()}`);
     return result.code;
   }
 
-  /** Running containers of one of the stack's services (single node: they are all local). */
-  async containersOf(service: string): Promise<string[]> {
-    const out = await capture('docker', [
-      'ps',
-      '-q',
-      '--filter',
-      `label=com.docker.swarm.service.name=${SWARM_STACK}_${service}`,
-    ]);
-    return out.split('\n').filter(Boolean);
+  /** Running containers of one of the stack's services, on every engine that answers. */
+  async containersOf(service: string, options: { healthy?: boolean } = {}): Promise<Container[]> {
+    const filter = `label=com.docker.swarm.service.name=${SWARM_STACK}_${service}`;
+    const health = options.healthy ? ['--filter', 'health=healthy'] : [];
+    const found = await Promise.all(
+      (await this.engines()).map(async (host) =>
+        (await capture('docker', ['-H', host, 'ps', '-q', '--filter', filter, ...health]).catch(() => ''))
+          .split('\n')
+          .filter(Boolean)
+          .map((id) => ({ id, host })),
+      ),
+    );
+    return found.flat();
   }
 
   async replicas(service: string): Promise<string> {
-    return (
-      await capture('docker', [
-        'service',
-        'ls',
-        '--filter',
-        `name=${SWARM_STACK}_${service}`,
-        '--format',
-        '{{.Replicas}}',
-      ])
-    ).trim();
+    const args = ['service', 'ls', '--filter', `name=${SWARM_STACK}_${service}`, '--format', '{{.Replicas}}'];
+    return (await this.swarmOutput(args)).trim();
   }
 
-  /** Every service at its replica count with healthy tasks, and the edge answering /readyz with 200. */
+  /** Every service at its replica count with healthy tasks, and every edge answering /readyz with 200. */
   async waitConverged(timeoutMs = Number(this.env.WAIT_TIMEOUT ?? 180) * 1000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     const origin = new URL(this.origin);
+    const starting = ['--filter', `label=com.docker.stack.namespace=${SWARM_STACK}`, '--filter', 'health=starting'];
     let last = '';
     while (Date.now() < deadline) {
-      const rows = (await capture('docker', ['stack', 'services', SWARM_STACK, '--format', '{{.Name}} {{.Replicas}}']))
+      const rows = (await this.swarmOutput(['stack', 'services', SWARM_STACK, '--format', '{{.Name}} {{.Replicas}}']))
         .trim()
         .split('\n')
         .filter(Boolean);
@@ -335,22 +395,21 @@ export class SwarmStack {
         const [running, desired] = (row.split(' ')[1] ?? '0/1').split('/');
         return running !== desired;
       });
-      const unhealthy = (
-        await capture('docker', [
-          'ps',
-          '--filter',
-          `label=com.docker.stack.namespace=${SWARM_STACK}`,
-          '--filter',
-          'health=starting',
-          '-q',
-        ])
-      ).trim();
-      const edge = await probe(atPort(`${origin.origin}/readyz`, Number(this.setting('HTTPS_PORT', '443'))), {
-        connectTo: '127.0.0.1',
-        caFiles: [this.caFile],
-      });
-      if (rows.length > 0 && pending.length === 0 && !unhealthy && edge.status === 200) return;
-      last = `${pending.join(', ') || 'replicas ok'}; ${unhealthy ? 'health checks starting' : 'healthy'}; edge /readyz ${edge.status || edge.error}`;
+      let unhealthy = false;
+      for (const host of await this.engines())
+        unhealthy ||= (await capture('docker', ['-H', host, 'ps', ...starting, '-q'])).trim() !== '';
+      const edges = await Promise.all(
+        (await this.edges()).map(async ({ address, port }) => {
+          const edge = await probe(atPort(`${origin.origin}/readyz`, port), {
+            connectTo: address,
+            caFiles: [this.caFile],
+          });
+          return edge.status === 200 ? '' : `${address} ${edge.status || edge.error}`;
+        }),
+      );
+      const edgeDown = edges.filter(Boolean);
+      if (rows.length > 0 && pending.length === 0 && !unhealthy && edgeDown.length === 0) return;
+      last = `${pending.join(', ') || 'replicas ok'}; ${unhealthy ? 'health checks starting' : 'healthy'}; edge /readyz ${edgeDown.join(', ') || 'ok'}`;
       await sleep(1000);
     }
     throw new CliError(
@@ -361,10 +420,10 @@ export class SwarmStack {
   /** Old secret and config versions no service uses any more (in-use ones are refused by the engine). */
   private async pruneUnused(): Promise<void> {
     for (const kind of ['secret', 'config']) {
-      const names = (await capture('docker', [kind, 'ls', '--format', '{{.Name}}']))
+      const names = (await this.swarmOutput([kind, 'ls', '--format', '{{.Name}}']))
         .split('\n')
         .filter((n) => n.startsWith('authstack_'));
-      for (const name of names) await run('docker', [kind, 'rm', name], { allowFailure: true });
+      for (const name of names) await this.swarmDocker([kind, 'rm', name], { allowFailure: true });
     }
   }
 }

@@ -1,5 +1,11 @@
-import { httpClient, type HttpClient, type HttpResponse } from '../../testkit/http.ts';
+import { atPort, httpClient, type HttpClient, type HttpResponse } from '../../testkit/http.ts';
 import { sleep } from '../lib/run.ts';
+
+/** An edge to send through: a node's own address and HTTPS port. */
+export interface Edge {
+  address: string;
+  port: number;
+}
 
 export interface Credentials {
   username: string;
@@ -38,12 +44,15 @@ export class Traffic {
   private readonly send: HttpClient['send'];
   private readonly base: string;
   private readonly users: Credentials[];
+  private readonly edge: Edge | undefined;
 
-  /** `timeoutMs`: a request that takes longer counts as a hang (status 0). */
-  constructor(base: string, caFile: string, users: Credentials[], timeoutMs = 15_000) {
+  /** `timeoutMs`: a request that takes longer counts as a hang (status 0). `edge`: send through this node. */
+  constructor(base: string, caFile: string, users: Credentials[], options: { timeoutMs?: number; edge?: Edge } = {}) {
     this.base = base;
     this.users = users;
-    this.send = httpClient({ caFiles: [caFile], timeoutMs }).send;
+    this.edge = options.edge;
+    const connectTo = options.edge?.address;
+    this.send = httpClient({ caFiles: [caFile], timeoutMs: options.timeoutMs ?? 15_000, connectTo }).send;
   }
 
   /** ms since the traffic started: the time axis of every outcome */
@@ -71,7 +80,8 @@ export class Traffic {
   ): Promise<HttpResponse | undefined> {
     const at = this.now();
     try {
-      const response = await this.send(`${this.base}${path}`, init);
+      const url = `${this.base}${path}`;
+      const response = await this.send(this.edge ? atPort(url, this.edge.port) : url, init);
       this.outcomes.push({
         at,
         client,
