@@ -70,9 +70,15 @@ export async function runNodeDrills(swarm: SwarmStack, phases: Phases): Promise<
     await sleep(3000);
     const outcomes = await traffic.stop();
     await swarm.swarmDocker(['node', 'update', '--availability', 'active', drained.name]);
+    // Back to full strength before the next drill: every task placed again, the Redis replica
+    // (if it was on the drained node) resynchronized.
+    const reactivated = Date.now();
+    await swarm.waitConverged();
+    await waitReplicaInSync(swarm);
+    const backAfter = seconds(Date.now() - reactivated);
     report(`drain ${drained.name}`, outcomes, [
       `${before.length} tasks on ${drained.name} (${before.join(', ')}); all stopped there and 3 healthy replicas on the others after ${seconds(movedAt - began)}`,
-      `service replicas per node: ${await placement(swarm)}; ${drained.name} active again`,
+      `service replicas per node: ${await placement(swarm)}; ${drained.name} active again, every task back and the Redis replica in sync ${backAfter} later`,
     ]);
     if (!moved) throw new CliError(`drain: the tasks did not leave ${drained.name} within 90 s`);
     failOnAny('drain', outcomes);
@@ -80,6 +86,7 @@ export async function runNodeDrills(swarm: SwarmStack, phases: Phases): Promise<
   });
 
   const lost = await phases.run('swarm: drill lose the Redis primary node', async () => {
+    await waitReplicaInSync(swarm);
     const primary = await sentinelPrimary(swarm);
     const victim = await primaryNode();
     kit.edge = edgeOf(cluster.nodes.find((node) => node !== victim)!);
@@ -101,8 +108,9 @@ export async function runNodeDrills(swarm: SwarmStack, phases: Phases): Promise<
       (await waitFor(async () => ((await check()) ? true : undefined), { timeoutMs, intervalMs: 500 }))
         ? traffic.now()
         : undefined;
-    const [promotedAt, rescheduledAt] = await Promise.all([
+    const [promotedAt, rescheduledAt, healthyAt] = await Promise.all([
       when(async () => (await sentinelPrimary(swarm).catch(() => primary)) !== primary, 60_000),
+      when(async () => (await swarm.containersOf('service')).length >= 3, 90_000),
       when(async () => (await healthyReplicas(swarm)) >= 3, 90_000),
     ]);
     await steady(traffic, promotedAt ?? killedAt);
@@ -113,7 +121,7 @@ export async function runNodeDrills(swarm: SwarmStack, phases: Phases): Promise<
     const unexpected = failures.filter((o) => o.status !== 503 && !sentBefore(o));
     report(`lose ${victim.name}`, outcomes, [
       `Sentinel promoted ${promotedAt ? `${await sentinelPrimary(swarm)} ${seconds(promotedAt - killedAt)} after the kill` : 'nothing'}`,
-      `service replicas healthy on the other nodes: ${rescheduledAt ? `3 after ${seconds(rescheduledAt - killedAt)}` : 'not 3'} (bound ${RESCHEDULE_BOUND_S} s): ${await placement(swarm)}`,
+      `service replicas running on the other nodes: ${rescheduledAt ? `3 after ${seconds(rescheduledAt - killedAt)}` : 'not 3'} (bound ${RESCHEDULE_BOUND_S} s), healthy after ${healthyAt ? seconds(healthyAt - killedAt) : 'never'}: ${await placement(swarm)}`,
       `failed requests were sent over ${window.toFixed(1)} s (bound ${NODE_LOSS_FAILURE_BOUND_S} s); other than 503 and sent after the kill: ${unexpected.length}`,
     ]);
     if (!promotedAt) throw new CliError('node loss: Sentinel promoted no replica within 60 s');
@@ -183,6 +191,20 @@ async function steady(traffic: Traffic, since: number): Promise<void> {
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** Waits until the Redis primary has its replica connected and in sync (state=online). */
+async function waitReplicaInSync(swarm: SwarmStack): Promise<void> {
+  const password = readEnvFile(swarm.docker.envFile).REDIS_PASSWORD ?? '';
+  const inSync = async () => {
+    const primary = await containerWithAddress(swarm, await sentinelPrimary(swarm));
+    const exec = ['-H', primary.host, 'exec', '-e', 'REDISCLI_AUTH', primary.id, 'redis-cli', '--no-auth-warning'];
+    const env = { ...process.env, REDISCLI_AUTH: password };
+    const info = await capture('docker', [...exec, 'INFO', 'replication'], { env }).catch(() => '');
+    return /^slave0:.*state=online/m.test(info) || undefined;
+  };
+  if (!(await waitFor(inSync, { timeoutMs: 90_000, intervalMs: 1000 })))
+    throw new CliError('the Redis primary has no replica in sync after 90 s');
+}
 
 /** Service replicas whose health check passes, on the engines that answer. */
 async function healthyReplicas(swarm: SwarmStack): Promise<number> {

@@ -1,6 +1,4 @@
-import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { ensureLocalCertificates } from '../../testkit/certs.ts';
@@ -23,12 +21,12 @@ import {
 } from '../lib/service-env.ts';
 import { ensureTools } from '../lib/tools.ts';
 import { Cluster, NODES_FILE } from './cluster.ts';
+import { STACK_FILE, contentVersion, pushImages, writeNginxConfigs } from './stack-inputs.ts';
 
 const log = (message: string) => say('swarm', message);
 
 /** The stack's name: its services are authstack-swarm_service and so on (never clashing with compose's authstack_*). */
 export const SWARM_STACK = 'authstack-swarm';
-const STACK_FILE = fromRepo('deploy/swarm/stack.yml');
 /** Settings the stack file decides (Sentinels, proxy trust, drain): .env cannot override them here. */
 const SWARM_OWNED = [
   'HOST',
@@ -41,13 +39,6 @@ const SWARM_OWNED = [
   'SHUTDOWN_TIMEOUT',
 ] as const;
 const DEFAULT_BACKEND_SUBNET = '10.97.97.0/24';
-
-/** A short digest of some content: the version suffix of an immutable swarm secret or config. */
-export function contentVersion(...parts: Array<string | Buffer>): string {
-  const hash = createHash('sha256');
-  for (const part of parts) hash.update(part).update('\0');
-  return hash.digest('hex').slice(0, 12);
-}
 
 /** A running container of the stack, and the engine that runs it. */
 export interface Container {
@@ -197,39 +188,15 @@ export class SwarmStack {
   }
 
   /**
-   * nginx's own files as swarm configs, derived from nginx/ (testkit/nginx.ts): a second compose
-   * file beside stack.yml, written for each deploy, so a new snippet needs no list in stack.yml.
-   */
-  private writeNginxConfigs(): string {
-    const configs = nginxFiles().map((file) => ({
-      file,
-      key: `nginx_${file.replace(/\.(conf|template)$/g, '').replace(/[^a-z0-9]+/gi, '_')}`,
-    }));
-    const compose = {
-      version: '3.8',
-      services: { nginx: { configs: configs.map(({ file, key }) => ({ source: key, target: `/etc/nginx/${file}` })) } },
-      configs: Object.fromEntries(
-        configs.map(({ file, key }) => [
-          key,
-          { name: `authstack_${key}_\${NGINX_CONFIG_VERSION}`, file: join(repoRoot, 'nginx', file) },
-        ]),
-      ),
-    };
-    const path = join(this.runDir, 'nginx-configs.json');
-    writeFileSync(path, `${JSON.stringify(compose, null, 2)}\n`);
-    return path;
-  }
-
-  /**
    * `docker stack deploy`. Single node: local images only (never resolve, prefer offline). Cluster:
    * the images pushed to its registry and pinned by digest, the node placement, the nodes' own ports.
    */
   private async deploy(serviceTag?: string): Promise<void> {
     const vars = this.writeInputs();
-    const files = ['-c', STACK_FILE, '-c', this.writeNginxConfigs()];
+    const files = ['-c', STACK_FILE, '-c', writeNginxConfigs(this.runDir)];
     let resolve = ['--resolve-image', 'never'];
     if (await this.isMultiNode()) {
-      files.push('-c', NODES_FILE, '-c', await this.pushImages(serviceTag!));
+      files.push('-c', NODES_FILE, '-c', await pushImages(this.cluster, this.runDir, serviceTag!));
       resolve = ['--resolve-image', 'always'];
       Object.assign(vars, { HTTP_PORT: '80', HTTPS_PORT: '443', SERVICE_TAG: serviceTag! });
     }
@@ -246,24 +213,6 @@ export class SwarmStack {
     const tag = id.replace(/^sha256:/, '').slice(0, 12);
     await run('docker', ['tag', local, `authstack/service:${tag}`]);
     return tag;
-  }
-
-  /** Every image of stack.yml pushed to the cluster's registry; a compose file naming them there. */
-  private async pushImages(serviceTag: string): Promise<string> {
-    const doc = parseYaml(readFileSync(STACK_FILE, 'utf8'), { merge: true }) as {
-      services: Record<string, { image: string }>;
-    };
-    const services: Record<string, { image: string }> = {};
-    const pushed = new Map<string, string>();
-    for (const [name, { image }] of Object.entries(doc.services)) {
-      const local = image.replace(/\$\{SERVICE_TAG[^}]*\}/, serviceTag);
-      if (!pushed.has(local)) pushed.set(local, await this.cluster.push(local));
-      services[name] = { image: pushed.get(local)! };
-    }
-    log(`pushed to the cluster's registry: ${[...pushed.values()].join(' ')}`);
-    const path = join(this.runDir, 'registry-images.json');
-    writeFileSync(path, `${JSON.stringify({ version: '3.8', services }, null, 2)}\n`);
-    return path;
   }
 
   async up(): Promise<void> {
