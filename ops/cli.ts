@@ -39,10 +39,10 @@ The running stack (Docker when an engine answers, else native processes; STACK=d
   users <args>               the user CLI inside the stack: add|passwd|rm <name>, ls, groups <name> [add|rm <group>...]
   soak                       5-minute mixed load against the stack: RSS curve, errors, restarts
 
-Docker Swarm (deploy/swarm/stack.yml, docs/scaling.md):
-  swarm up|update|down       deploy on a single-node swarm | rolling update of the service | remove
+Docker Swarm (deploy/swarm/stack.yml, docs/scaling.md; NODES=3: the three-node cluster of deploy/swarm/cluster.yml):
+  swarm up|update|down       deploy (one node, or NODES=3) | rolling update of the service | remove
   swarm users <args>         the user CLI inside a service replica
-  swarm drills               the CI drills: rolling update, replica loss, Redis failover, under load
+  swarm drills               the drills under load: rolling update; on three nodes also drain, node loss, rejoin
 
 Setup:  env [file] | certs [dir] | images [--list] [--force] (stand-in base images + the service image)
 Tests:  lint | smoke | test-stack [jest args] | test-acme [jest args] | promql-check [--target host:port] | ci [docker]

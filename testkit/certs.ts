@@ -5,7 +5,8 @@ import { join } from 'node:path';
 
 /** Renew a leaf this close to its end. */
 const RENEW_WITHIN_MS = 30 * 86_400_000;
-const NAMES = ['localhost', '127.0.0.1', '::1'];
+/** The names of the local leaf certificate. */
+export const LOCAL_NAMES = ['localhost', '127.0.0.1', '::1'];
 
 export interface CertPaths {
   /** The local CA's certificate: what clients (curl --cacert, the smoke tests) trust. */
@@ -46,17 +47,25 @@ export function ensureLocalCertificates(dir: string, options: { quiet?: boolean 
     }
     log(`renewing ${paths.leafCrt}: it ends within 30 days`);
   }
-  const made = spawnSync('mkcert', ['-cert-file', paths.leafCrt, '-key-file', paths.leafKey, ...NAMES], {
-    env: { ...process.env, CAROOT: dir },
+  issueLeaf(dir, { cert: paths.leafCrt, key: paths.leafKey }, LOCAL_NAMES);
+  copyFileSync(ca, paths.caCrt);
+  log(`issued ${paths.leafCrt} for ${LOCAL_NAMES.join(', ')} (local CA ${paths.caCrt})`);
+  if (!options.quiet) log(`browsers trust it after: CAROOT=${dir} mkcert -install   (curl: --cacert ${paths.caCrt})`);
+  return paths;
+}
+
+/**
+ * A leaf certificate for `names` from the local CA kept in `caDir` (mkcert's CAROOT; mkcert makes
+ * the CA on first use), its key 0600: the localhost leaf, the swarm cluster's registry, a renewal.
+ */
+export function issueLeaf(caDir: string, files: { cert: string; key: string }, names: readonly string[]): void {
+  const made = spawnSync('mkcert', ['-cert-file', files.cert, '-key-file', files.key, ...names], {
+    env: { ...process.env, CAROOT: caDir },
     encoding: 'utf8',
   });
   if (made.error || made.status !== 0) {
     const reason = made.error ? 'mkcert is not installed (sudo apt-get install -y mkcert)' : made.stderr.trim();
     throw new Error(`certs: mkcert failed: ${reason}`);
   }
-  chmodSync(paths.leafKey, 0o600);
-  copyFileSync(ca, paths.caCrt);
-  log(`issued ${paths.leafCrt} for ${NAMES.join(', ')} (local CA ${paths.caCrt})`);
-  if (!options.quiet) log(`browsers trust it after: CAROOT=${dir} mkcert -install   (curl: --cacert ${paths.caCrt})`);
-  return paths;
+  chmodSync(files.key, 0o600);
 }

@@ -1,4 +1,5 @@
 import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 
 /** Every process's command line on this machine (containers' processes included: same kernel). */
 export function commandLines(): Array<{ pid: string; args: string }> {
@@ -54,4 +55,22 @@ export function cpuMs(pid: number): number {
 export function rssBytes(pid: number): number {
   const kb = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
   return Number(kb) * 1024;
+}
+
+/** The memory cgroup directory of a process (cgroup v1's memory hierarchy, or v2's unified one). */
+export function memoryCgroup(pid: number): string {
+  const lines = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n');
+  const v1 = lines.find((line) => /^\d+:([^:]*,)?memory(,[^:]*)?:/.test(line));
+  if (v1) return join('/sys/fs/cgroup/memory', v1.split(':')[2]!);
+  return join('/sys/fs/cgroup', lines.find((line) => line.startsWith('0::'))!.slice(3));
+}
+
+/** Anonymous memory of a cgroup and its descendants: v1 total_rss, v2 anon. 0 once it is gone. */
+export function cgroupAnonymousBytes(dir: string): number {
+  try {
+    const stat = readFileSync(join(dir, 'memory.stat'), 'utf8');
+    return Number(/^(?:total_rss|anon) (\d+)$/m.exec(stat)?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
 }

@@ -1,9 +1,9 @@
-import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { ensureLocalCertificates } from '../../testkit/certs.ts';
+import { ensureLocalCertificates, issueLeaf } from '../../testkit/certs.ts';
+import { cgroupAnonymousBytes, memoryCgroup } from '../../testkit/proc.ts';
 import { fromRepo, repoRoot } from '../../testkit/repo.ts';
 import { composeCommand } from '../docker/docker-stack.ts';
 import { buildStandinImages, neededImages } from '../docker/standin-images.ts';
@@ -159,14 +159,14 @@ export class Cluster {
     const groups = (await capture('docker', ['inspect', '-f', format, ...ids])).split('\n').filter(Boolean);
     const cgroups = groups.map((line) => {
       const [name, pid] = line.split(' ');
-      return { name: name!.replace(/^\/(authstack-cluster_)?/, '').replace(/_1$/, ''), dir: memoryCgroup(pid!) };
+      return { name: name!.replace(/^\/(authstack-cluster_)?/, '').replace(/_1$/, ''), dir: memoryCgroup(Number(pid)) };
     });
     const peaks = new Map<string, number>();
     let peakTotal = 0;
     const sample = () => {
       let total = 0;
       for (const { name, dir } of cgroups) {
-        const bytes = anonymousBytes(dir);
+        const bytes = cgroupAnonymousBytes(dir);
         total += bytes;
         peaks.set(name, Math.max(peaks.get(name) ?? 0, bytes));
       }
@@ -203,17 +203,12 @@ export class Cluster {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
     copyFileSync(certs.caCrt, join(trustDir, 'ca.crt'));
     const cert = join(registryDir, 'registry.crt');
-    if (!existsSync(cert)) {
-      const host = this.registry.split(':')[0]!;
-      const made = spawnSync(
-        'mkcert',
-        ['-cert-file', cert, '-key-file', join(registryDir, 'registry.key'), host, '127.0.0.1'],
-        { env: { ...process.env, CAROOT: join(repoRoot, 'certs') }, encoding: 'utf8' },
-      );
-      if (made.status !== 0) throw new CliError(`mkcert for the registry: ${made.stderr || made.error}`);
-      // The registry runs as root in its container; the key is read there only.
-      chmodSync(join(registryDir, 'registry.key'), 0o600);
-    }
+    // The registry runs as root in its container; the key is read there only.
+    if (!existsSync(cert))
+      issueLeaf(join(repoRoot, 'certs'), { cert, key: join(registryDir, 'registry.key') }, [
+        this.registry.split(':')[0]!,
+        '127.0.0.1',
+      ]);
   }
 
   /** One swarm of every node, all managers, each with its labels from cluster.yml. */
@@ -223,7 +218,10 @@ export class Cluster {
     const states = await Promise.all(this.nodes.map(state));
     let leader = this.nodes.find((_node, i) => states[i] === 'active');
     if (!leader) {
-      leader = this.nodes[0]!;
+      // The node without a Redis data node starts the swarm and so leads its Raft group at first:
+      // losing the primary's node then costs a Redis failover, not a Raft election on top.
+      leader =
+        this.nodes.find((node) => !node.labels.some((label) => label.startsWith('authstack.redis='))) ?? this.nodes[0]!;
       log(`docker swarm init on ${leader.name} (${leader.address})`);
       await run('docker', ['-H', leader.host, 'swarm', 'init', '--advertise-addr', leader.address]);
     }
@@ -244,23 +242,5 @@ export class Cluster {
       await run('docker', ['-H', leader.host, 'node', 'update', ...labels, node.name]);
     }
     log(`swarm of ${this.nodes.map((n) => `${n.name} ${n.address}`).join(', ')}; registry ${this.registry}`);
-  }
-}
-
-/** The memory cgroup directory of a process (cgroup v1's memory hierarchy, or v2's unified one). */
-function memoryCgroup(pid: string): string {
-  const lines = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n');
-  const v1 = lines.find((line) => /^\d+:([^:]*,)?memory(,[^:]*)?:/.test(line));
-  if (v1) return join('/sys/fs/cgroup/memory', v1.split(':')[2]!);
-  return join('/sys/fs/cgroup', lines.find((line) => line.startsWith('0::'))!.slice(3));
-}
-
-/** Anonymous memory of a cgroup and its descendants: v1 total_rss, v2 anon. 0 once it is gone. */
-function anonymousBytes(dir: string): number {
-  try {
-    const stat = readFileSync(join(dir, 'memory.stat'), 'utf8');
-    return Number(/^(?:total_rss|anon) (\d+)$/m.exec(stat)?.[1] ?? 0);
-  } catch {
-    return 0;
   }
 }

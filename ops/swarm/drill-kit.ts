@@ -51,7 +51,7 @@ export class DrillKit {
   }
 
   traffic(timeoutMs?: number): Traffic {
-    return new Traffic(this.base, this.swarm.caFile, this.clients, { edge: this.edge, timeoutMs });
+    return new Traffic(this.base, this.swarm.caFile, this.clients, { edges: [this.edge], timeoutMs });
   }
 
   /** The load's users, and sessions signed in now that every drill must leave working. */

@@ -1,4 +1,4 @@
-import { atPort, httpClient, type HttpClient, type HttpResponse } from '../../testkit/http.ts';
+import { atPort, httpClient, type HttpClient, type HttpResponse, type RequestInit } from '../../testkit/http.ts';
 import { sleep } from '../lib/run.ts';
 
 /** An edge to send through: a node's own address and HTTPS port. */
@@ -41,18 +41,30 @@ export class Traffic {
   private running = false;
   private readonly loops: Array<Promise<void>> = [];
   private readonly started = Date.now();
-  private readonly send: HttpClient['send'];
+  /** One client per edge; without edges, one that resolves the origin's host. */
+  private readonly edges: Array<{ edge?: Edge; send: HttpClient['send'] }>;
+  private nextEdge = 0;
   private readonly base: string;
   private readonly users: Credentials[];
-  private readonly edge: Edge | undefined;
 
-  /** `timeoutMs`: a request that takes longer counts as a hang (status 0). `edge`: send through this node. */
-  constructor(base: string, caFile: string, users: Credentials[], options: { timeoutMs?: number; edge?: Edge } = {}) {
+  /**
+   * `timeoutMs`: a request that takes longer counts as a hang (status 0). `edges`: send through
+   * these nodes in turn, and to the next one when a node refuses the connection, as a browser
+   * does with the several addresses of one name (nothing was sent, so nothing is replayed).
+   */
+  constructor(
+    base: string,
+    caFile: string,
+    users: Credentials[],
+    options: { timeoutMs?: number; edges?: Edge[] } = {},
+  ) {
     this.base = base;
     this.users = users;
-    this.edge = options.edge;
-    const connectTo = options.edge?.address;
-    this.send = httpClient({ caFiles: [caFile], timeoutMs: options.timeoutMs ?? 15_000, connectTo }).send;
+    const timeoutMs = options.timeoutMs ?? 15_000;
+    this.edges = (options.edges ?? [undefined]).map((edge) => ({
+      edge,
+      send: httpClient({ caFiles: [caFile], timeoutMs, connectTo: edge?.address }).send,
+    }));
   }
 
   /** ms since the traffic started: the time axis of every outcome */
@@ -76,12 +88,11 @@ export class Traffic {
     client: number,
     kind: Outcome['kind'],
     path: string,
-    init: Parameters<typeof this.send>[1] = {},
+    init: RequestInit = {},
   ): Promise<HttpResponse | undefined> {
     const at = this.now();
     try {
-      const url = `${this.base}${path}`;
-      const response = await this.send(this.edge ? atPort(url, this.edge.port) : url, init);
+      const response = await this.send(`${this.base}${path}`, init);
       this.outcomes.push({
         at,
         client,
@@ -101,6 +112,19 @@ export class Traffic {
         error: error instanceof Error ? error.message : String(error),
       });
       return undefined;
+    }
+  }
+
+  private async send(url: string, init: RequestInit): Promise<HttpResponse> {
+    const first = this.nextEdge++;
+    for (let i = 0; ; i += 1) {
+      const { edge, send } = this.edges[(first + i) % this.edges.length]!;
+      try {
+        return await send(edge ? atPort(url, edge.port) : url, init);
+      } catch (error) {
+        const refused = /ECONNREFUSED/.test(`${(error as NodeJS.ErrnoException).code} ${(error as Error).message}`);
+        if (!refused || i + 1 >= this.edges.length) throw error;
+      }
     }
   }
 
