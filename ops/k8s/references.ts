@@ -1,6 +1,7 @@
 import { basename, dirname } from 'node:path';
-import { CONFIG_KEYS, ConfigError, SECRET_KEYS, loadConfig } from '../../service/src/config/config.ts';
+import { CONFIG_KEYS, SECRET_KEYS } from '../../service/src/config/config.ts';
 import { NGINX_TEMPLATE_VARS, type NginxTemplateVars, renderTemplate } from '../../testkit/nginx.ts';
+import { configIssues } from '../lib/service-env.ts';
 import { type Json, type Problem, asArray, asObject, at, isObject, nameOf, resourceName } from './schema.ts';
 
 /**
@@ -67,12 +68,7 @@ function serviceSettings(doc: Json, container: Json, environment: Json, problem:
     // Stands in for the file's content: at least 32 characters, as SESSION_SECRETS wants.
     env[key] = 'k8s-validate-placeholder-secret-0123456789';
   }
-  try {
-    loadConfig(env);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    for (const issue of error.issues) problem(`the service would refuse this configuration: ${issue}`);
-  }
+  for (const issue of configIssues(env)) problem(`the service would refuse this configuration: ${issue}`);
 }
 
 /**

@@ -29,9 +29,9 @@ export type Json = Record<string, unknown>;
 export const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 export const asObject = (v: unknown): Json => (isObject(v) ? v : {});
 export const asArray = (v: unknown): unknown[] => (Array.isArray(v) ? (v as unknown[]) : []);
-/** kind/name */
 const text = (v: unknown): string => (typeof v === 'string' ? v : '?');
 export const nameOf = (doc: unknown): unknown => asObject(asObject(doc).metadata).name;
+/** kind/name */
 export const resourceName = (doc: unknown): string => `${text(asObject(doc).kind)}/${text(nameOf(doc))}`;
 
 /** A JSON path one step deeper: spec.containers[0], labels["app.kubernetes.io/name"]. */

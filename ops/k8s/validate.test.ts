@@ -1,12 +1,14 @@
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { SECRET_KEYS } from '../../service/src/config/config.ts';
 import { parseDurationMs } from '../../service/src/config/setting-types.ts';
 import { repoRoot } from '../../testkit/repo.ts';
+import { suiteScratchDir } from '../../testkit/scratch-dir.ts';
 import { CliError } from '../lib/log.ts';
-import { MANIFEST_DIR, OPERATOR_SECRETS, render, validateKubernetesManifests, validateResource } from './validate.ts';
+import { OPERATOR_SECRETS } from './references.ts';
+import { validateResource } from './schema.ts';
+import { MANIFEST_DIR, render, validateKubernetesManifests } from './validate.ts';
 
 // Manifests are untyped YAML walked deep here; expect() is the type check (as with response bodies).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -86,8 +88,7 @@ it.each<[string, Obj, unknown]>([
   expect(await validateResource(doc, 'x.yaml')).toEqual(expected);
 });
 
-const copies = mkdtempSync(join(tmpdir(), 'k8s-validate-'));
-afterAll(() => rmSync(copies, { recursive: true, force: true }));
+const copies = suiteScratchDir('k8s-validate-');
 /** A file of the copy (relative to its root), and its change: every change must apply. */
 type Edit = [string, (text: string) => string];
 const replace = (file: string, from: string | RegExp, to: string): Edit => [file, (text) => text.replace(from, to)];

@@ -18,9 +18,6 @@ import { isObject, resourceName, validateResource } from './schema.ts';
  * output checked again, with references, the service's settings and the edge's template variables (references.ts).
  */
 
-export { OPERATOR_SECRETS } from './references.ts';
-export { validateResource } from './schema.ts';
-
 /** The manifests, relative to the repository root. */
 export const MANIFEST_DIR = 'deploy/k8s';
 
@@ -77,11 +74,10 @@ function parseYaml(text: string, where: string): { docs: unknown[]; problems: Pr
   return { docs, problems };
 }
 
-function listFiles(root: string, dir: string): string[] {
-  return readdirSync(join(root, dir), { withFileTypes: true })
-    .flatMap((entry) => (entry.isDirectory() ? listFiles(root, join(dir, entry.name)) : [join(dir, entry.name)]))
+const listFiles = (root: string, dir: string): string[] =>
+  readdirSync(join(root, dir), { recursive: true, withFileTypes: true })
+    .flatMap((entry) => (entry.isDirectory() ? [] : [relative(root, join(entry.parentPath, entry.name))]))
     .sort();
-}
 
 const inside = (parent: string, child: string): boolean => child === parent || child.startsWith(parent + sep);
 

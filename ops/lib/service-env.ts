@@ -3,13 +3,9 @@ import { CliError } from './log.ts';
 
 export type SecretKey = (typeof SECRET_KEYS)[number];
 
-/** The secret file names, the same for both stacks (compose secrets, native RUN_DIR/secrets). */
-export const SECRET_FILES: Record<SecretKey, string> = {
-  SESSION_SECRETS: 'session_secrets',
-  REDIS_PASSWORD: 'redis_password',
-  METRICS_TOKEN: 'metrics_token',
-  ADMIN_PASSWORD: 'admin_password',
-};
+type SecretFiles = Record<SecretKey, string>;
+/** The secret file names (session_secrets, ...), the same for both stacks (compose secrets, native RUN_DIR/secrets). */
+export const SECRET_FILES = Object.fromEntries(SECRET_KEYS.map((key) => [key, key.toLowerCase()])) as SecretFiles;
 
 /**
  * The forward-auth access rules a stack gives the service when .env names none: the demo app
@@ -45,19 +41,23 @@ export function serviceEnvFrom(dotenv: Record<string, string>, stackOwned: reado
   return result;
 }
 
+/** What the service's own schema (loadConfig) refuses in a configuration: nothing when it would start. */
+export function configIssues(env: Record<string, string | undefined>): string[] {
+  try {
+    loadConfig(env);
+    return [];
+  } catch (error) {
+    if (error instanceof ConfigError) return error.issues;
+    throw error;
+  }
+}
+
 /**
  * Checks the configuration the service will start with, before anything is started or built:
  * the same schema, so a bad .env fails here with the key named, not in a container's log.
  */
 export function assertValidServiceConfig(env: Record<string, string | undefined>, envFile: string): void {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    if (error instanceof ConfigError)
-      throw new CliError(
-        `${envFile}: the service would refuse this configuration:\n  - ${error.issues.join('\n  - ')}`,
-        78,
-      );
-    throw error;
-  }
+  const issues = configIssues(env);
+  if (issues.length > 0)
+    throw new CliError(`${envFile}: the service would refuse this configuration:\n  - ${issues.join('\n  - ')}`, 78);
 }

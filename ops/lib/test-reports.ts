@@ -21,18 +21,14 @@ export function clearReports(): void {
 
 /** Passed and failed tests over every report, with one line per report. */
 export function totals(): { passed: number; failed: number; lines: string[] } {
-  let passed = 0;
-  let failed = 0;
-  const lines: string[] = [];
+  const sum = { passed: 0, failed: 0, lines: [] as string[] };
   const files = existsSync(TEST_REPORTS_DIR) ? readdirSync(TEST_REPORTS_DIR).filter((f) => f.endsWith('.json')) : [];
   for (const file of files.sort()) {
-    const report = JSON.parse(readFileSync(join(TEST_REPORTS_DIR, file), 'utf8')) as {
-      numPassedTests: number;
-      numFailedTests: number;
-    };
-    passed += report.numPassedTests;
-    failed += report.numFailedTests;
-    lines.push(`  ${file.replace(/\.json$/, '')}: ${report.numPassedTests} passed, ${report.numFailedTests} failed`);
+    const report = JSON.parse(readFileSync(join(TEST_REPORTS_DIR, file), 'utf8')) as Record<string, number>;
+    const [passed, failed] = [report.numPassedTests!, report.numFailedTests!];
+    sum.passed += passed;
+    sum.failed += failed;
+    sum.lines.push(`  ${file.replace(/\.json$/, '')}: ${passed} passed, ${failed} failed`);
   }
-  return { passed, failed, lines };
+  return sum;
 }

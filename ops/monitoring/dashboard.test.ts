@@ -13,16 +13,7 @@ import * as promql from './promql.ts';
  * promql-check.ts, runs in test-stack): valid JSON, one data source uid everywhere, the mounts
  * compose gives Grafana, and no metric name the service does not register.
  */
-const {
-  BLACKBOX_SERIES,
-  DASHBOARD_DIR,
-  PANELS_WITH_DATA,
-  PROMETHEUS_SERIES,
-  dashboardPanels,
-  exportedSeriesNames,
-  loadQueries,
-} = promql;
-const dashboardFiles = promql.filesIn(DASHBOARD_DIR, '.json');
+const dashboardFiles = promql.filesIn(promql.DASHBOARD_DIR, '.json');
 type Ref = { type?: string; uid?: string };
 type Panel = {
   id: number;
@@ -31,7 +22,7 @@ type Panel = {
   datasource?: Ref;
   targets?: Array<{ datasource?: Ref }>;
 };
-const panelsOf = (dashboard: unknown) => dashboardPanels(dashboard) as unknown as Panel[];
+const panelsOf = (dashboard: unknown) => promql.dashboardPanels(dashboard) as unknown as Panel[];
 const readDashboard = (file: string) => JSON.parse(readFileSync(file, 'utf8'));
 const readYaml = (path: string) => parseYaml(readFileSync(join(repoRoot, path), 'utf8'));
 const { datasources } = readYaml('deploy/grafana/provisioning/datasources/prometheus.yml');
@@ -81,14 +72,14 @@ describe('the Grafana dashboards', () => {
     expect(providers.map((p: { options: { path: string } }) => p.options.path)).toEqual([target]);
     const home: string = grafana.environment.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH;
     expect(home.startsWith(`${target}/`)).toBe(true);
-    expect(existsSync(join(DASHBOARD_DIR, home.slice(target.length + 1)))).toBe(true);
+    expect(existsSync(join(promql.DASHBOARD_DIR, home.slice(target.length + 1)))).toBe(true);
     expect(grafana.profiles).toEqual(['grafana']);
     expect(grafana.ports.every((port: string) => port.startsWith('127.0.0.1:'))).toBe(true);
   });
 });
 
 describe('the PromQL of the dashboards and the alert rules', () => {
-  const { queries, recorded, missingPanels } = loadQueries();
+  const { queries, recorded, missingPanels } = promql.loadQueries();
 
   it('when every expression is read, then each names only metrics the service, the certificate renewer or the blackbox exporter export (histograms by their series)', () => {
     const metrics = createMetrics();
@@ -100,6 +91,7 @@ describe('the PromQL of the dashboards and the alert rules', () => {
         String(metric.type),
       ]),
     );
+    const { exportedSeriesNames, PROMETHEUS_SERIES, BLACKBOX_SERIES } = promql;
     const known = new Set([...exportedSeriesNames(registered), ...PROMETHEUS_SERIES, ...BLACKBOX_SERIES, ...recorded]);
 
     const unknown = queries.flatMap((query) =>
@@ -123,7 +115,7 @@ describe('the PromQL of the dashboards and the alert rules', () => {
   });
 
   it('when PANELS_WITH_DATA names panels, then each exists in a dashboard', () => {
-    expect(PANELS_WITH_DATA.length).toBeGreaterThan(0);
+    expect(promql.PANELS_WITH_DATA.length).toBeGreaterThan(0);
     expect(missingPanels).toEqual([]);
   });
 });

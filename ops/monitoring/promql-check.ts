@@ -51,6 +51,7 @@ interface Answer<T> {
 }
 type Rule = { name: string; health: string; lastError?: string; lastEvaluation: string };
 type Result = { resultType: string; result: Array<{ values?: Array<[number, string]> }> };
+type Targets = { activeTargets: Array<{ health: string; lastError: string }> };
 
 /** Starts Prometheus on a free loopback port in `workDir`; only the process it started is ever signalled. */
 async function startPrometheus(workDir: string, jobs: Record<string, ScrapeTarget>, ruleFiles: string[]) {
@@ -88,9 +89,8 @@ async function startPrometheus(workDir: string, jobs: Record<string, ScrapeTarge
     logTail: () => readFileSync(logFile, 'utf8').trim().split('\n').slice(-15).join('\n'),
     api: async <T>(path: string, params: Record<string, string> = {}) => {
       const query = new URLSearchParams(params).toString();
-      return (await (
-        await fetch(`${url}${path}?${query}`, { signal: AbortSignal.timeout(10_000) })
-      ).json()) as Answer<T>;
+      const answer = await fetch(`${url}${path}?${query}`, { signal: AbortSignal.timeout(10_000) });
+      return (await answer.json()) as Answer<T>;
     },
     rules: async () =>
       (await prometheus.api<{ groups: Array<{ rules: Rule[] }> }>('/api/v1/rules')).data.groups.flatMap((g) => g.rules),
@@ -137,9 +137,7 @@ async function waitForScrapes(prometheus: Prometheus, jobs: string[], scrapes: n
       : undefined;
   };
   if (await waitFor(scraped, { timeoutMs: 30_000 })) return;
-  const { data } = await prometheus.api<{ activeTargets: Array<{ health: string; lastError: string }> }>(
-    '/api/v1/targets',
-  );
+  const { data } = await prometheus.api<Targets>('/api/v1/targets');
   const health = data.activeTargets
     .map((t) => ` (target ${t.health}${t.lastError ? `: ${t.lastError}` : ''})`)
     .join('');

@@ -9,6 +9,7 @@ import { parser } from '@prometheus-io/lezer-promql';
 import { parse as parseYaml } from 'yaml';
 import { parseDuration } from '../../service/src/config/setting-types.ts';
 import { repoRoot } from '../../testkit/repo.ts';
+import { type Json, asArray, asObject, isObject } from '../k8s/schema.ts';
 
 export const DASHBOARD_DIR = join(repoRoot, 'deploy/grafana/dashboards');
 export const RULES_DIR = join(repoRoot, 'deploy/prometheus/rules');
@@ -45,14 +46,9 @@ const panelKeys = (q: QuerySource) => (q.kind === 'panel' ? [q.name, `${q.name} 
 export const needsData = (query: QuerySource, panels: readonly string[] = PANELS_WITH_DATA) =>
   panelKeys(query).some((key) => panels.includes(key));
 
-type Json = Record<string, unknown>;
-const isObject = (value: unknown): value is Json => typeof value === 'object' && !!value && !Array.isArray(value);
 const text = (value: unknown) => (typeof value === 'string' && value.trim() !== '' ? value : undefined);
 /** The objects in `value[key]`, when that is an array. */
-const objects = (value: unknown, key: string): Json[] => {
-  const list = isObject(value) ? value[key] : undefined;
-  return Array.isArray(list) ? list.filter(isObject) : [];
-};
+const objects = (value: unknown, key: string): Json[] => asArray(asObject(value)[key]).filter(isObject);
 
 /**
  * Every panel of a dashboard: a collapsed row keeps its panels in its own `panels`, and old
@@ -272,9 +268,9 @@ export function metricNames(expr: string): string[] {
   return [...new Set(nodes.flatMap((node) => selectedMetric(expr, node) ?? []))];
 }
 
-/** Series Prometheus itself writes for every target and for alerting rules. */
 /** What the blackbox exporter's TLS probe of the edge exports (job tls-edge, rules/certificates.yml). */
 export const BLACKBOX_SERIES = ['probe_success', 'probe_duration_seconds', 'probe_ssl_earliest_cert_expiry'];
+/** Series Prometheus itself writes for every target and for alerting rules. */
 export const PROMETHEUS_SERIES = ['up', 'ALERTS', 'ALERTS_FOR_STATE'].concat(
   ['duration_seconds', 'samples_scraped', 'samples_post_metric_relabeling', 'series_added'].map(
     (name) => `scrape_${name}`,
@@ -296,11 +292,7 @@ export const exportedSeriesNames = (metadata: Record<string, string>): Set<strin
   new Set(Object.entries(metadata).flatMap(([name, type]) => (SUFFIXES[type] ?? ['']).map((suffix) => name + suffix)));
 
 /** The names an expression reads that are not in `known`, with a hint for a bare histogram name. */
-export function unknownMetrics(
-  expr: string,
-  known: ReadonlySet<string>,
-  metadata: Record<string, string> = {},
-): string[] {
+export function unknownMetrics(expr: string, known: ReadonlySet<string>, metadata: Record<string, string>): string[] {
   const hint = (name: string) =>
     metadata[name] === 'histogram' ? ` (a histogram: read ${name}_bucket, _sum or _count)` : '';
   return metricNames(expr).flatMap((name) => (known.has(name) ? [] : [name + hint(name)]));

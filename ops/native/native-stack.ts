@@ -1,7 +1,7 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureLocalCertificates } from '../../testkit/certs.ts';
-import { readEnvFile } from '../../testkit/env-file.ts';
+import { envValue, readEnvFile } from '../../testkit/env-file.ts';
 import { atPort, probe } from '../../testkit/http.ts';
 import { renderNginx } from '../../testkit/nginx.ts';
 import { fromRepo, repoRoot } from '../../testkit/repo.ts';
@@ -124,10 +124,7 @@ export class NativeStack {
       if (!existsSync(file)) throw new CliError(`TLS_CERT/TLS_KEY not readable: ${file}`);
     // Fail before starting anything when the service would refuse the configuration.
     assertValidServiceConfig(this.serviceEnv(state), this.envFile);
-    await this.startRedis(state);
-    await this.startService(state);
-    await this.startNginx(state);
-    if (state.tlsMode === 'acme') await this.startRenewer(state);
+    for (const name of componentsOf(state)) await this.start(name, state);
     await this.waitEdgeReady(state);
     // How the smoke tests reach this stack (docs/edge.md, SMOKE_STACK_FILE); `make smoke` finds
     // the one `make up` started in the default run directory.
@@ -196,31 +193,21 @@ export class NativeStack {
       };
       return new NativeStack({ runDir: this.runDir, envFile: this.envFile, certsDir: this.certsDir, env }).up();
     }
-    if (component === 'acme' && state.tlsMode === 'acme') {
-      await this.daemons.stop('acme', { timeoutMs: this.stopTimeoutMs });
-      return this.startRenewer(state);
-    }
-    if (component === 'redis') {
-      await this.daemons.stop('redis', { timeoutMs: this.stopTimeoutMs });
-      return this.startRedis(state);
-    }
-    if (component === 'service') {
-      await buildIfStale();
-      await this.daemons.stop('service', { timeoutMs: this.stopTimeoutMs });
-      await this.startService(state);
-    } else if (component === 'nginx') {
-      if (this.daemons.isRunning('nginx')) {
-        // Re-render from nginx/ and reload gracefully (HUP): new workers, no dropped requests.
-        await this.renderNginxConf(state);
-        this.daemons.signal('nginx', 'SIGHUP');
-        log('nginx reloaded');
-      } else {
-        await this.startNginx(state);
-      }
-    } else {
+    const name = componentsOf(state).find((known) => known === component);
+    if (!name)
       throw new CliError(`restart: unknown component '${component}' (service, nginx, redis, or nothing for all)`);
+    if (name === 'nginx' && this.daemons.isRunning('nginx')) {
+      // Re-render from nginx/ and reload gracefully (HUP): new workers, no dropped requests.
+      await this.renderNginxConf(state);
+      this.daemons.signal('nginx', 'SIGHUP');
+      log('nginx reloaded');
+    } else {
+      if (name === 'service') await buildIfStale();
+      await this.daemons.stop(name, { timeoutMs: this.stopTimeoutMs });
+      await this.start(name, state);
     }
-    await this.waitEdgeReady(state);
+    // Redis and the renewer have waited for their own readiness; the edge is checked after the service or nginx.
+    if (name === 'service' || name === 'nginx') await this.waitEdgeReady(state);
   }
 
   /** The operator CLI against this stack's Redis, with the service's environment. */
@@ -233,7 +220,7 @@ export class NativeStack {
 
   /** Where Redis listens and its password, for backups. */
   redisEndpoint(): { port: number; password: string } {
-    return { port: this.requireState('redis').redisPort, password: this.secrets().REDIS_PASSWORD ?? '' };
+    return { port: this.requireState('redis').redisPort, password: envValue(this.envFile, 'REDIS_PASSWORD') ?? '' };
   }
 
   isServiceRunning(): boolean {
@@ -250,10 +237,6 @@ export class NativeStack {
     });
     writeFileSync(this.at('stack.json'), `${JSON.stringify(state, null, 2)}\n`);
     return state;
-  }
-
-  private secrets(): Partial<Record<SecretKey, string>> {
-    return serviceEnvFrom(readEnvFile(this.envFile), STACK_OWNED).secrets;
   }
 
   /** The service's environment: .env's settings, this stack's values, secrets as files. */
@@ -281,9 +264,22 @@ export class NativeStack {
     };
   }
 
+  /** Starts a component unless it runs already. */
+  private async start(name: Component, state: StackState): Promise<void> {
+    if (this.daemons.isRunning(name)) return log(`${name} already running (pid ${this.daemons.pidOf(name)})`);
+    if (name === 'redis') await this.startRedis(state);
+    else if (name === 'service') await this.startService(state);
+    else if (name === 'nginx') await this.startNginx(state);
+    else await this.startRenewer(state);
+  }
+
+  /** Waits until `ready` says so while `name` runs; when it does not, the logs say why. */
+  private waitReady(name: Component, what: string, ready: () => Promise<boolean>, logs = [this.at(`${name}.log`)]) {
+    return this.daemons.waitReady(name, { ready, what, timeoutMs: this.readyTimeoutMs, logs });
+  }
+
   private async startRedis(state: StackState): Promise<void> {
-    if (this.daemons.isRunning('redis')) return log(`redis already running (pid ${this.daemons.pidOf('redis')})`);
-    const password = this.secrets().REDIS_PASSWORD;
+    const password = envValue(this.envFile, 'REDIS_PASSWORD');
     if (!password) throw new CliError(`REDIS_PASSWORD is empty in ${this.envFile}`);
     const dataDir = this.at('redis');
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -294,38 +290,28 @@ export class NativeStack {
     await this.daemons.start('redis', [this.at('redis.conf')], { log: this.at('redis.log') });
     const ping = ['-h', '127.0.0.1', '-p', String(state.redisPort), 'ping'];
     const options = { env: { ...process.env, REDISCLI_AUTH: password }, allowFailure: true, timeoutMs: 3000 };
-    await this.daemons.waitReady('redis', {
-      ready: async () => (await run('redis-cli', ping, options)).stdout.trim() === 'PONG',
-      what: 'answer to PING',
-      timeoutMs: this.readyTimeoutMs,
-      logs: [this.at('redis.log')],
-    });
+    const pong = async () => (await run('redis-cli', ping, options)).stdout.trim() === 'PONG';
+    await this.waitReady('redis', 'answer to PING', pong);
   }
 
   private async startService(state: StackState): Promise<void> {
-    if (this.daemons.isRunning('service')) return log(`service already running (pid ${this.daemons.pidOf('service')})`);
     const env = this.serviceEnv(state);
     log(`starting the service on 127.0.0.1:${state.servicePort}`);
     await this.daemons.start('service', ['dist/server.js'], { env, cwd: repoRoot, log: this.at('service.log') });
     const healthz = `http://127.0.0.1:${state.servicePort}/healthz`;
-    await this.daemons.waitReady('service', {
-      ready: async () => (await probe(healthz, { timeoutMs: 2000 })).status === 200,
-      what: '200 from /healthz',
-      timeoutMs: this.readyTimeoutMs,
-      logs: [this.at('service.log')],
-    });
+    const healthy = async () => (await probe(healthz, { timeoutMs: 2000 })).status === 200;
+    await this.waitReady('service', '200 from /healthz', healthy);
   }
 
   /** Renders nginx/ for this run into RUN_DIR/nginx and checks the result with nginx -t. */
   private async renderNginxConf(state: StackState): Promise<string> {
     const out = this.at('nginx');
-    renderNginx(out, nginxVars(state, this.runDir, Boolean(this.secrets().METRICS_TOKEN)));
+    renderNginx(out, nginxVars(state, this.runDir, Boolean(envValue(this.envFile, 'METRICS_TOKEN'))));
     await run('nginx', ['-t', '-q', ...nginxArgs(out)], { stdout: 'ignore' });
     return out;
   }
 
   private async startNginx(state: StackState): Promise<void> {
-    if (this.daemons.isRunning('nginx')) return log(`nginx already running (pid ${this.daemons.pidOf('nginx')})`);
     makeAcmeWebroot(this.runDir);
     const out = await this.renderNginxConf(state);
     log(`starting nginx: https on 127.0.0.1:${state.httpsPort}, http on 127.0.0.1:${state.httpPort}`);
@@ -341,27 +327,19 @@ export class NativeStack {
     const url = atPort(`${state.publicOrigin}/readyz`, state.httpsPort);
     const insecure = state.tlsMode === 'acme';
     const client = { connectTo: '127.0.0.1', caFiles: state.caFile ? [state.caFile] : [], insecure };
-    await this.daemons.waitReady('nginx', {
-      ready: async () => (await probe(url, client)).status === 200,
-      what: `200 from https://127.0.0.1:${state.httpsPort}/readyz`,
-      timeoutMs: this.readyTimeoutMs,
-      logs: [this.at('nginx.log'), this.at('service.log')],
-    });
+    const what = `200 from https://127.0.0.1:${state.httpsPort}/readyz`;
+    const logs = [this.at('nginx.log'), this.at('service.log')];
+    await this.waitReady('nginx', what, async () => (await probe(url, client)).status === 200, logs);
   }
 
   /** Starts the renewer and waits until the CA's certificate replaces the placeholder (or says why not). */
   private async startRenewer(state: StackState): Promise<void> {
-    if (this.daemons.isRunning('acme')) return log(`acme already running (pid ${this.daemons.pidOf('acme')})`);
     log(`starting the certificate renewer for ${new URL(state.publicOrigin).hostname}`);
     const env = renewerEnv(state, readEnvFile(this.envFile), this.runDir);
     await this.daemons.start('acme', ['dist/acme-renewer.js'], { env, cwd: repoRoot, log: this.at('acme.log') });
     try {
-      await this.daemons.waitReady('acme', {
-        ready: async () => readCertificate(state.tlsCert)?.placeholder === false,
-        what: 'certificate from the CA',
-        timeoutMs: this.readyTimeoutMs,
-        logs: [this.at('acme.log')],
-      });
+      const issued = async () => readCertificate(state.tlsCert)?.placeholder === false;
+      await this.waitReady('acme', 'certificate from the CA', issued);
       const cert = readCertificate(state.tlsCert)!;
       log(`certificate from ${cert.issuer}, valid until ${new Date(cert.notAfterMs).toISOString()}`);
     } catch (error) {

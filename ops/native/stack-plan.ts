@@ -30,8 +30,8 @@ export interface StackState {
   acmeMetricsPort?: number;
 }
 
-export const TLS_MODES = ['local', 'files', 'acme'] as const;
-export type TlsMode = (typeof TLS_MODES)[number];
+const TLS_MODES = ['local', 'files', 'acme'] as const;
+type TlsMode = (typeof TLS_MODES)[number];
 
 /** The renewer's directories in a run: the challenge webroot nginx serves, certbot's state, the installed pair. */
 export function acmePaths(runDir: string) {
@@ -83,8 +83,6 @@ export async function planStack(
   if (tlsMode === 'acme') {
     const { cert, key } = acmePaths(dirs.runDir);
     tls = { tlsCert: cert, tlsKey: key };
-    // Let's Encrypt ended OCSP in 2025; short-lived certificates are its answer to revocation.
-    tlsOcsp ||= 'off';
   } else if (tlsMode === 'files') {
     if (!tlsCert || !tlsKey) throw new CliError('TLS_MODE=files needs both TLS_CERT and TLS_KEY');
     tls = { tlsCert: fromRepo(tlsCert), tlsKey: fromRepo(tlsKey) };
@@ -98,9 +96,10 @@ export async function planStack(
   } else {
     const { leafCrt, leafKey, caCrt } = certPaths(dirs.certsDir);
     tls = { tlsCert: leafCrt, tlsKey: leafKey, caFile: caCrt };
-    // The local CA has no OCSP responder.
-    tlsOcsp ||= 'off';
   }
+  // Off unless asked for: Let's Encrypt ended OCSP in 2025 (short-lived certificates are its answer to
+  // revocation), and the local CA has no OCSP responder.
+  tlsOcsp ||= 'off';
 
   // The origin the browser uses. The service rejects POSTs whose Origin differs, so the port
   // is part of it whenever it is not 443.

@@ -1,4 +1,5 @@
-import { chmodSync, closeSync, mkdirSync, openSync, readSync, renameSync, rmSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CliError, say } from '../lib/log.ts';
 import { run, which } from '../lib/run.ts';
@@ -24,14 +25,9 @@ async function writePrivately(out: string, fill: (partial: string) => Promise<vo
   chmodSync(partial, 0o600);
   try {
     await fill(partial);
-    const head = Buffer.alloc(5);
-    const fd = openSync(partial, 'r');
-    try {
-      readSync(fd, head, 0, 5, 0);
-    } finally {
-      closeSync(fd);
-    }
-    if (head.toString('latin1') !== 'REDIS') throw new CliError(`${partial} is not an RDB file`);
+    const file = await open(partial);
+    const head = await file.read(Buffer.alloc(5), 0, 5, 0).finally(() => file.close());
+    if (head.buffer.toString('latin1') !== 'REDIS') throw new CliError(`${partial} is not an RDB file`);
     renameSync(partial, out);
   } finally {
     rmSync(partial, { force: true });
@@ -75,12 +71,8 @@ export async function backupContainerRedis(out: string, containerId: string): Pr
         'sh',
         name,
       ]);
-      const fd = openSync(partial, 'w');
-      try {
-        await exec(['cat', `/data/${name}`], { stdout: fd });
-      } finally {
-        closeSync(fd);
-      }
+      const file = await open(partial, 'w');
+      await exec(['cat', `/data/${name}`], { stdout: file.fd }).finally(() => file.close());
     });
   } finally {
     await exec(['rm', '-f', `/data/${name}`], { allowFailure: true });
