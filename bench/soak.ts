@@ -1,19 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readEnvFile } from '../testkit/env-file.ts';
-import { httpClient } from '../testkit/http.ts';
+import { Traffic, isFailure, summarize } from '../testkit/load.ts';
+import { rssBytes as rss } from '../testkit/proc.ts';
 import { fromRepo, repoRoot } from '../testkit/repo.ts';
-import { execFile } from 'node:child_process';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
+import { capture, sleep } from '../testkit/run.ts';
 
 const log = (message: string) => process.stderr.write(`soak: ${message}\n`);
-const capture = async (command: string, args: string[]) => (await promisify(execFile)(command, args)).stdout.trim();
-
-/** Resident memory of a process (VmRSS) in bytes. */
-function rss(pid: number): number {
-  return Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) * 1024;
-}
 
 export interface SoakTarget {
   /** The service process to watch (host PID; a container's processes are visible from the host). */
@@ -46,7 +39,8 @@ export function containerTarget(containerId: string): SoakTarget {
 export function nativeTarget(runDir: string): SoakTarget {
   return {
     async servicePid() {
-      return (JSON.parse(readFileSync(join(runDir, 'service.process.json'), 'utf8')) as { pid: number }).pid;
+      // The pidfile start-stop-daemon keeps for the service (ops/native/daemons.ts).
+      return Number(readFileSync(join(runDir, 'service.pid'), 'utf8').trim());
     },
     async restarts() {
       return { restarts: 0, oomKilled: false };
@@ -65,44 +59,12 @@ export async function soak(target: SoakTarget, options: { seconds: number; users
   const base = smoke.BASE_URL;
   if (!base) throw new Error('no running stack found (.run/smoke.env): make up first');
   const env = readEnvFile(fromRepo(smoke.SMOKE_ENV_FILE ?? '.env'));
-  const { send } = httpClient({ caFiles: [smoke.SMOKE_CA_FILE || join(repoRoot, 'certs/ca.crt')], timeoutMs: 15_000 });
+  const caFile = smoke.SMOKE_CA_FILE || join(repoRoot, 'certs/ca.crt');
   const credentials = { username: env.ADMIN_USERNAME ?? 'admin', password: env.ADMIN_PASSWORD ?? '' };
-  const counts = { requests: 0, errors: 0 };
-  const errorSamples: string[] = [];
   const deadline = Date.now() + options.seconds * 1000;
-  const expect = async <T extends { status: number; body: string }>(
-    what: string,
-    status: number,
-    call: Promise<T>,
-  ): Promise<T | undefined> => {
-    counts.requests += 1;
-    try {
-      const response = await call;
-      if (response.status === status) return response;
-      counts.errors += 1;
-      if (errorSamples.length < 10) errorSamples.push(`${what}: ${response.status} ${response.body.slice(0, 100)}`);
-    } catch (error) {
-      counts.errors += 1;
-      if (errorSamples.length < 10) errorSamples.push(`${what}: ${String(error)}`);
-    }
-    return undefined;
-  };
-  const user = async () => {
-    while (Date.now() < deadline) {
-      const cycleStarted = Date.now();
-      const login = await expect('login', 200, send(`${base}/api/login`, { json: credentials }));
-      const cookie = login?.cookie();
-      if (cookie) {
-        for (let i = 0; i < 40 && Date.now() < deadline; i += 1)
-          await expect('GET /api/me', 200, send(`${base}/api/me`, { headers: { cookie } }));
-        for (let i = 0; i < 3; i += 1)
-          await expect('GET /api/sessions', 200, send(`${base}/api/sessions`, { headers: { cookie } }));
-        await expect('logout', 204, send(`${base}/api/logout`, { method: 'POST', headers: { cookie } }));
-      }
-      // Paced: with the default 4 users this stays under the edge's 10 logins/s per address.
-      await sleep(Math.max(0, 2000 - (Date.now() - cycleStarted)));
-    }
-  };
+  // Paced: with the default 4 users, a sign-in every 2 s each stays under the edge's 10 logins/s per address.
+  const shape = { reads: 40, pauseMs: 0, sessionReads: 3, minCycleMs: 2000 };
+  const traffic = new Traffic(base, caFile, Array(options.users).fill(credentials), shape);
   const pid = await target.servicePid();
   const before = await target.restarts();
   const samples: Array<{ second: number; rss: number }> = [];
@@ -114,7 +76,9 @@ export async function soak(target: SoakTarget, options: { seconds: number; users
     }
   })();
   log(`${options.users} users for ${options.seconds}s against ${base} (service pid ${pid})`);
-  await Promise.all([sampler, ...Array.from({ length: options.users }, user)]);
+  traffic.start();
+  await sampler;
+  const outcomes = await traffic.stop();
   const after = await target.restarts();
 
   const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
@@ -129,14 +93,14 @@ export async function soak(target: SoakTarget, options: { seconds: number; users
   process.stdout.write(
     `\nRSS of the service (MB), every 10 s:\n${samples.map((s) => `  ${String(s.second).padStart(4)} s  ${mb(s.rss).padStart(7)}  ${'#'.repeat(Math.round(s.rss / 2 ** 21))}`).join('\n')}\n`,
   );
-  process.stdout.write(
-    `\nrequests ${counts.requests}, errors ${counts.errors}${errorSamples.length ? ` (${errorSamples.join('; ')})` : ''}\n`,
-  );
+  const errors = outcomes.filter(isFailure);
+  const samplesOf = errors.slice(0, 10).map((o) => `${o.kind}: ${o.status || o.error}`);
+  process.stdout.write(`\n${summarize(outcomes).join('\n')}${samplesOf.length ? `\n(${samplesOf.join('; ')})` : ''}\n`);
   process.stdout.write(`restarts ${restarts}, OOM killed ${after.oomKilled}\n`);
   process.stdout.write(
     `RSS second minute ${mb(second)} MB, last minute ${mb(last)} MB: ${ratio.toFixed(2)}x (<= 1.1)\n`,
   );
-  const ok = counts.errors === 0 && restarts === 0 && !after.oomKilled && ratio <= 1.1;
+  const ok = errors.length === 0 && restarts === 0 && !after.oomKilled && ratio <= 1.1;
   process.stdout.write(`soak: ${ok ? 'PASS' : 'FAIL'}\n`);
   return ok;
 }

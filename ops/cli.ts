@@ -15,7 +15,7 @@ import { generateEnvFile } from './env-gen.ts';
 import { CliError } from './lib/log.ts';
 import { Phases } from './lib/phases.ts';
 import { prettyLogs } from './lib/pretty-logs.ts';
-import { run } from './lib/run.ts';
+import { run } from '../testkit/run.ts';
 import { clearReports, totals } from './lib/test-reports.ts';
 import { ensureTools } from './lib/tools.ts';
 import { lint } from './lint.ts';

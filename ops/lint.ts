@@ -7,7 +7,7 @@ import { repoRoot } from '../testkit/repo.ts';
 import { validateKubernetesManifests } from './k8s/validate.ts';
 import { CliError, say } from './lib/log.ts';
 import { pinnedNodeVersion } from './lib/node-pin.ts';
-import { run } from './lib/run.ts';
+import { run } from '../testkit/run.ts';
 import { ensureTools } from './lib/tools.ts';
 import { nginxArgs, nginxVars } from './native/stack-plan.ts';
 

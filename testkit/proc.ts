@@ -58,19 +58,46 @@ export function rssBytes(pid: number): number {
 }
 
 /** The memory cgroup directory of a process (cgroup v1's memory hierarchy, or v2's unified one). */
-export function memoryCgroup(pid: number): string {
+function memoryCgroup(pid: number): string {
   const lines = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n');
   const v1 = lines.find((line) => /^\d+:([^:]*,)?memory(,[^:]*)?:/.test(line));
   if (v1) return join('/sys/fs/cgroup/memory', v1.split(':')[2]!);
   return join('/sys/fs/cgroup', lines.find((line) => line.startsWith('0::'))!.slice(3));
 }
 
-/** Anonymous memory of a cgroup and its descendants: v1 total_rss, v2 anon. 0 once it is gone. */
-export function cgroupAnonymousBytes(dir: string): number {
+/** Anonymous memory (RSS) of a cgroup and its descendants: v1 total_rss, v2 anon. 0 once it is gone. */
+function cgroupAnonymousBytes(dir: string): number {
   try {
-    const stat = readFileSync(join(dir, 'memory.stat'), 'utf8');
-    return Number(/^(?:total_rss|anon) (\d+)$/m.exec(stat)?.[1] ?? 0);
+    return Number(/^(?:total_rss|anon) (\d+)$/m.exec(readFileSync(join(dir, 'memory.stat'), 'utf8'))?.[1] ?? 0);
   } catch {
     return 0;
   }
+}
+
+/**
+ * Samples, every 2 s, the RSS of the cgroups of some processes (containers' first processes:
+ * nested containers are counted with the container whose cgroup they sit below) until `stop`
+ * returns the peak of each and of their sum.
+ */
+export function sampleCgroupMemory(processes: Array<{ name: string; pid: number }>) {
+  const groups = processes.map(({ name, pid }) => ({ name, dir: memoryCgroup(pid) }));
+  const each = new Map<string, number>();
+  let total = 0;
+  const sample = () => {
+    const now = groups.map(({ name, dir }) => [name, cgroupAnonymousBytes(dir)] as const);
+    for (const [name, bytes] of now) each.set(name, Math.max(each.get(name) ?? 0, bytes));
+    total = Math.max(
+      total,
+      now.reduce((sum, [, bytes]) => sum + bytes, 0),
+    );
+  };
+  sample();
+  const timer = setInterval(sample, 2000);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      sample();
+      return { total, each };
+    },
+  };
 }

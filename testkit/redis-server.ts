@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createClient } from 'redis';
 import { freePorts } from './ports.ts';
 import { repoRoot } from './repo.ts';
+import { waitFor } from './run.ts';
 
 /** The eviction policy production runs with (deploy/redis.conf): tests and bench run it too. */
 export function shippedMaxmemoryPolicy(): string {
@@ -75,20 +76,21 @@ export async function startRedisServer(
 }
 
 async function waitForRedis(url: string, password?: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
+  let last: unknown;
+  const pong = async () => {
     const client = createClient({ url, password, socket: { reconnectStrategy: false, connectTimeout: 500 } });
     client.on('error', () => undefined);
     try {
       await client.connect();
       await client.ping();
       await client.close();
-      return;
+      return true;
     } catch (error) {
       client.destroy();
-      if (Date.now() > deadline)
-        throw new Error(`redis-server at ${url} did not start: ${String(error)}`, { cause: error });
-      await new Promise((r) => setTimeout(r, 50));
+      last = error;
+      return undefined;
     }
-  }
+  };
+  if (!(await waitFor(pong, { timeoutMs: 10_000, intervalMs: 50 })))
+    throw new Error(`redis-server at ${url} did not start: ${String(last)}`, { cause: last });
 }

@@ -6,7 +6,7 @@ import { repoRoot } from '../../testkit/repo.ts';
 import { DockerStack } from '../docker/docker-stack.ts';
 import { generateEnvFile } from '../env-gen.ts';
 import { CliError, say } from '../lib/log.ts';
-import { run, waitFor } from '../lib/run.ts';
+import { run, waitFor } from '../../testkit/run.ts';
 import { ACME_TEST_NAME, acmeTestSettings } from './test-acme-stack.ts';
 import { runSmoke } from './test-stack.ts';
 

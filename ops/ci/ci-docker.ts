@@ -10,7 +10,7 @@ import { engineSettings, startEngine, stopEngine } from '../docker/engine.ts';
 import { generateEnvFile } from '../env-gen.ts';
 import { CliError, say } from '../lib/log.ts';
 import type { Phases } from '../lib/phases.ts';
-import { capture, run, waitFor, type RunResult } from '../lib/run.ts';
+import { capture, run, waitFor, type RunResult } from '../../testkit/run.ts';
 import { runDrills } from '../swarm/drills.ts';
 import { SwarmStack } from '../swarm/swarm-stack.ts';
 import { composeAcmeCheck } from './ci-docker-acme.ts';

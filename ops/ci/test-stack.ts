@@ -5,7 +5,7 @@ import { generateEnvFile } from '../env-gen.ts';
 import { say } from '../lib/log.ts';
 import { freePorts } from '../../testkit/ports.ts';
 import { repoRoot } from '../../testkit/repo.ts';
-import { run } from '../lib/run.ts';
+import { run } from '../../testkit/run.ts';
 import { reportFile } from '../lib/test-reports.ts';
 import { ensureTools } from '../lib/tools.ts';
 import { checkAndReport, nativeStackTarget } from '../monitoring/promql-check.ts';

@@ -8,7 +8,7 @@ import { fromRepo, repoRoot } from '../../testkit/repo.ts';
 import { generateEnvFile } from '../env-gen.ts';
 import { announce } from '../lib/access.ts';
 import { CliError, say } from '../lib/log.ts';
-import { run, waitFor, type RunOptions } from '../lib/run.ts';
+import { run, waitFor, type RunOptions } from '../../testkit/run.ts';
 import { ensureTools } from '../lib/tools.ts';
 import { writeComposeInputs } from './compose-inputs.ts';
 import { findEngine, startEngine } from './engine.ts';

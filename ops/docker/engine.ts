@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { CliError, say } from '../lib/log.ts';
-import { run, which } from '../lib/run.ts';
+import { run, which } from '../../testkit/run.ts';
 import { ensureTools } from '../lib/tools.ts';
 import { Daemons } from '../native/daemons.ts';
 

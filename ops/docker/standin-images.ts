@@ -5,7 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { CliError, say } from '../lib/log.ts';
 import { pinnedNodeVersion } from '../lib/node-pin.ts';
 import { repoRoot } from '../../testkit/repo.ts';
-import { capture, run } from '../lib/run.ts';
+import { capture, run } from '../../testkit/run.ts';
 import { ensureTools } from '../lib/tools.ts';
 
 const log = (message: string) => say('standin', message);

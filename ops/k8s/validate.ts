@@ -3,7 +3,7 @@ import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { Ajv } from 'ajv';
 import { parseAllDocuments } from 'yaml';
 import { CliError, say } from '../lib/log.ts';
-import { run, which } from '../lib/run.ts';
+import { run, which } from '../../testkit/run.ts';
 import { repoRoot } from '../../testkit/repo.ts';
 import { crossChecks } from './references.ts';
 import { KUBERNETES_VERSION, type Json, type Problem, asArray, asObject, at, describeSchemaError } from './schema.ts';

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../../testkit/repo.ts';
 import { say } from './log.ts';
-import { run } from './run.ts';
+import { run } from '../../testkit/run.ts';
 
 /** Installs dependencies and builds dist/ when missing or older than the sources. */
 export async function buildIfStale(): Promise<void> {

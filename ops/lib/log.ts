@@ -6,13 +6,5 @@ export function say(component: string, message: string): void {
   process.stderr.write(`${component}: ${message}\n`);
 }
 
-/** A failure the user can act on: printed without a stack trace, with this exit code. */
-export class CliError extends Error {
-  readonly exitCode: number;
-
-  constructor(message: string, exitCode = 1) {
-    super(message);
-    this.name = 'CliError';
-    this.exitCode = exitCode;
-  }
-}
+/** A failure the user can act on (defined with the process helpers in testkit/run.ts, which throw it). */
+export { CliError } from '../../testkit/run.ts';

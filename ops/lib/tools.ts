@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { CliError, say } from './log.ts';
-import { run, which } from './run.ts';
+import { run, which } from '../../testkit/run.ts';
 
 /** Command -> the Debian package that provides it, where the names differ. */
 const PACKAGE_OF: Record<string, string> = {

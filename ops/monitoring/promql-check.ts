@@ -14,7 +14,7 @@ import { readEnvFile } from '../../testkit/env-file.ts';
 import { freePorts } from '../../testkit/ports.ts';
 import { fromRepo, repoRoot } from '../../testkit/repo.ts';
 import { CliError, say } from '../lib/log.ts';
-import { sleep, waitFor } from '../lib/run.ts';
+import { sleep, waitFor } from '../../testkit/run.ts';
 import { writeSecretFiles } from '../lib/secrets.ts';
 import { ensureTools } from '../lib/tools.ts';
 import {

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { CliError } from '../lib/log.ts';
-import { run, sleep, waitFor, which } from '../lib/run.ts';
+import { run, sleep, waitFor, which } from '../../testkit/run.ts';
 
 export interface StartOptions {
   /** The process's whole environment (default: ours). */

@@ -9,7 +9,7 @@ import { generateEnvFile } from '../env-gen.ts';
 import { announce } from '../lib/access.ts';
 import { buildIfStale } from '../lib/build.ts';
 import { CliError, say } from '../lib/log.ts';
-import { run } from '../lib/run.ts';
+import { run } from '../../testkit/run.ts';
 import { writeSecretFiles } from '../lib/secrets.ts';
 import {
   DEFAULT_ACCESS_RULES,

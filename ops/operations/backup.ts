@@ -2,7 +2,7 @@ import { chmodSync, closeSync, mkdirSync, openSync, renameSync, rmSync } from 'n
 import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CliError, say } from '../lib/log.ts';
-import { run, which } from '../lib/run.ts';
+import { run, which } from '../../testkit/run.ts';
 import { ensureTools } from '../lib/tools.ts';
 
 /** backups/redis-<UTC time>.rdb */

@@ -3,12 +3,12 @@ import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ensureLocalCertificates, issueLeaf } from '../../testkit/certs.ts';
-import { cgroupAnonymousBytes, memoryCgroup } from '../../testkit/proc.ts';
+import { sampleCgroupMemory } from '../../testkit/proc.ts';
 import { fromRepo, repoRoot } from '../../testkit/repo.ts';
 import { composeCommand } from '../docker/docker-stack.ts';
 import { buildStandinImages, neededImages } from '../docker/standin-images.ts';
 import { CliError, say } from '../lib/log.ts';
-import { capture, run, waitFor, type RunOptions } from '../lib/run.ts';
+import { capture, run, waitFor, type RunOptions } from '../../testkit/run.ts';
 
 const log = (message: string) => say('cluster', message);
 
@@ -148,39 +148,21 @@ export class Cluster {
     throw new CliError('no manager of the cluster answers');
   }
 
-  /**
-   * Samples the anonymous memory (RSS) of each container of the cluster every 2 s, its nested
-   * containers included (they sit in cgroups below the node's), until `stop` returns the peaks.
-   */
+  /** Samples the RSS of the cluster's containers (testkit/proc.ts) until `stop` reports the peaks. */
   async sampleMemory(): Promise<{ stop: () => string }> {
     const filter = `label=com.docker.compose.project=${PROJECT}`;
     const ids = (await capture('docker', ['ps', '-q', '--filter', filter])).split('\n').filter(Boolean);
-    const format = '{{.Name}} {{.State.Pid}}';
-    const groups = (await capture('docker', ['inspect', '-f', format, ...ids])).split('\n').filter(Boolean);
-    const cgroups = groups.map((line) => {
-      const [name, pid] = line.split(' ');
-      return { name: name!.replace(/^\/(authstack-cluster_)?/, '').replace(/_1$/, ''), dir: memoryCgroup(Number(pid)) };
-    });
-    const peaks = new Map<string, number>();
-    let peakTotal = 0;
-    const sample = () => {
-      let total = 0;
-      for (const { name, dir } of cgroups) {
-        const bytes = cgroupAnonymousBytes(dir);
-        total += bytes;
-        peaks.set(name, Math.max(peaks.get(name) ?? 0, bytes));
-      }
-      peakTotal = Math.max(peakTotal, total);
-    };
-    sample();
-    const timer = setInterval(sample, 2000);
+    const lines = (await capture('docker', ['inspect', '-f', '{{.Name}} {{.State.Pid}}', ...ids])).trim().split('\n');
+    const groups = lines
+      .map((line) => line.split(' '))
+      .map(([name, pid]) => ({ name: name!.split('_')[1]!, pid: Number(pid) }));
+    const sampler = sampleCgroupMemory(groups);
     const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;
     return {
       stop: () => {
-        clearInterval(timer);
-        sample();
-        const each = [...peaks].map(([name, bytes]) => `${name} ${mib(bytes)}`).join(', ');
-        return `peak RSS of the cluster (engines, their containers, the registry): ${mib(peakTotal)} (${each}); the machine has ${mib(totalmem())}`;
+        const { total, each } = sampler.stop();
+        const parts = [...each].map(([name, bytes]) => `${name} ${mib(bytes)}`).join(', ');
+        return `peak RSS of the cluster (engines, their containers, the registry): ${mib(total)} (${parts}); the machine has ${mib(totalmem())}`;
       },
     };
   }

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { atPort, httpClient, type HttpClient, type HttpResponse, type RequestInit } from '../../testkit/http.ts';
+import { atPort, httpClient, type HttpResponse, type RequestInit } from '../../testkit/http.ts';
 import { readEnvFile } from '../../testkit/env-file.ts';
 import { repoRoot } from '../../testkit/repo.ts';
 import { CliError, say } from '../lib/log.ts';
 import type { Phases } from '../lib/phases.ts';
-import { capture, run, sleep } from '../lib/run.ts';
+import { capture, run, sleep } from '../../testkit/run.ts';
 import type { Container, SwarmStack } from './swarm-stack.ts';
-import { Traffic, isFailure, summarize, type Credentials, type Edge, type Outcome } from './traffic.ts';
+import { Traffic, isFailure, summarize, type Credentials, type Edge, type Outcome } from '../../testkit/load.ts';
 
 export const log = (message: string) => say('drill', message);
 
@@ -19,9 +19,7 @@ export class DrillKit {
   clients: Credentials[] = [];
   private keepers: Array<{ user: Credentials; cookie: string }> = [];
   /** The edge the drill's requests go through; a node drill moves it to a surviving node. */
-  private currentEdge: Edge;
-  private client: HttpClient;
-
+  edge: Edge;
   readonly swarm: SwarmStack;
   readonly phases: Phases;
 
@@ -29,25 +27,12 @@ export class DrillKit {
     this.swarm = swarm;
     this.phases = phases;
     this.base = swarm.origin;
-    this.currentEdge = edge;
-    this.client = this.clientFor(edge);
-  }
-
-  get edge(): Edge {
-    return this.currentEdge;
-  }
-
-  set edge(edge: Edge) {
-    this.currentEdge = edge;
-    this.client = this.clientFor(edge);
-  }
-
-  private clientFor(edge: Edge): HttpClient {
-    return httpClient({ caFiles: [this.swarm.caFile], connectTo: edge.address });
+    this.edge = edge;
   }
 
   async send(path: string, init?: RequestInit): Promise<HttpResponse> {
-    return this.client.send(atPort(`${this.base}${path}`, this.edge.port), init);
+    const { send } = httpClient({ caFiles: [this.swarm.caFile], connectTo: this.edge.address });
+    return send(atPort(`${this.base}${path}`, this.edge.port), init);
   }
 
   traffic(timeoutMs?: number): Traffic {
@@ -122,21 +107,22 @@ export async function rollingUpdateDrill(kit: DrillKit): Promise<void> {
   });
 }
 
+/**
+ * redis-cli in one of the stack's containers; '' when it does not answer. `-e NAME` without a
+ * value: docker takes the password from its own environment, so it is on no command line
+ * (every local user can read any process's cmdline in /proc).
+ */
+export async function redisCli(swarm: SwarmStack, container: Container, args: string[]): Promise<string> {
+  const env = { ...process.env, REDISCLI_AUTH: readEnvFile(swarm.docker.envFile).REDIS_PASSWORD ?? '' };
+  const exec = ['-H', container.host, 'exec', '-e', 'REDISCLI_AUTH', container.id, 'redis-cli', '--no-auth-warning'];
+  return capture('docker', [...exec, ...args], { env, timeoutMs: 10_000 }).catch(() => '');
+}
+
 /** The primary's address, as the Sentinels name it (asking the first Sentinel that answers). */
 export async function sentinelPrimary(swarm: SwarmStack): Promise<string> {
-  const password = readEnvFile(swarm.docker.envFile).REDIS_PASSWORD ?? '';
-  const sentinels = (
-    await Promise.all(['sentinel-1', 'sentinel-2', 'sentinel-3'].map((name) => swarm.containersOf(name)))
-  ).flat();
-  for (const sentinel of sentinels) {
-    // `-e NAME` without a value: docker takes it from its own environment, so the password is in
-    // no command line (every local user can read /proc/*/cmdline).
-    const ask = ['SENTINEL', 'get-master-addr-by-name', 'authstack'];
-    const exec = ['-H', sentinel.host, 'exec', '-e', 'REDISCLI_AUTH', sentinel.id, 'redis-cli', '--no-auth-warning'];
-    const out = await capture('docker', [...exec, '-p', '26379', ...ask], {
-      env: { ...process.env, REDISCLI_AUTH: password },
-      timeoutMs: 10_000,
-    }).catch(() => '');
+  const names = ['sentinel-1', 'sentinel-2', 'sentinel-3'];
+  for (const sentinel of (await Promise.all(names.map((name) => swarm.containersOf(name)))).flat()) {
+    const out = await redisCli(swarm, sentinel, ['-p', '26379', 'SENTINEL', 'get-master-addr-by-name', 'authstack']);
     const address = out.split('\n')[0]?.trim();
     if (address) return address;
   }

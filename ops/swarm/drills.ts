@@ -3,23 +3,23 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { LOCAL_NAMES, issueLeaf } from '../../testkit/certs.ts';
-import { readEnvFile } from '../../testkit/env-file.ts';
 import { fromRepo, repoRoot } from '../../testkit/repo.ts';
 import { CliError } from '../lib/log.ts';
 import type { Phases } from '../lib/phases.ts';
-import { capture, run, sleep, waitFor } from '../lib/run.ts';
+import { capture, run, sleep, waitFor } from '../../testkit/run.ts';
 import type { ClusterNode } from './cluster.ts';
 import {
   DrillKit,
   containerWithAddress,
   describe,
   log,
+  redisCli,
   report,
   rollingUpdateDrill,
   sentinelPrimary,
 } from './drill-kit.ts';
 import { SWARM_STACK, type SwarmStack } from './swarm-stack.ts';
-import { Traffic, isFailure, type Edge, type Outcome } from './traffic.ts';
+import { Traffic, isFailure, type Edge, type Outcome } from '../../testkit/load.ts';
 
 /** Node loss: the longest run of failed requests allowed, counted by when they were sent. */
 const NODE_LOSS_FAILURE_BOUND_S = 10;
@@ -266,13 +266,9 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 /** Waits until the Redis primary has its replica connected and in sync (state=online). */
 async function waitReplicaInSync(swarm: SwarmStack): Promise<void> {
-  const password = readEnvFile(swarm.docker.envFile).REDIS_PASSWORD ?? '';
   const inSync = async () => {
     const primary = await containerWithAddress(swarm, await sentinelPrimary(swarm));
-    const exec = ['-H', primary.host, 'exec', '-e', 'REDISCLI_AUTH', primary.id, 'redis-cli', '--no-auth-warning'];
-    const env = { ...process.env, REDISCLI_AUTH: password };
-    const info = await capture('docker', [...exec, 'INFO', 'replication'], { env }).catch(() => '');
-    return /^slave0:.*state=online/m.test(info) || undefined;
+    return /^slave0:.*state=online/m.test(await redisCli(swarm, primary, ['INFO', 'replication'])) || undefined;
   };
   if (!(await waitFor(inSync, { timeoutMs: 90_000, intervalMs: 1000 })))
     throw new CliError('the Redis primary has no replica in sync after 90 s');
@@ -314,11 +310,7 @@ async function placement(swarm: SwarmStack): Promise<string> {
 
 /** ROLE of the Redis data node running on a node (master, slave), or undefined. */
 async function roleOn(swarm: SwarmStack, node: ClusterNode): Promise<string | undefined> {
-  const password = readEnvFile(swarm.docker.envFile).REDIS_PASSWORD ?? '';
-  const nodes = [...(await swarm.containersOf('redis-a')), ...(await swarm.containersOf('redis-b'))];
-  const container = nodes.find((c) => c.host === node.host);
-  if (!container) return undefined;
-  const exec = ['-H', node.host, 'exec', '-e', 'REDISCLI_AUTH', container.id, 'redis-cli', '--no-auth-warning', 'ROLE'];
-  const out = await capture('docker', exec, { env: { ...process.env, REDISCLI_AUTH: password } }).catch(() => '');
-  return out.split('\n')[0]?.trim() || undefined;
+  const dataNodes = [...(await swarm.containersOf('redis-a')), ...(await swarm.containersOf('redis-b'))];
+  const container = dataNodes.find((c) => c.host === node.host);
+  return container ? (await redisCli(swarm, container, ['ROLE'])).split('\n')[0]?.trim() || undefined : undefined;
 }

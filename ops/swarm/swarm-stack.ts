@@ -10,7 +10,7 @@ import { announce } from '../lib/access.ts';
 import { CliError, say } from '../lib/log.ts';
 import { atPort, probe } from '../../testkit/http.ts';
 import { fromRepo, repoRoot } from '../../testkit/repo.ts';
-import { capture, run, sleep, waitFor, type RunOptions } from '../lib/run.ts';
+import { capture, run, sleep, waitFor, type RunOptions } from '../../testkit/run.ts';
 import { writeSecretFiles } from '../lib/secrets.ts';
 import {
   DEFAULT_ACCESS_RULES,
@@ -147,17 +147,9 @@ export class SwarmStack {
       },
       0o400,
     );
-    writeSecretFiles(
-      this.runDir,
-      {
-        'service.env': `# Written by the swarm tooling from ${envFile}: the service's settings (secrets arrive as files).\n${Object.entries(
-          settings,
-        )
-          .map(([k, v]) => `${k}=${v}`)
-          .join('\n')}\n`,
-      },
-      0o600,
-    );
+    const serviceEnv = Object.entries(settings).map(([key, value]) => `${key}=${value}\n`);
+    const header = `# Written by the swarm tooling from ${envFile}: the service's settings (secrets arrive as files).\n`;
+    writeSecretFiles(this.runDir, { 'service.env': header + serviceEnv.join('') }, 0o600);
     const certFile = this.env.TLS_CERT_FILE || join(repoRoot, 'certs/localhost.crt');
     const keyFile = this.env.TLS_KEY_FILE || join(repoRoot, 'certs/localhost.key');
     const rulesFile = fromRepo(settings.ACCESS_RULES_FILE ?? DEFAULT_ACCESS_RULES);

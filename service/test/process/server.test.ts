@@ -1,22 +1,16 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { freePorts } from '../../../testkit/ports.ts';
+import { waitFor } from '../../../testkit/run.ts';
 import { inFlightLogin } from '../helpers/in-flight-login.ts';
 import { redisUrl, testEnv } from '../helpers/test-app.ts';
 import { requireBuild, runNode, startNode } from './helpers.ts';
 
 beforeAll(requireBuild);
 
-async function waitForReady(port: number, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200) return;
-    } catch {
-      /* not listening yet */
-    }
-    if (Date.now() > deadline) throw new Error('service did not become ready');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+async function waitForReady(port: number): Promise<void> {
+  const ready = async () =>
+    (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200 || undefined;
+  if (!(await waitFor(ready, { timeoutMs: 15_000, intervalMs: 100 }))) throw new Error('service did not become ready');
 }
 
 describe('the service process (npm start = node dist/server.js)', () => {

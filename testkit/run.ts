@@ -2,9 +2,19 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CliError } from './log.ts';
 
 export { sleep };
+
+/** A failure the user can act on: printed without a stack trace, with this exit code. */
+export class CliError extends Error {
+  readonly exitCode: number;
+
+  constructor(message: string, exitCode = 1) {
+    super(message);
+    this.name = 'CliError';
+    this.exitCode = exitCode;
+  }
+}
 
 export interface RunOptions {
   cwd?: string;
