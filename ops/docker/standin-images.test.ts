@@ -21,4 +21,11 @@ describe('neededImages', () => {
     expect(neededImages(['monitoring'])).toContain('prom/prometheus:v2.42.0');
     expect(all).toEqual(expect.arrayContaining(neededImages(['monitoring'])));
   });
+
+  it('when asked for the three-node cluster file, then its engines and registry are needed (YAML merge keys read), and never for the stack', () => {
+    const cluster = neededImages([], ['deploy/swarm/cluster.yml']);
+
+    expect(cluster).toEqual(expect.arrayContaining(['docker:20.10-dind', 'registry:2']));
+    expect(neededImages()).not.toContain('docker:20.10-dind');
+  });
 });

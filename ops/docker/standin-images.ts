@@ -25,6 +25,7 @@ function recipes(): Map<string, string> {
     ['nginx:1.27-bookworm', 'nginx'],
     ['redis:7.2-bookworm', 'redis'],
     ['prom/prometheus:v2.42.0', 'prometheus'],
+    ['prom/blackbox-exporter:v0.23.0', 'blackbox-exporter'],
     ['docker:20.10-dind', 'dind'],
     ['registry:2', 'registry'],
   ]);
