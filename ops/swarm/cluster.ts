@@ -1,6 +1,7 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
+import { Agent, request } from 'undici';
 import { parse as parseYaml } from 'yaml';
 import { ensureLocalCertificates, issueLeaf } from '../../testkit/certs.ts';
 import { sampleCgroupMemory } from '../../testkit/proc.ts';
@@ -193,6 +194,27 @@ export class Cluster {
       ]);
   }
 
+  /**
+   * `docker swarm join` through the engine's API: the CLI takes the join token only as an
+   * argument, and a command line is readable by every local user (/proc), so no secret goes there.
+   */
+  private async join(node: ClusterNode, leader: ClusterNode, token: string): Promise<void> {
+    const dispatcher = new Agent({ connect: { socketPath: join(this.runDir, node.name, 'docker.sock') } });
+    const spec = { ListenAddr: '0.0.0.0:2377', AdvertiseAddr: node.address, RemoteAddrs: [`${leader.address}:2377`] };
+    try {
+      const response = await request('http://engine/swarm/join', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ ...spec, JoinToken: token }),
+        dispatcher,
+      });
+      const answer = await response.body.text();
+      if (response.statusCode !== 200) throw new CliError(`${node.name} could not join the swarm: ${answer.trim()}`);
+    } finally {
+      await dispatcher.close();
+    }
+  }
+
   /** One swarm of every node, all managers, each with its labels from cluster.yml. */
   private async ensureSwarm(): Promise<void> {
     const state = async (node: ClusterNode) =>
@@ -215,9 +237,7 @@ export class Cluster {
     for (const [i, node] of this.nodes.entries()) {
       if (node === leader || states[i] === 'active') continue;
       log(`${node.name} joins as a manager`);
-      // The token on stdin would be better, but `swarm join` takes it as an option only; it
-      // lives as long as this command on a machine whose root runs the cluster anyway.
-      await run('docker', ['-H', node.host, 'swarm', 'join', '--token', token, `${leader.address}:2377`]);
+      await this.join(node, leader, token);
     }
     for (const node of this.nodes) {
       const labels = node.labels.flatMap((label) => ['--label-add', label]);
