@@ -131,6 +131,8 @@ function swarmCommands(): Record<string, Command> {
     down: () => swarm.down(),
     users: (args) => swarm.users(args),
     drills: async () => {
+      // The engine that runs the cluster (or the single-node swarm) must be found first.
+      await swarm.docker.connect();
       const phases = new Phases('swarm drills');
       try {
         await runDrills(swarm, phases);

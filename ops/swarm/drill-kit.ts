@@ -100,9 +100,7 @@ export async function rollingUpdateDrill(kit: DrillKit): Promise<void> {
     report('rolling update', outcomes, [
       `update took ${((ended - began) / 1000).toFixed(0)} s; replicas ${await kit.swarm.replicas('service')}`,
     ]);
-    const failures = outcomes.filter(isFailure);
-    if (failures.length > 0)
-      throw new CliError(`rolling update: ${failures.length} failed requests (expected 0):\n${describe(failures)}`);
+    failOnAny('rolling update', outcomes);
     await kit.checkKeepers('after the rolling update');
   });
 }
@@ -145,6 +143,13 @@ export function report(drill: string, outcomes: Outcome[], figures: string[]): v
   process.stderr.write(
     `\n---- drill: ${drill}\n${[...summarize(outcomes), ...figures].map((line) => `  ${line}`).join('\n')}\n`,
   );
+}
+
+/** Fails the drill when any request of the load failed. */
+export function failOnAny(drill: string, outcomes: Outcome[]): void {
+  const failures = outcomes.filter(isFailure);
+  if (failures.length > 0)
+    throw new CliError(`${drill}: ${failures.length} failed requests (expected 0):\n${describe(failures)}`);
 }
 
 export function describe(failures: Outcome[]): string {

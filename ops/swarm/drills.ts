@@ -12,6 +12,7 @@ import {
   DrillKit,
   containerWithAddress,
   describe,
+  failOnAny,
   log,
   redisCli,
   report,
@@ -242,12 +243,6 @@ function servedSerial(edge: Edge, host: string, caFile: string): Promise<string>
     });
     socket.on('error', reject);
   });
-}
-
-function failOnAny(drill: string, outcomes: Outcome[]): void {
-  const failures = outcomes.filter(isFailure);
-  if (failures.length > 0)
-    throw new CliError(`${drill}: ${failures.length} failed requests (expected 0):\n${describe(failures)}`);
 }
 
 /** Seconds between the first and the last failed request's sending. */
