@@ -4,8 +4,8 @@ import { promisify } from 'node:util';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from 'node:tls';
 import type { Page } from 'playwright-core';
+import { servedCertificate } from '../testkit/certs.ts';
 import { httpClient } from '../testkit/http.ts';
 import { launchChromium } from './support/chromium.ts';
 import { baseUrl, caFile, connectTo, httpsPort, origin, secret, setting } from './support/stack.ts';
@@ -38,16 +38,8 @@ async function metric(name: string, labels = ''): Promise<number> {
 }
 
 /** The serial of the certificate the edge serves right now, on a fresh TLS connection. */
-function servedSerial(): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const address = connectTo ?? host;
-    const socket = connect({ host: address, port: httpsPort, servername: host, rejectUnauthorized: false }, () => {
-      resolve(socket.getPeerCertificate().serialNumber.toUpperCase());
-      socket.end();
-    });
-    socket.once('error', reject);
-  });
-}
+const servedSerial = async () =>
+  (await servedCertificate(connectTo ?? host, httpsPort, host)).serialNumber.toUpperCase();
 
 async function eventually<T>(what: string, seconds: number, probe: () => Promise<T | undefined>): Promise<T> {
   for (const deadline = Date.now() + seconds * 1000; Date.now() < deadline;) {

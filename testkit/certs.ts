@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { connect, type PeerCertificate } from 'node:tls';
 
 /** Renew a leaf this close to its end. */
 const RENEW_WITHIN_MS = 30 * 86_400_000;
@@ -68,4 +69,18 @@ export function issueLeaf(caDir: string, files: { cert: string; key: string }, n
     throw new Error(`certs: mkcert failed: ${reason}`);
   }
   chmodSync(files.key, 0o600);
+}
+
+/**
+ * The certificate an edge serves for `servername`, on a fresh TLS handshake. Not verified: the
+ * callers want to know what is served (serial, issuer), whether clients trust it is another test.
+ */
+export function servedCertificate(address: string, port: number, servername: string): Promise<PeerCertificate> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: address, port, servername, rejectUnauthorized: false }, () => {
+      resolve(socket.getPeerCertificate());
+      socket.end();
+    });
+    socket.once('error', reject);
+  });
 }

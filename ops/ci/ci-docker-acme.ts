@@ -1,6 +1,6 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { connect } from 'node:tls';
+import { servedCertificate } from '../../testkit/certs.ts';
 import { startPebble } from '../../testkit/pebble.ts';
 import { repoRoot } from '../../testkit/repo.ts';
 import { DockerStack } from '../docker/docker-stack.ts';
@@ -11,17 +11,6 @@ import { ACME_TEST_NAME, acmeTestSettings } from './test-acme-stack.ts';
 import { runSmoke } from './test-stack.ts';
 
 const log = (message: string) => say('ci-docker', message);
-
-/** The issuer's common name of the certificate the edge serves for the test name (a fresh handshake). */
-function servedIssuer(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port, servername: ACME_TEST_NAME, rejectUnauthorized: false }, () => {
-      resolve(String(socket.getPeerCertificate().issuer?.CN ?? ''));
-      socket.end();
-    });
-    socket.once('error', reject);
-  });
-}
 
 /**
  * The compose stack with TLS_MODE=acme against Pebble on this machine (issue #19), as a user sets
@@ -47,7 +36,15 @@ export async function composeAcmeCheck(ciEnv: NodeJS.ProcessEnv): Promise<void> 
     await run('make', ['-s', 'up'], { cwd: repoRoot, env, stdio: 'inherit' });
     // `make up` returns once nginx serves (the placeholder at first); the order takes a moment.
     const issuer = await waitFor(
-      async () => ((await servedIssuer(443).catch(() => '')).includes('Pebble') ? true : undefined),
+      async () =>
+        (
+          await servedCertificate('127.0.0.1', 443, ACME_TEST_NAME).then(
+            (c) => String(c.issuer?.CN ?? ''),
+            () => '',
+          )
+        ).includes('Pebble')
+          ? true
+          : undefined,
       { timeoutMs: 90_000, intervalMs: 1000 },
     );
     if (!issuer)

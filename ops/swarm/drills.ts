@@ -1,8 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { connect } from 'node:tls';
-import { LOCAL_NAMES, issueLeaf } from '../../testkit/certs.ts';
+import { LOCAL_NAMES, issueLeaf, servedCertificate } from '../../testkit/certs.ts';
 import { fromRepo, repoRoot } from '../../testkit/repo.ts';
 import { CliError } from '../lib/log.ts';
 import type { Phases } from '../lib/phases.ts';
@@ -203,7 +202,8 @@ async function certificateRenewalDrill(kit: DrillKit, edgeOf: (node: ClusterNode
   const { swarm } = kit;
   const nodes = swarm.cluster.nodes;
   const host = new URL(kit.base).hostname;
-  const served = () => Promise.all(nodes.map((node) => servedSerial(edgeOf(node), host, swarm.caFile)));
+  const served = () =>
+    Promise.all(nodes.map(async (node) => serial((await servedCertificate(node.address, 443, host)).serialNumber)));
   const before = await served();
   const dir = fromRepo('.run/swarm/renewed');
   mkdirSync(dir, { recursive: true });
@@ -233,17 +233,6 @@ async function certificateRenewalDrill(kit: DrillKit, edgeOf: (node: ClusterNode
 
 /** A serial number as hex, upper case, without leading zeros (the two APIs differ there). */
 const serial = (hex: string) => hex.toUpperCase().replace(/^0+/, '');
-
-/** The serial number of the certificate an edge serves for `host`. */
-function servedSerial(edge: Edge, host: string, caFile: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: edge.address, port: edge.port, servername: host, ca: readFileSync(caFile) }, () => {
-      resolve(serial(socket.getPeerCertificate().serialNumber));
-      socket.end();
-    });
-    socket.on('error', reject);
-  });
-}
 
 /** Seconds between the first and the last failed request's sending. */
 function spanSeconds(failures: Outcome[]): number {
