@@ -14,6 +14,8 @@ import { fromRepo } from '../../testkit/repo.ts';
 import type { DockerStack } from './docker-stack.ts';
 
 const log = (message: string) => say('docker-stack', message);
+/** The compose stack's files, merged in this order (paths in each are relative to the repository root). */
+export const COMPOSE_FILES = ['docker-compose.yml', 'deploy/compose/monitoring.yml'];
 /** Settings the compose file decides for the service (docker-compose.yml, service.environment). */
 const COMPOSE_OWNED = ['HOST', 'PORT', 'REDIS_URL', 'REDIS_SENTINELS', 'TRUST_PROXY', 'COOKIE_SECURE'] as const;
 /** The Sentinels of the compose profile `ha` (docker-compose.yml). */

@@ -10,7 +10,7 @@ import { announce } from '../lib/access.ts';
 import { CliError, say } from '../lib/log.ts';
 import { run, waitFor, type RunOptions } from '../../testkit/run.ts';
 import { ensureTools } from '../lib/tools.ts';
-import { writeComposeInputs } from './compose-inputs.ts';
+import { COMPOSE_FILES, writeComposeInputs } from './compose-inputs.ts';
 import { findEngine, startEngine } from './engine.ts';
 import { buildStandinImages, neededImages } from './standin-images.ts';
 
@@ -78,7 +78,7 @@ export class DockerStack {
   private async compose(args: string[], options: RunOptions & { profiles?: string[] } = {}) {
     this.composeCommand ??= await composeCommand();
     const [command, ...rest] = this.composeCommand;
-    const project = ['-p', this.project, '-f', join(repoRoot, 'docker-compose.yml')];
+    const project = ['-p', this.project, ...COMPOSE_FILES.flatMap((file) => ['-f', join(repoRoot, file)])];
     return run(command!, [...rest, ...project, '--env-file', join(this.runDir, 'compose.env'), ...args], {
       ...options,
       env: { ...process.env, COMPOSE_PROFILES: (options.profiles ?? this.profiles()).join(',') },

@@ -7,6 +7,7 @@ import { pinnedNodeVersion } from '../lib/node-pin.ts';
 import { repoRoot } from '../../testkit/repo.ts';
 import { capture, run } from '../../testkit/run.ts';
 import { ensureTools } from '../lib/tools.ts';
+import { COMPOSE_FILES } from './compose-inputs.ts';
 
 const log = (message: string) => say('standin', message);
 const STANDIN_DIR = join(repoRoot, 'deploy/standin');
@@ -32,7 +33,7 @@ function recipes(): Map<string, string> {
 }
 
 /** The stack's files; deploy/swarm/cluster.yml (the three-node swarm's engines) is asked for by its tooling. */
-const STACK_FILES = ['docker-compose.yml', 'deploy/swarm/stack.yml'];
+const STACK_FILES = [...COMPOSE_FILES, 'deploy/swarm/stack.yml'];
 
 /**
  * Every external image the project names: the Dockerfile's FROM lines (ARG defaults resolved,
