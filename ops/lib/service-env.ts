@@ -9,7 +9,7 @@ export const SECRET_FILES = Object.fromEntries(SECRET_KEYS.map((key) => [key, ke
 
 /**
  * The forward-auth access rules a stack gives the service when .env names none: the demo app
- * at https://localhost/demo/ for the admin and the group `demo` (README, "Protect your own app").
+ * at https://localhost/demo/ for the admin and the group `demo` (docs/forward-auth.md).
  */
 export const DEFAULT_ACCESS_RULES = 'deploy/access-rules.json';
 
