@@ -1,19 +1,11 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { envFileText, readEnvFile } from '../../testkit/env-file.ts';
-import { CliError, say } from '../lib/log.ts';
-import { redisConfString, writeSecretFiles } from '../lib/secrets.ts';
-import {
-  DEFAULT_ACCESS_RULES,
-  SECRET_FILES,
-  assertValidServiceConfig,
-  serviceEnvFrom,
-  type SecretKey,
-} from '../lib/service-env.ts';
+import { CliError } from '../lib/log.ts';
+import { DEFAULT_ACCESS_RULES, containerServiceEnv } from '../lib/service-env.ts';
 import { fromRepo } from '../../testkit/repo.ts';
 import type { DockerStack } from './docker-stack.ts';
 
-const log = (message: string) => say('docker-stack', message);
 /** The compose stack's files, merged in this order (paths in each are relative to the repository root). */
 export const COMPOSE_FILES = ['docker-compose.yml', 'deploy/compose/monitoring.yml'];
 /** Settings the compose file decides for the service (docker-compose.yml, service.environment). */
@@ -53,16 +45,15 @@ function writeAcmeInputs(stack: DockerStack, dotenv: Record<string, string>, pub
  */
 export function writeComposeInputs(stack: DockerStack): void {
   const dotenv = readEnvFile(stack.envFile);
-  const { settings, secrets, overridden } = serviceEnvFrom(dotenv, COMPOSE_OWNED);
-  for (const key of overridden) log(`${key} in ${stack.envFile} is not used: the compose file sets it`);
   const backendSubnet = stack.setting('BACKEND_SUBNET', DEFAULT_BACKEND_SUBNET);
   const publicOrigin = stack.setting('PUBLIC_ORIGIN', 'https://localhost');
-  assertValidServiceConfig(
-    { ...settings, ...secrets, PUBLIC_ORIGIN: publicOrigin, TRUST_PROXY: backendSubnet },
-    stack.envFile,
-  );
-  const empty = (Object.keys(SECRET_FILES) as SecretKey[]).find((key) => !secrets[key]);
-  if (empty) throw new CliError(`${empty} is empty: set it in ${stack.envFile} (make env creates a complete one)`);
+  const { settings, secrets } = containerServiceEnv(stack.envFile, {
+    owned: COMPOSE_OWNED,
+    ownedBy: 'the compose file',
+    decides: { PUBLIC_ORIGIN: publicOrigin, TRUST_PROXY: backendSubnet },
+    secretsDir: stack.secretsDir,
+    mode: 0o444,
+  });
   mkdirSync(stack.runDir, { recursive: true });
   const sentinels = stack.profiles().includes('ha') ? HA_SENTINELS : '';
   const acme = stack.profiles().includes('acme');
@@ -99,9 +90,4 @@ export function writeComposeInputs(stack: DockerStack): void {
     envFileText(`${from}: the service's settings (secrets arrive as files).`, settings),
     { mode: 0o600 },
   );
-  const files = Object.fromEntries(
-    Object.entries(secrets).map(([key, value]) => [SECRET_FILES[key as SecretKey], value]),
-  );
-  files['redis_requirepass.conf'] = `requirepass ${redisConfString(secrets.REDIS_PASSWORD!)}`;
-  writeSecretFiles(stack.secretsDir, files, 0o444);
 }

@@ -1,5 +1,7 @@
 import { CONFIG_KEYS, ConfigError, SECRET_KEYS, loadConfig } from '../../service/src/config/config.ts';
-import { CliError } from './log.ts';
+import { readEnvFile } from '../../testkit/env-file.ts';
+import { CliError, say } from './log.ts';
+import { redisConfString, writeSecretFiles } from './secrets.ts';
 
 export type SecretKey = (typeof SECRET_KEYS)[number];
 
@@ -60,4 +62,32 @@ export function assertValidServiceConfig(env: Record<string, string | undefined>
   const issues = configIssues(env);
   if (issues.length > 0)
     throw new CliError(`${envFile}: the service would refuse this configuration:\n  - ${issues.join('\n  - ')}`, 78);
+}
+
+/**
+ * A container stack's share of .env (compose, swarm): the service's settings, checked with its
+ * schema together with what the stack decides (`decides`), and its secrets written as files into
+ * `secretsDir` (never environment), with redis_requirepass.conf for the Redis containers.
+ */
+export function containerServiceEnv(
+  envFile: string,
+  stack: {
+    owned: readonly string[];
+    ownedBy: string;
+    decides: Record<string, string>;
+    secretsDir: string;
+    mode: number;
+  },
+): ServiceEnv {
+  const { settings, secrets, overridden } = serviceEnvFrom(readEnvFile(envFile), stack.owned);
+  for (const key of overridden) say('stack', `${key} in ${envFile} is not used: ${stack.ownedBy} sets it`);
+  assertValidServiceConfig({ ...settings, ...secrets, ...stack.decides }, envFile);
+  const empty = (Object.keys(SECRET_FILES) as SecretKey[]).find((key) => !secrets[key]);
+  if (empty) throw new CliError(`${empty} is empty: set it in ${envFile} (make env creates a complete one)`);
+  const files: Record<string, string> = {
+    'redis_requirepass.conf': `requirepass ${redisConfString(secrets.REDIS_PASSWORD!)}`,
+  };
+  for (const [key, value] of Object.entries(secrets)) files[SECRET_FILES[key as SecretKey]] = value;
+  writeSecretFiles(stack.secretsDir, files, stack.mode);
+  return { settings, secrets, overridden };
 }

@@ -5,20 +5,14 @@ import { ensureLocalCertificates } from '../../testkit/certs.ts';
 import { nginxFiles } from '../../testkit/nginx.ts';
 import { DockerStack } from '../docker/docker-stack.ts';
 import { generateEnvFile } from '../env-gen.ts';
-import { readEnvFile } from '../../testkit/env-file.ts';
+import { envFileText } from '../../testkit/env-file.ts';
 import { announce } from '../lib/access.ts';
 import { CliError, say } from '../lib/log.ts';
 import { atPort, probe } from '../../testkit/http.ts';
 import { fromRepo, repoRoot } from '../../testkit/repo.ts';
 import { capture, run, sleep, waitFor, type RunOptions } from '../../testkit/run.ts';
 import { writeSecretFiles } from '../lib/secrets.ts';
-import {
-  DEFAULT_ACCESS_RULES,
-  SECRET_FILES,
-  assertValidServiceConfig,
-  serviceEnvFrom,
-  type SecretKey,
-} from '../lib/service-env.ts';
+import { DEFAULT_ACCESS_RULES, containerServiceEnv } from '../lib/service-env.ts';
 import { ensureTools } from '../lib/tools.ts';
 import { Cluster, NODES_FILE } from './cluster.ts';
 import { STACK_FILE, contentVersion, pushImages, writeNginxConfigs } from './stack-inputs.ts';
@@ -130,26 +124,16 @@ export class SwarmStack {
   /** What the stack file interpolates: the service's settings, the secret files and every version suffix. */
   private writeInputs(): Record<string, string> {
     const envFile = this.docker.envFile;
-    const { settings, secrets, overridden } = serviceEnvFrom(readEnvFile(envFile), SWARM_OWNED);
-    for (const key of overridden) log(`${key} in ${envFile} is not used: the stack file sets it`);
     const subnet = this.setting('SWARM_BACKEND_SUBNET', DEFAULT_BACKEND_SUBNET);
-    assertValidServiceConfig({ ...settings, ...secrets, PUBLIC_ORIGIN: this.origin, TRUST_PROXY: subnet }, envFile);
-    for (const key of Object.keys(SECRET_FILES) as SecretKey[]) {
-      if (!secrets[key]) throw new CliError(`${key} is empty: set it in ${envFile} (make env creates a complete one)`);
-    }
-    const password = secrets.REDIS_PASSWORD!;
-    const requirepass = `requirepass "${password.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
-    writeSecretFiles(
-      join(this.runDir, 'secrets'),
-      {
-        ...Object.fromEntries(Object.entries(secrets).map(([key, value]) => [SECRET_FILES[key as SecretKey], value])),
-        'redis_requirepass.conf': requirepass,
-      },
-      0o400,
-    );
-    const serviceEnv = Object.entries(settings).map(([key, value]) => `${key}=${value}\n`);
-    const header = `# Written by the swarm tooling from ${envFile}: the service's settings (secrets arrive as files).\n`;
-    writeSecretFiles(this.runDir, { 'service.env': header + serviceEnv.join('') }, 0o600);
+    const { settings, secrets } = containerServiceEnv(envFile, {
+      owned: SWARM_OWNED,
+      ownedBy: 'the stack file',
+      decides: { PUBLIC_ORIGIN: this.origin, TRUST_PROXY: subnet },
+      secretsDir: join(this.runDir, 'secrets'),
+      mode: 0o400,
+    });
+    const header = `Written by the swarm tooling from ${envFile}: the service's settings (secrets arrive as files).`;
+    writeSecretFiles(this.runDir, { 'service.env': envFileText(header, settings) }, 0o600);
     const certFile = this.env.TLS_CERT_FILE || join(repoRoot, 'certs/localhost.crt');
     const keyFile = this.env.TLS_KEY_FILE || join(repoRoot, 'certs/localhost.key');
     const rulesFile = fromRepo(settings.ACCESS_RULES_FILE ?? DEFAULT_ACCESS_RULES);
@@ -166,7 +150,7 @@ export class SwarmStack {
       METRICS_AT_EDGE: 'on',
       TLS_CERT_FILE: certFile,
       TLS_KEY_FILE: keyFile,
-      REDIS_PASSWORD_VERSION: contentVersion(password),
+      REDIS_PASSWORD_VERSION: contentVersion(secrets.REDIS_PASSWORD!),
       SESSION_SECRETS_VERSION: contentVersion(secrets.SESSION_SECRETS!),
       METRICS_TOKEN_VERSION: contentVersion(secrets.METRICS_TOKEN!),
       ADMIN_PASSWORD_VERSION: contentVersion(secrets.ADMIN_PASSWORD!),
