@@ -24,7 +24,6 @@ const isWorkload = (doc: Json): boolean => doc.kind === 'Deployment' || doc.kind
 const matches = (selector: Json, labels: unknown): boolean =>
   Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => asObject(labels)[k] === v);
 
-/** The pod's volume mounted at mountPath in the container. */
 function volumeAt(doc: Json, container: Json, mountPath: string): Json {
   const mount = objects(container.volumeMounts).find((m) => m.mountPath === mountPath);
   return asObject(objects(podSpecOf(doc).volumes).find((v) => mount && v.name === mount.name));
@@ -139,12 +138,11 @@ export function crossChecks(docs: Json[], where: string): Problem[] {
           // as `${NAME}`, on which nginx fails at start: the templates must render with the container's
           // environment, by the native stack's renderTemplate (the same variable list).
           const templates = configMaps.get(asObject(volumeAt(doc, container, '/etc/nginx/templates').configMap).name);
-          const vars = Object.fromEntries(NGINX_TEMPLATE_VARS.map((name) => [name, name in env ? 'set' : '']));
+          const set = NGINX_TEMPLATE_VARS.map((name) => [name, name in env ? 'set' : '']);
+          const vars = Object.fromEntries(set) as NginxTemplateVars;
           try {
             // renderTemplate wants every listed variable for any template: the first failure says it all.
-            for (const [name, text] of Object.entries(templates ?? {})) {
-              renderTemplate(String(text), vars as NginxTemplateVars, name);
-            }
+            for (const [name, text] of Object.entries(templates ?? {})) renderTemplate(String(text), vars, name);
           } catch (error) {
             problem(`${path}.env`, (error as Error).message);
           }

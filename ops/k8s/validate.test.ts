@@ -8,7 +8,8 @@ import { suiteScratchDir } from '../../testkit/scratch-dir.ts';
 import { CliError } from '../lib/log.ts';
 import { OPERATOR_SECRETS } from './references.ts';
 import { validateResource } from './schema.ts';
-import { MANIFEST_DIR, render, validateKubernetesManifests } from './validate.ts';
+import { render } from './kustomize.ts';
+import { MANIFEST_DIR, validateKubernetesManifests } from './validate.ts';
 
 // Manifests are untyped YAML walked deep here; expect() is the type check (as with response bodies).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -31,14 +32,13 @@ const deployment = (spec: Obj = {}, container: Obj = {}) => {
   return { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'x' }, spec: fields };
 };
 const UNKNOWN = 'unknown field: DeploymentSpec has no such field in Kubernetes 1.36';
-const notDeployed = [expect.objectContaining({ message: expect.stringMatching(/is not one this project deploys/) })];
-const at = (path: string, message: unknown = expect.anything()) => expect.objectContaining({ path, message });
-
-const certificate = {
-  apiVersion: 'cert-manager.io/v1',
-  kind: 'Certificate',
-  metadata: { name: 'c' },
-  spec: { secretName: 's', dnsNames: ['auth.example.com'], issuerRef: { name: 'letsencrypt', kind: 'Issuer' } },
+const at = (path: string, message: unknown = expect.anything(), resource: unknown = expect.anything()) =>
+  expect.objectContaining({ path, message, resource });
+const notDeployed = [at('', expect.stringMatching(/is not one this project deploys/))];
+const issuerRef = { name: 'letsencrypt', kind: 'Issuer' };
+const certificate = (spec: Obj = {}) => {
+  const fields = { secretName: 's', dnsNames: ['auth.example.com'], issuerRef, ...spec };
+  return { apiVersion: 'cert-manager.io/v1', kind: 'Certificate', metadata: { name: 'c' }, spec: fields };
 };
 
 it.each<[string, Obj, unknown]>([
@@ -66,23 +66,19 @@ it.each<[string, Obj, unknown]>([
   ['fails on a kind the project does not deploy', { apiVersion: 'batch/v1', kind: 'Job' }, notDeployed],
   ['fails on an old apiVersion', { ...deployment(), apiVersion: 'apps/v1beta1' }, notDeployed],
   ['fails on a custom resource', { apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor' }, notDeployed],
-  ['passes a well-formed cert-manager Certificate', { ...certificate, spec: { ...certificate.spec } }, []],
+  ['passes a well-formed cert-manager Certificate', certificate(), []],
   [
     'fails on a cert-manager Certificate without its Secret name and with a wrong type',
-    { ...certificate, spec: { ...certificate.spec, secretName: undefined, dnsNames: 'auth.example.com' } },
+    certificate({ secretName: undefined, dnsNames: 'auth.example.com' }),
     expect.arrayContaining([
-      expect.objectContaining({
-        resource: 'Certificate/c',
-        path: 'spec.secretName',
-        message: 'required field is missing',
-      }),
-      expect.objectContaining({ resource: 'Certificate/c', path: 'spec.dnsNames', message: 'must be array' }),
+      at('spec.secretName', 'required field is missing', 'Certificate/c'),
+      at('spec.dnsNames', 'must be array', 'Certificate/c'),
     ]),
   ],
   [
     'fails on a Secret: secrets are never committed',
     { apiVersion: 'v1', kind: 'Secret', metadata: { name: 's' }, stringData: { a: 'b' } },
-    [expect.objectContaining({ resource: 'Secret/s', message: expect.stringMatching(/never committed/) })],
+    [at('', expect.stringMatching(/never committed/), 'Secret/s')],
   ],
 ])('validateResource %s', async (_, doc, expected) => {
   expect(await validateResource(doc, 'x.yaml')).toEqual(expected);
@@ -176,8 +172,8 @@ describe('the base (policy)', () => {
   /** By name; a generated ConfigMap's name has kustomize's hash appended. */
   const find = (kind: string, name: string): Obj => {
     const doc = docs.find((d) => d.kind === kind && new RegExp(`^${name}(-[a-z0-9]{10})?$`).test(d.metadata.name));
-    expect({ [`${kind}/${name} in the base`]: doc !== undefined }).toEqual({ [`${kind}/${name} in the base`]: true });
-    return doc as Obj;
+    if (doc) return doc;
+    throw new Error(`${kind}/${name} is not in the base`);
   };
   const [service, edge] = [() => find('Deployment', 'authstack'), () => find('Deployment', 'authstack-edge')];
   const [servicePod, edgePod] = [() => service().spec.template.spec, () => edge().spec.template.spec];

@@ -4,14 +4,6 @@ import { join } from 'node:path';
 import { CliError } from '../lib/log.ts';
 import { run, sleep, waitFor, which } from '../../testkit/run.ts';
 
-export interface StartOptions {
-  /** The process's whole environment (default: ours). */
-  env?: NodeJS.ProcessEnv;
-  cwd?: string;
-  /** The file the process appends its stdout and stderr to. */
-  log: string;
-}
-
 const executable = (command: string): string => {
   const path = command.startsWith('/') ? command : which(command);
   if (!path) throw new CliError(`${command} is not installed`);
@@ -39,26 +31,23 @@ export class Daemons {
     return join(this.runDir, `${name}.pid`);
   }
 
-  /** start-stop-daemon's arguments: first those that pick `name`'s process (its pid file and program), then `action`. */
-  private ssdArgs(name: string, action: string[]): string[] {
+  /** start-stop-daemon and its arguments: first those that pick `name`'s process (pid file and program), then `action`. */
+  private ssd(name: string, ...action: string[]): [string, string[]] {
     const program = this.programs[name];
     if (!program) throw new Error(`no daemon named ${name}`);
-    return ['--pidfile', this.pidFile(name), '--exec', executable(program), ...action];
+    const select = ['--pidfile', this.pidFile(name), '--exec', executable(program)];
+    return [executable('start-stop-daemon'), [...select, ...action]];
   }
 
   /** A start-stop-daemon query or signal to `name`'s recorded process: true when it matched and succeeded. */
-  private ask(name: string, action: string[]): boolean {
-    if (!existsSync(this.pidFile(name))) return false;
-    return spawnSync(executable('start-stop-daemon'), this.ssdArgs(name, action), { stdio: 'ignore' }).status === 0;
+  private ask(name: string, ...action: string[]): boolean {
+    return existsSync(this.pidFile(name)) && spawnSync(...this.ssd(name, ...action), { stdio: 'ignore' }).status === 0;
   }
 
-  async start(name: string, args: string[], options: StartOptions): Promise<number> {
+  async start(name: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; log: string }) {
     const detached = ['--start', '--background', '--make-pidfile', '--output', options.log];
     const action = [...detached, '--chdir', options.cwd ?? process.cwd(), '--', ...args];
-    const started = await run(executable('start-stop-daemon'), this.ssdArgs(name, action), {
-      env: options.env,
-      allowFailure: true,
-    });
+    const started = await run(...this.ssd(name, ...action), { env: options.env, allowFailure: true });
     // A program that fails at once (bad configuration, port taken) is gone a moment later.
     await sleep(200);
     const pid = this.pidOf(name);
@@ -87,19 +76,18 @@ export class Daemons {
   }
 
   /** Stops `name` with `signal` (TERM), then KILL when it is still there after the timeout. */
-  async stop(name: string, options: { signal?: NodeJS.Signals; timeoutMs: number }): Promise<boolean> {
+  async stop(name: string, { signal = 'SIGTERM', timeoutMs }: { signal?: NodeJS.Signals; timeoutMs: number }) {
     if (!this.isRunning(name)) {
       rmSync(this.pidFile(name), { force: true });
       return false;
     }
-    const retry = `${(options.signal ?? 'SIGTERM').replace(/^SIG/, '')}/${Math.ceil(options.timeoutMs / 1000)}/KILL/5`;
-    const action = ['--stop', '--retry', retry, '--remove-pidfile'];
-    await run(executable('start-stop-daemon'), this.ssdArgs(name, action), { allowFailure: true });
+    const retry = `${signal.replace(/^SIG/, '')}/${Math.ceil(timeoutMs / 1000)}/KILL/5`;
+    await run(...this.ssd(name, '--stop', '--retry', retry, '--remove-pidfile'), { allowFailure: true });
     return true;
   }
 
   isRunning(name: string): boolean {
-    return this.ask(name, ['--status']);
+    return this.ask(name, '--status');
   }
 
   /** The PID of `name` while it runs (start-stop-daemon --status has read and checked the pid file). */
@@ -109,6 +97,6 @@ export class Daemons {
 
   /** Sends a signal (HUP: nginx reloads its configuration) to a running daemon. */
   signal(name: string, sig: NodeJS.Signals): boolean {
-    return this.ask(name, ['--stop', '--signal', sig.replace(/^SIG/, '')]);
+    return this.ask(name, '--stop', '--signal', sig.replace(/^SIG/, ''));
   }
 }

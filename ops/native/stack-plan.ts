@@ -1,16 +1,15 @@
 import { X509Certificate } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { ACME_CONFIG_KEYS } from '../../service/src/acme/acme-config.ts';
 import { certPaths } from '../../testkit/certs.ts';
-import { envFileText } from '../../testkit/env-file.ts';
 import { nginxGlobals, type NginxTemplateVars } from '../../testkit/nginx.ts';
 import { pickPort } from '../../testkit/ports.ts';
-import { fromRepo, repoRoot } from '../../testkit/repo.ts';
+import { fromRepo } from '../../testkit/repo.ts';
 import { CliError, say } from '../lib/log.ts';
-import { redisConfString } from '../lib/secrets.ts';
 
 const log = (message: string) => say('native-stack', message);
+
+const TLS_MODES = ['local', 'files', 'acme'] as const;
 
 /** Ports and TLS files of one run, chosen by `up` and kept while anything runs. */
 export interface StackState {
@@ -22,16 +21,13 @@ export interface StackState {
   tlsKey: string;
   tlsOcsp: 'on' | 'off';
   /** local: the local CA's certificate; files: TLS_CERT/TLS_KEY of your own; acme: the renewer's. */
-  tlsMode: TlsMode;
+  tlsMode: (typeof TLS_MODES)[number];
   /** The local CA that issued tlsCert; absent for a certificate of your own. */
   caFile?: string;
   publicOrigin: string;
   /** TLS_MODE=acme: where the renewer serves its metrics. */
   acmeMetricsPort?: number;
 }
-
-const TLS_MODES = ['local', 'files', 'acme'] as const;
-type TlsMode = (typeof TLS_MODES)[number];
 
 /** The renewer's directories in a run: the challenge webroot nginx serves, certbot's state, the installed pair. */
 export function acmePaths(runDir: string) {
@@ -61,12 +57,12 @@ export async function planStack(
   };
   const tlsCert = env.TLS_CERT || dotenv.TLS_CERT;
   const tlsKey = env.TLS_KEY || dotenv.TLS_KEY;
-  const tlsMode = (env.TLS_MODE || dotenv.TLS_MODE || (tlsCert || tlsKey ? 'files' : 'local')) as TlsMode;
+  const tlsMode = (env.TLS_MODE || dotenv.TLS_MODE || (tlsCert || tlsKey ? 'files' : 'local')) as StackState['tlsMode'];
   if (!TLS_MODES.includes(tlsMode)) throw new CliError(`TLS_MODE must be ${TLS_MODES.join(', ')}, got '${tlsMode}'`);
   if (tlsMode === 'acme' && (tlsCert || tlsKey))
     throw new CliError('TLS_MODE=acme obtains the certificate itself: unset TLS_CERT and TLS_KEY');
 
-  const ports: Omit<StackState, 'tlsCert' | 'tlsKey' | 'tlsOcsp' | 'tlsMode' | 'publicOrigin'> = {
+  const ports = {
     httpsPort: await port('HTTPS', env.HTTPS_PORT, 443, 8443),
     httpPort: await port('HTTP', env.HTTP_PORT, 80, 8080),
     servicePort: await port('service', env.SERVICE_PORT, 3000),
@@ -108,43 +104,6 @@ export async function planStack(
   return { ...ports, ...tls, tlsMode, tlsOcsp: tlsOcsp as 'on' | 'off', publicOrigin };
 }
 
-/** deploy/redis.conf plus this run's settings; the password is in this file, never in argv. */
-export function redisConf(state: StackState, dataDir: string, password: string): string {
-  return [
-    '# Rendered by the native stack: deploy/redis.conf + native run-time settings.',
-    `include ${join(repoRoot, 'deploy/redis.conf')}`,
-    'bind 127.0.0.1',
-    `port ${state.redisPort}`,
-    `dir ${dataDir}`,
-    `pidfile ${join(dataDir, 'redis-server.pid')}`,
-    'daemonize no',
-    'logfile ""',
-    `requirepass ${redisConfString(password)}`,
-    '',
-  ].join('\n');
-}
-
-/** How the smoke tests reach this stack (docs/edge.md, SMOKE_STACK_FILE). */
-export function smokeEnv(state: StackState, envFile: string, runDir: string): string {
-  const host = new URL(state.publicOrigin).hostname;
-  const acme: Record<string, string> =
-    state.tlsMode === 'acme'
-      ? {
-          SMOKE_ACME_METRICS_CMD: `curl -fsS http://127.0.0.1:${state.acmeMetricsPort}/metrics`,
-          SMOKE_ACME_RENEW_CMD: `kill -USR2 "$(cat '${join(runDir, 'acme.pid')}')"`,
-          SMOKE_RESTART_CMD: `STACK=native RUN_DIR='${runDir}' ENV_FILE='${envFile}' '${process.execPath}' '${join(repoRoot, 'ops/cli.ts')}' restart`,
-        }
-      : {};
-  return envFileText('Written by the native stack (make up): how the smoke tests reach this stack.', {
-    BASE_URL: state.publicOrigin,
-    SMOKE_HTTP_URL: `http://${host}${state.httpPort === 80 ? '' : `:${state.httpPort}`}`,
-    SMOKE_ENV_FILE: envFile,
-    SMOKE_CA_FILE: state.caFile ?? '',
-    SMOKE_SERVICE_LOG_CMD: `cat '${join(runDir, 'service.log')}'`,
-    ...acme,
-  });
-}
-
 /** The project's nginx templates' variables for this run (testkit/nginx.ts renders them). */
 export function nginxVars(state: StackState, runDir: string, metricsAtEdge: boolean): NginxTemplateVars {
   return {
@@ -163,27 +122,7 @@ export function nginxVars(state: StackState, runDir: string, metricsAtEdge: bool
 }
 
 /** nginx's command line for the configuration rendered into `out` (add -t to test it). */
-export function nginxArgs(out: string): string[] {
-  return ['-p', `${out}/`, '-c', join(out, 'nginx.conf'), '-g', nginxGlobals(out)];
-}
-
-/** The renewer's environment (TLS_MODE=acme): .env's ACME settings and this run's paths and ports. */
-export function renewerEnv(state: StackState, dotenv: Record<string, string>, runDir: string): NodeJS.ProcessEnv {
-  const paths = acmePaths(runDir);
-  return {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME ?? '/',
-    ...Object.fromEntries(ACME_CONFIG_KEYS.filter((key) => dotenv[key]).map((key) => [key, dotenv[key]])),
-    PUBLIC_ORIGIN: state.publicOrigin,
-    ACME_STATE_DIR: paths.state,
-    ACME_WEBROOT: paths.webroot,
-    TLS_CERT: paths.cert,
-    TLS_KEY: paths.key,
-    ACME_METRICS_HOST: '127.0.0.1',
-    ACME_METRICS_PORT: String(state.acmeMetricsPort),
-    ACME_NGINX_PIDFILE: join(runDir, 'nginx', 'nginx.pid'),
-  };
-}
+export const nginxArgs = (out: string) => ['-p', `${out}/`, '-c', join(out, 'nginx.conf'), '-g', nginxGlobals(out)];
 
 /**
  * The challenge webroot, readable by nginx's unprivileged workers down from the run directory
