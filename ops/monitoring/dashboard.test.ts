@@ -9,11 +9,14 @@ import { repoRoot } from '../../testkit/repo.ts';
 import * as promql from './promql.ts';
 
 /**
- * The shipped dashboards, provisioning and rules, checked without a Prometheus (the live check,
- * promql-check.ts, runs in test-stack): valid JSON, one data source uid everywhere, the mounts
- * compose gives Grafana, and no metric name the service does not register.
+ * The shipped dashboards, provisioning and rules, checked without a Prometheus (the live check, promql-check.ts, runs
+ * in test-stack): valid JSON, one data source uid everywhere, the mounts compose gives Grafana, and no metric name the
+ * service does not register.
  */
-const dashboardFiles = promql.filesIn(promql.DASHBOARD_DIR, '.json');
+const dashboards = promql.filesIn(promql.DASHBOARD_DIR, '.json').map((file) => ({
+  file: basename(file),
+  dashboard: JSON.parse(readFileSync(file, 'utf8')),
+}));
 type Ref = { type?: string; uid?: string };
 type Panel = {
   id: number;
@@ -23,41 +26,34 @@ type Panel = {
   targets?: Array<{ datasource?: Ref }>;
 };
 const panelsOf = (dashboard: unknown) => promql.dashboardPanels(dashboard) as unknown as Panel[];
-const readDashboard = (file: string) => JSON.parse(readFileSync(file, 'utf8'));
 const readYaml = (path: string) => parseYaml(readFileSync(join(repoRoot, path), 'utf8'));
 const { datasources } = readYaml('deploy/grafana/provisioning/datasources/prometheus.yml');
 const { providers } = readYaml('deploy/grafana/provisioning/dashboards/authstack.yml');
-const grafana = readYaml('docker-compose.yml').services.grafana;
+const grafana = readYaml('deploy/compose/monitoring.yml').services.grafana;
 
 describe('the Grafana dashboards', () => {
   it('when parsed, then each has a unique uid, unique panel ids and titles (the check names panels by title), and panels inside the 24-column grid', () => {
-    expect(dashboardFiles.length).toBeGreaterThan(0);
-    const uids = dashboardFiles.map((file) => readDashboard(file).uid);
+    expect(dashboards.length).toBeGreaterThan(0);
+    const uids = dashboards.map(({ dashboard }) => dashboard.uid);
     expect(new Set(uids).size).toBe(uids.length);
-    for (const file of dashboardFiles) {
-      const panels = panelsOf(readDashboard(file));
-      const ids = panels.map((p) => p.id);
-      expect({ file: basename(file), uniqueIds: new Set(ids).size }).toEqual({
-        file: basename(file),
-        uniqueIds: ids.length,
-      });
-      const titles = panels.map((p) => p.title);
-      expect(titles.filter((title, i) => titles.indexOf(title) !== i)).toEqual([]);
-      for (const panel of panels) expect(panel.gridPos.x + panel.gridPos.w).toBeLessThanOrEqual(24);
+    const duplicates = (values: unknown[]) => values.filter((value, i) => values.indexOf(value) !== i);
+    for (const { file, dashboard } of dashboards) {
+      const panels = panelsOf(dashboard);
+      const [ids, titles] = [duplicates(panels.map((p) => p.id)), duplicates(panels.map((p) => p.title))];
+      const outsideGrid = panels.filter((p) => p.gridPos.x + p.gridPos.w > 24).map((p) => p.title);
+      expect({ file, ids, titles, outsideGrid }).toEqual({ file, ids: [], titles: [], outsideGrid: [] });
     }
   });
 
   it('when a panel, target or variable names a data source, then it is the provisioned Prometheus, by uid', () => {
     expect(datasources).toHaveLength(1);
-    for (const file of dashboardFiles) {
-      const dashboard = readDashboard(file);
-      const refs = [
-        ...panelsOf(dashboard).flatMap((panel) => [
-          panel.datasource,
-          ...(panel.targets ?? []).map((t) => t.datasource),
-        ]),
-        ...(dashboard.templating?.list ?? []).map((v: { datasource?: Ref }) => v.datasource),
-      ].filter((ref) => ref !== undefined);
+    for (const { dashboard } of dashboards) {
+      const panelRefs = panelsOf(dashboard).flatMap((panel) => [
+        panel.datasource,
+        ...(panel.targets ?? []).map((t) => t.datasource),
+      ]);
+      const variableRefs = (dashboard.templating?.list ?? []).map((v: { datasource?: Ref }) => v.datasource);
+      const refs = [...panelRefs, ...variableRefs].filter((ref) => ref !== undefined);
       expect(refs.length).toBeGreaterThan(0);
       for (const ref of refs) expect(ref).toEqual({ type: datasources[0].type, uid: datasources[0].uid });
     }
@@ -85,12 +81,8 @@ describe('the PromQL of the dashboards and the alert rules', () => {
     const metrics = createMetrics();
     // Registers the Redis gauges; nothing is collected here, so the client is never called.
     observeRedis(metrics, {} as RedisClient, 100);
-    const registered = Object.fromEntries(
-      [...metrics.registry.getMetricsAsArray(), ...createAcmeMetrics().registry.getMetricsAsArray()].map((metric) => [
-        metric.name,
-        String(metric.type),
-      ]),
-    );
+    const all = [...metrics.registry.getMetricsAsArray(), ...createAcmeMetrics().registry.getMetricsAsArray()];
+    const registered = Object.fromEntries(all.map((metric) => [metric.name, String(metric.type)]));
     const { exportedSeriesNames, PROMETHEUS_SERIES, BLACKBOX_SERIES } = promql;
     const known = new Set([...exportedSeriesNames(registered), ...PROMETHEUS_SERIES, ...BLACKBOX_SERIES, ...recorded]);
 
@@ -103,9 +95,9 @@ describe('the PromQL of the dashboards and the alert rules', () => {
   });
 
   it('when every expression is parsed by the PromQL grammar, then none has a syntax error', () => {
-    const errors = queries
-      .map((query) => [query.source, promql.syntaxError(query.promql)])
-      .filter(([, error]) => error !== undefined);
+    const errors = queries.flatMap(
+      (query) => promql.syntaxError(query.promql)?.replace(/^/, `${query.source}: `) ?? [],
+    );
 
     expect(errors).toEqual([]);
   });

@@ -1,9 +1,9 @@
 /**
- * Proves the dashboards' and alert rules' PromQL against real data: a throwaway Prometheus (Debian's
- * binary, the version compose runs) scrapes the target every second with the repository's rule files
- * loaded; once it has a few scrapes, every expression is evaluated through its HTTP API. A row fails on
- * a syntax or evaluation error, on a metric name the target never exports, on a rule Prometheus reports
- * unhealthy, and on an empty result where PANELS_WITH_DATA needs data.
+ * Proves the dashboards' and alert rules' PromQL against real data: a throwaway Prometheus (Debian's binary, the
+ * version compose runs) scrapes the target every second with the repository's rule files loaded; after a few scrapes
+ * every expression is evaluated through its HTTP API. A row fails on a syntax or evaluation error, on a metric name
+ * the target never exports, on a rule Prometheus reports unhealthy, and on an empty result where PANELS_WITH_DATA
+ * needs data.
  */
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,20 +17,10 @@ import { CliError, say } from '../lib/log.ts';
 import { sleep, waitFor } from '../../testkit/run.ts';
 import { writeSecretFiles } from '../lib/secrets.ts';
 import { ensureTools } from '../lib/tools.ts';
-import {
-  PROMETHEUS_SERIES,
-  RULES_DIR,
-  exportedSeriesNames,
-  filesIn,
-  loadQueries,
-  metricNames,
-  needsData,
-  unknownMetrics,
-} from './promql.ts';
+import { PROMETHEUS_SERIES, RULES_DIR, exportedSeriesNames, filesIn, loadQueries } from './promql.ts';
+import { metricNames, needsData, unknownMetrics } from './promql.ts';
 
 const log = (message: string) => say('promql-check', message);
-/** The scrape job: the rules and the dashboards select job="authstack". */
-const JOB = 'authstack';
 
 /** What the throwaway Prometheus scrapes: one target per job, as the compose Prometheus does. */
 export interface ScrapeTarget {
@@ -42,45 +32,37 @@ export interface ScrapeTarget {
   caFile?: string;
 }
 
-interface Answer<T> {
-  status: 'success' | 'error';
-  /** Absent on an error. */
-  data: T;
-  errorType?: string;
-  error?: string;
-}
+/** An HTTP API answer; `data` is absent on an error. */
+type Answer<T> = { status: 'success' | 'error'; data: T; errorType?: string; error?: string };
 type Rule = { name: string; health: string; lastError?: string; lastEvaluation: string };
-type Result = { resultType: string; result: Array<{ values?: Array<[number, string]> }> };
-type Targets = { activeTargets: Array<{ health: string; lastError: string }> };
+type Result = { resultType: string; result: unknown[] };
+type Target = { health: string; lastError: string };
 
 /** Starts Prometheus on a free loopback port in `workDir`; only the process it started is ever signalled. */
-async function startPrometheus(workDir: string, jobs: Record<string, ScrapeTarget>, ruleFiles: string[]) {
+async function startPrometheus(workDir: string, jobs: Record<string, ScrapeTarget>) {
   await ensureTools('prometheus');
   mkdirSync(join(workDir, 'data'), { recursive: true });
-  const scrape_configs = Object.entries(jobs).map(([name, target]) => {
-    const { protocol, host, pathname, searchParams } = new URL(target.url);
-    const params = Object.fromEntries([...searchParams.keys()].map((key) => [key, searchParams.getAll(key)]));
+  const rule_files = filesIn(RULES_DIR, '.yml');
+  const scrape_configs = Object.entries(jobs).map(([name, { url, tokenFile, caFile }]) => {
+    const { protocol, host, pathname, searchParams } = new URL(url);
     return {
       job_name: name,
       scheme: protocol.slice(0, -1),
       metrics_path: pathname,
-      params,
+      params: Object.fromEntries([...searchParams.keys()].map((key) => [key, searchParams.getAll(key)])),
       static_configs: [{ targets: [host] }],
-      authorization: target.tokenFile ? { type: 'Bearer', credentials_file: target.tokenFile } : undefined,
-      tls_config: target.caFile ? { ca_file: target.caFile } : undefined,
+      authorization: tokenFile ? { type: 'Bearer', credentials_file: tokenFile } : undefined,
+      tls_config: caFile ? { ca_file: caFile } : undefined,
     };
   });
   // JSON is YAML. Rules are evaluated as often as the target is scraped; the scrape timeout follows.
   const global = { scrape_interval: '1s', evaluation_interval: '1s' };
-  writeFileSync(join(workDir, 'prometheus.yml'), JSON.stringify({ global, rule_files: ruleFiles, scrape_configs }));
-  const [port] = (await freePorts(1)) as [number];
-  const url = `http://127.0.0.1:${port}`;
-  const logFile = join(workDir, 'prometheus.log');
+  writeFileSync(join(workDir, 'prometheus.yml'), JSON.stringify({ global, rule_files, scrape_configs }));
+  const address = `127.0.0.1:${(await freePorts(1))[0]}`;
+  const [url, logFile] = [`http://${address}`, join(workDir, 'prometheus.log')];
   const output = openSync(logFile, 'a');
-  const args = [`--config.file=${workDir}/prometheus.yml`, `--storage.tsdb.path=${workDir}/data`, '--log.level=warn'];
-  const child = spawn('prometheus', [...args, `--web.listen-address=127.0.0.1:${port}`], {
-    stdio: ['ignore', output, output],
-  });
+  const args = ['--config.file=prometheus.yml', '--storage.tsdb.path=data', `--web.listen-address=${address}`];
+  const child = spawn('prometheus', [...args, '--log.level=warn'], { cwd: workDir, stdio: ['ignore', output, output] });
   closeSync(output);
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.once('error', () => undefined);
@@ -92,6 +74,7 @@ async function startPrometheus(workDir: string, jobs: Record<string, ScrapeTarge
       const answer = await fetch(`${url}${path}?${query}`, { signal: AbortSignal.timeout(10_000) });
       return (await answer.json()) as Answer<T>;
     },
+    query: (query: string) => prometheus.api<Result>('/api/v1/query', { query }),
     rules: async () =>
       (await prometheus.api<{ groups: Array<{ rules: Rule[] }> }>('/api/v1/rules')).data.groups.flatMap((g) => g.rules),
     /** SIGTERM, then SIGKILL after 5 s; resolves when the process is gone. */
@@ -113,74 +96,61 @@ async function startPrometheus(workDir: string, jobs: Record<string, ScrapeTarge
 type Prometheus = Awaited<ReturnType<typeof startPrometheus>>;
 
 /**
- * Waits for `scrapes` successful scrapes (rate() needs two samples), then for every rule to be evaluated
- * after them, so alert expressions ran against real series. The first scrape comes about 5 s after the
- * start: Prometheus applies discovered targets every 5 s.
+ * Waits for `scrapes` successful scrapes of each job (rate() needs two samples), then for every rule to be evaluated
+ * after them, so alert expressions ran against real series. The first scrape comes about 5 s after the start:
+ * Prometheus applies discovered targets every 5 s.
  */
 async function waitForScrapes(prometheus: Prometheus, jobs: string[], scrapes: number): Promise<void> {
+  const seriesOf = async (query: string) => (await prometheus.query(query)).data.result.length;
+  const [tried, succeeded] = ['count_over_time', 'sum_over_time'].map((f) => `sum by (job) (${f}(up[1h]))`);
   let scrapedAt: number | undefined;
   const scraped = async () => {
     if (scrapedAt === undefined) {
-      let all = true;
-      for (const job of jobs) {
-        const { data } = await prometheus.api<Result>('/api/v1/query', { query: `up{job="${job}"}[1h]` });
-        const ups = (data.result[0]?.values ?? []).map(([, value]) => value);
-        // Every scrape so far failed (refused, 401): no point in waiting for the deadline.
-        if (ups.length >= scrapes && !ups.includes('1')) return false;
-        all &&= ups.filter((value) => value === '1').length >= scrapes;
-      }
-      if (all) scrapedAt = Date.now();
+      // Every scrape so far failed (refused, 401): no point in waiting for the deadline.
+      if (await seriesOf(`${tried} >= ${scrapes} unless ${succeeded} > 0`)) return false;
+      if ((await seriesOf(`${succeeded} >= ${scrapes}`)) === jobs.length) scrapedAt = Date.now();
     }
     const since = scrapedAt;
-    return since !== undefined && (await prometheus.rules()).every((r) => Date.parse(r.lastEvaluation) >= since)
-      ? true
-      : undefined;
+    if (since === undefined) return undefined;
+    return (await prometheus.rules()).every((r) => Date.parse(r.lastEvaluation) >= since) || undefined;
   };
   if (await waitFor(scraped, { timeoutMs: 30_000 })) return;
-  const { data } = await prometheus.api<Targets>('/api/v1/targets');
-  const health = data.activeTargets
-    .map((t) => ` (target ${t.health}${t.lastError ? `: ${t.lastError}` : ''})`)
-    .join('');
-  throw new CliError(`prometheus did not scrape ${jobs.join(', ')} ${scrapes} times${health}\n${prometheus.logTail()}`);
+  const targets = await prometheus.api<{ activeTargets: Target[] }>('/api/v1/targets');
+  const health = targets.data.activeTargets.map((t) => ` (target ${t.health}${t.lastError ? `: ${t.lastError}` : ''})`);
+  const what = `${jobs.join(', ')} ${scrapes} times${health.join('')}`;
+  throw new CliError(`prometheus did not scrape ${what}\n${prometheus.logTail()}`);
 }
 
 export interface CheckOptions {
-  /** The service (job authstack). */
+  /** The service (job authstack: the rules and the dashboards select job="authstack"). */
   target: ScrapeTarget;
   /**
-   * Other jobs the rules and panels select (job="acme": the certificate renewer; job="tls-edge": the
-   * blackbox exporter probing the edge). An expression that selects a job not scraped here is listed
-   * as skipped, not failed.
+   * Other jobs the rules and panels select (job="acme": the certificate renewer; job="tls-edge": the blackbox
+   * exporter probing the edge). An expression that selects a job not scraped here is listed as skipped, not failed.
    */
   otherJobs?: Record<string, ScrapeTarget>;
   /** Prometheus' config, TSDB and log; kept for the caller (who removes it). */
   workDir: string;
   /**
-   * false: PANELS_WITH_DATA may be empty too (a stack that saw only some of the smoke tests); a list:
-   * these panels must have data, the others may be empty.
+   * false: PANELS_WITH_DATA may be empty too (a stack that saw only some of the smoke tests); a list: these panels
+   * must have data, the others may be empty.
    */
   requireData?: boolean | readonly string[];
 }
 
 /** Runs the check and prints the table (stdout) and a verdict (stderr); true when every row passed. */
-export async function checkAndReport({
-  target,
-  otherJobs = {},
-  workDir,
-  requireData = true,
-}: CheckOptions): Promise<boolean> {
+export async function checkAndReport({ target, otherJobs = {}, workDir, requireData = true }: CheckOptions) {
   const { queries, recorded, missingPanels } = loadQueries();
   if (requireData && missingPanels.length > 0)
     throw new CliError(`PANELS_WITH_DATA names panels no dashboard has: ${missingPanels.join(', ')}`);
   const started = Date.now();
-  const jobs = { [JOB]: target, ...otherJobs };
-  const prometheus = await startPrometheus(workDir, jobs, filesIn(RULES_DIR, '.yml'));
+  const jobs = { authstack: target, ...otherJobs };
+  const prometheus = await startPrometheus(workDir, jobs);
   try {
     await waitForScrapes(prometheus, Object.keys(jobs), 3);
     const scraped = Object.entries(jobs).map(([job, { url }]) => `${job} ${url}`);
-    log(
-      `prometheus scraped ${scraped.join(', ')} (${Math.round((Date.now() - started) / 1000)}s); evaluating ${queries.length} expressions`,
-    );
+    const seconds = Math.round((Date.now() - started) / 1000);
+    log(`prometheus scraped ${scraped.join(', ')} (${seconds}s); evaluating ${queries.length} expressions`);
     // Name → type from the `# TYPE` lines of the scrapes, also for metrics that have no sample yet.
     const { data } = await prometheus.api<Record<string, Array<{ type: string }>>>('/api/v1/metadata');
     const metadata = Object.fromEntries(
@@ -188,45 +158,43 @@ export async function checkAndReport({
     );
     const inTsdb = (await prometheus.api<string[]>('/api/v1/label/__name__/values')).data;
     const known = new Set([...exportedSeriesNames(metadata), ...inTsdb, ...PROMETHEUS_SERIES, ...recorded]);
+    const notExported = (promql: string) => {
+      try {
+        return unknownMetrics(promql, known, metadata);
+      } catch (error) {
+        // Prometheus parsed it (the check runs after it answered), the PromQL grammar did not.
+        return [`(cannot read the metric names: ${(error as Error).message})`];
+      }
+    };
     const rules = new Map((await prometheus.rules()).map((rule) => [rule.name, rule]));
-    const rows: Array<{ source: string; series?: number; required: boolean; failure?: string; skipped?: string }> = [];
+    const width = Math.max(...queries.map((q) => q.source.length), 'EXPRESSION SOURCE'.length);
+    const print = (source: string, series: string, status: string) =>
+      process.stdout.write(`${source.padEnd(width)}  ${series.padStart(6)}  ${status}\n`);
+    print('EXPRESSION SOURCE', 'SERIES', 'STATUS');
+    const rows: Array<{ skipped?: boolean; required?: boolean; failure?: string; series?: number }> = [];
     for (const query of queries) {
       const absent = [...query.promql.matchAll(/\bjob="([^"]+)"/g)].map((m) => m[1]!).filter((job) => !(job in jobs));
       if (absent.length > 0) {
-        rows.push({ source: query.source, required: false, skipped: `job ${absent.join(', ')} not scraped here` });
+        print(query.source, '-', `skipped: job ${absent.join(', ')} not scraped here`);
+        rows.push({ skipped: true });
         continue;
       }
       const required = Array.isArray(requireData) ? needsData(query, requireData) : requireData && needsData(query);
-      const answer = await prometheus.api<Result>('/api/v1/query', { query: query.promql });
-      // vector and matrix: a list of series; scalar and string: one value (no data on an error).
-      const { resultType, result } = answer.data ?? {};
-      const series = answer.status !== 'success' ? undefined : /^(vector|matrix)$/.test(resultType) ? result.length : 1;
+      const { status, data, errorType, error } = await prometheus.query(query.promql);
+      // vector and matrix: a list of series; scalar and string: one value.
+      const series =
+        status !== 'success' ? undefined : /^(vector|matrix)$/.test(data.resultType) ? data.result.length : 1;
+      const unknown = series === undefined ? [] : notExported(query.promql);
       const rule = query.kind === 'alert' || query.kind === 'record' ? rules.get(query.name) : undefined;
-      let unknown: string[] = [];
-      try {
-        // What Prometheus cannot parse it reports itself; the names are read from what it can.
-        if (series !== undefined) unknown = unknownMetrics(query.promql, known, metadata);
-      } catch (error) {
-        unknown = [`(cannot read the metric names: ${(error as Error).message})`];
-      }
-      let failure: string | undefined;
-      if (series === undefined) failure = `${answer.errorType}: ${answer.error}`;
-      else if (unknown.length > 0) failure = `not exported by the target: ${unknown.join(', ')}`;
-      else if (rule && rule.health !== 'ok') failure = `rule ${rule.health}: ${rule.lastError ?? ''}`;
-      else if (series === 0 && required) failure = 'no data (this panel must have data)';
-      rows.push({ source: query.source, series, required, failure });
-    }
-    const width = Math.max(...rows.map((r) => r.source.length), 'EXPRESSION SOURCE'.length);
-    const line = (source: string, series: string, status: string) =>
-      `${source.padEnd(width)}  ${series.padStart(6)}  ${status}`;
-    process.stdout.write(`${line('EXPRESSION SOURCE', 'SERIES', 'STATUS')}\n`);
-    for (const { source, series, required, failure, skipped } of rows) {
-      const status = failure
-        ? `FAIL: ${failure}`
-        : skipped
-          ? `skipped: ${skipped}`
-          : `${series === 0 ? 'ok (empty)' : 'ok'}${required ? ' (data required)' : ''}`;
-      process.stdout.write(`${line(source, String(series ?? '-'), status)}\n`);
+      const failure = [
+        series === undefined && `${errorType}: ${error}`,
+        unknown.length > 0 && `not exported by the target: ${unknown.join(', ')}`,
+        rule && rule.health !== 'ok' && `rule ${rule.health}: ${rule.lastError ?? ''}`,
+        series === 0 && required && 'no data (this panel must have data)',
+      ].find((problem) => typeof problem === 'string');
+      const ok = `${series === 0 ? 'ok (empty)' : 'ok'}${required ? ' (data required)' : ''}`;
+      print(query.source, String(series ?? '-'), failure ? `FAIL: ${failure}` : ok);
+      rows.push({ required, failure, series });
     }
     const failed = rows.filter((r) => r.failure);
     if (failed.length === 0) {
@@ -235,16 +203,15 @@ export async function checkAndReport({
       const shown = (name: string) => [...exportedSeriesNames({ [name]: metadata[name]! })].some((s) => used.has(s));
       const unshown = Object.keys(metadata).filter((name) => !/^(process|nodejs)_/.test(name) && !shown(name));
       if (unshown.length > 0) log(`exported but on no panel or rule: ${unshown.sort().join(', ')}`);
-      log(
-        `ok: ${rows.filter((r) => !r.skipped).length} expressions evaluate (${rows.filter((r) => r.skipped).length} skipped), ${rows.filter((r) => r.required).length} panel queries that need data have it`,
-      );
+      const skipped = rows.filter((r) => r.skipped).length;
+      const evaluated = `${rows.length - skipped} expressions evaluate (${skipped} skipped)`;
+      log(`ok: ${evaluated}, ${rows.filter((r) => r.required).length} panel queries that need data have it`);
       return true;
     }
     log(`${failed.length} of ${rows.length} expressions FAILED`);
-    if (failed.some((r) => r.series === 0 && r.required))
-      log(
-        'panels without data: has the stack seen logins yet? (the smoke tests give it the traffic: make smoke; or --no-require-data)',
-      );
+    const hint =
+      'has the stack seen logins yet? (the smoke tests give it the traffic: make smoke; or --no-require-data)';
+    if (failed.some((r) => r.series === 0 && r.required)) log(`panels without data: ${hint}`);
     return false;
   } finally {
     await prometheus.stop();
@@ -284,19 +251,16 @@ function targetOf(value: string | undefined): ScrapeTarget {
   const url = URL.parse(value.includes('://') ? value : `http://${value}`);
   if (!url || !/^https?:$/.test(url.protocol) || (!value.includes('://') && !/^[^\s/]+:\d+$/.test(value)))
     throw new CliError(`--target must be host:port or a URL, got '${value}'`, 2);
-  const { origin, pathname } = url;
   const caFile = join(repoRoot, 'certs/ca.crt');
-  return {
-    url: `${origin}${pathname === '/' ? '/metrics' : pathname}`,
-    caFile: existsSync(caFile) ? caFile : undefined,
-  };
+  const path = url.pathname === '/' ? '/metrics' : url.pathname;
+  return { url: `${url.origin}${path}`, caFile: existsSync(caFile) ? caFile : undefined };
 }
 
 /** `node ops/cli.ts promql-check`: the same check by hand, against the running native stack or any target. */
 export async function promqlCheckCommand(args: string[]): Promise<number> {
+  const booleans = { help: { type: 'boolean', short: 'h' }, 'no-require-data': { type: 'boolean' } } as const;
   let options;
   try {
-    const booleans = { help: { type: 'boolean', short: 'h' }, 'no-require-data': { type: 'boolean' } } as const;
     options = parseArgs({ args, options: { ...booleans, target: { type: 'string' } } }).values;
   } catch (error) {
     throw new CliError(`promql-check: ${(error as Error).message}\n\n${USAGE}`, 2);
@@ -307,8 +271,8 @@ export async function promqlCheckCommand(args: string[]): Promise<number> {
   }
   const target = targetOf(options.target);
   const workDir = mkdtempSync(join(tmpdir(), 'authstack-promql-'));
-  const envFile = readEnvFile(fromRepo(process.env.ENV_FILE ?? '.env'));
-  const token = target.tokenFile ? undefined : (process.env.METRICS_TOKEN ?? envFile.METRICS_TOKEN);
+  const envFile = () => readEnvFile(fromRepo(process.env.ENV_FILE ?? '.env'));
+  const token = target.tokenFile ? undefined : (process.env.METRICS_TOKEN ?? envFile().METRICS_TOKEN);
   if (token) {
     writeSecretFiles(join(workDir, 'secrets'), { metrics_token: token });
     target.tokenFile = join(workDir, 'secrets', 'metrics_token');

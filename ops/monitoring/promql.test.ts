@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import * as promql from './promql.ts';
 
 const { builtinVariables, dashboardQueries, metricNames, substituteVariables, syntaxError } = promql;
+const sourcesAndExprs = (queries: promql.QuerySource[]) => queries.map((q) => [q.source, q.expr]);
 
 describe('dashboardQueries', () => {
   it('when panels sit in expanded rows, collapsed rows and old-style rows, then every target expr is found with its panel and refId', () => {
@@ -25,22 +26,14 @@ describe('dashboardQueries', () => {
       rows: [{ panels: [{ title: 'legacy', targets: [{ refId: 'Z', expr: 'c_total' }] }] }],
     };
 
-    const queries = dashboardQueries(dashboard, 'd.json');
-
-    expect(queries.map((q) => [q.source, q.expr])).toEqual([
+    expect(sourcesAndExprs(dashboardQueries(dashboard, 'd.json'))).toEqual([
       ['d.json: top [A]', 'up'],
       ['d.json: nested [A]', 'a_total'],
       ['d.json: nested [C]', 'b_total'],
       ['d.json: legacy [Z]', 'c_total'],
     ]);
-    expect(promql.dashboardPanels(dashboard).map((p) => p.title)).toEqual([
-      'open row',
-      'top',
-      'closed row',
-      'nested',
-      'no targets',
-      'legacy',
-    ]);
+    const titles = ['open row', 'top', 'closed row', 'nested', 'no targets', 'legacy'];
+    expect(promql.dashboardPanels(dashboard).map((p) => p.title)).toEqual(titles);
   });
 
   it('when a query variable uses label_values or query_result, then its PromQL is checked too; label_names and label-only forms give none', () => {
@@ -56,7 +49,7 @@ describe('dashboardQueries', () => {
       { name: 'c', type: 'custom', query: 'a,b' },
     ];
 
-    expect(dashboardQueries({ title: 'd', templating: { list } }, 'd.json').map((q) => [q.source, q.expr])).toEqual([
+    expect(sourcesAndExprs(dashboardQueries({ title: 'd', templating: { list } }, 'd.json'))).toEqual([
       ['d.json: variable $instance', 'up{job="a", x=~"1,2"}'],
       ['d.json: variable $old', 'topk(3, rate(x_total[5m]))'],
     ]);
@@ -87,27 +80,23 @@ describe('substituteVariables', () => {
   const variables = { ...builtinVariables({ rateInterval: '1m', interval: '15s', range: '6h' }), instance: '.*' };
 
   it('when an expression uses Grafana interval variables in every spelling, then each becomes a concrete duration', () => {
-    expect(
-      substituteVariables('rate(x[$__rate_interval]) + rate(y[${__interval}]) + increase(z[[[__range]]])', variables),
-    ).toBe('rate(x[1m]) + rate(y[15s]) + increase(z[6h])');
+    const expr = 'rate(x[$__rate_interval]) + rate(y[${__interval}]) + increase(z[[[__range]]])';
+    expect(substituteVariables(expr, variables)).toBe('rate(x[1m]) + rate(y[15s]) + increase(z[6h])');
   });
 
   it('when a longer built-in shares a prefix with a shorter one, then the longer one is replaced whole', () => {
-    expect(substituteVariables('$__range_s $__range_ms $__range $__interval_ms', variables)).toBe(
-      '21600 21600000 6h 15000',
-    );
+    const expr = '$__range_s $__range_ms $__range $__interval_ms';
+    expect(substituteVariables(expr, variables)).toBe('21600 21600000 6h 15000');
   });
 
   it('when a dashboard variable is used with a format, then its check value replaces it', () => {
-    expect(substituteVariables('up{instance=~"$instance", b=~"${instance:regex}"}', variables)).toBe(
-      'up{instance=~".*", b=~".*"}',
-    );
+    const expr = 'up{instance=~"$instance", b=~"${instance:regex}"}';
+    expect(substituteVariables(expr, variables)).toBe('up{instance=~".*", b=~".*"}');
   });
 
   it('when a $1 or another unknown name appears, then it stays as Grafana leaves it; an unknown built-in is an error', () => {
-    expect(substituteVariables('label_replace(up, "a", "$1", "b", "(.*)") and $unknown', variables)).toBe(
-      'label_replace(up, "a", "$1", "b", "(.*)") and $unknown',
-    );
+    const kept = 'label_replace(up, "a", "$1", "b", "(.*)") and $unknown';
+    expect(substituteVariables(kept, variables)).toBe(kept);
     expect(() => substituteVariables('x[$__auto]', variables)).toThrow('unsupported Grafana variable $__auto');
   });
 
@@ -115,9 +104,9 @@ describe('substituteVariables', () => {
     expect(() => builtinVariables({ rateInterval: 'soon', interval: '15s', range: '1h' })).toThrow(
       "rateInterval: 'soon'",
     );
-    expect(promql.durationSeconds('1h30m')).toBe(5400);
-    expect(promql.durationSeconds('250ms')).toBe(0.25);
-    expect(promql.durationSeconds('5')).toBeUndefined();
+    const variables = builtinVariables({ rateInterval: '1h30m', interval: '250ms', range: '1h' });
+    expect([variables.__rate_interval_ms, variables.__interval_ms]).toEqual(['5400000', '250']);
+    expect(() => builtinVariables({ rateInterval: '1m', interval: '15s', range: '5' })).toThrow("range: '5'");
   });
 });
 
@@ -132,19 +121,13 @@ describe('dashboardVariables', () => {
       { name: 'nothing', type: 'query' },
     ];
 
-    expect(promql.dashboardVariables({ templating: { list } })).toEqual({
-      instance: '.*',
-      noAllValue: '.*',
-      job: 'authstack',
-      c: '0.95',
-      first: 'x',
-      nothing: '.*',
-    });
+    const values = { instance: '.*', noAllValue: '.*', job: 'authstack', c: '0.95', first: 'x', nothing: '.*' };
+    expect(promql.dashboardVariables({ templating: { list } })).toEqual(values);
   });
 });
 
 describe('metricNames', () => {
-  const cases: Array<[string, string[]]> = [
+  it.each<[string, string[]]>([
     ['up', ['up']],
     ['up{job="authstack"} == 0', ['up']],
     [
@@ -170,9 +153,7 @@ describe('metricNames', () => {
       '{"http.requests.total"} + {"__name__"="q_total", a="b"} + r{__name__!="s"}',
       ['http.requests.total', 'q_total', 'r'],
     ],
-  ];
-
-  it.each(cases)('when the expression is %j, then it reads %j', (expr, names) => {
+  ])('when the expression is %j, then it reads %j', (expr, names) => {
     expect(metricNames(expr)).toEqual(names);
   });
 
@@ -199,25 +180,22 @@ describe('exportedSeriesNames and unknownMetrics', () => {
     auth_login_attempts_total: 'counter',
     redis_up: 'gauge',
   };
+  const known = promql.exportedSeriesNames(metadata);
 
   it('when a histogram or summary is exported, then its suffixed series count as exported, and the bare histogram name does not', () => {
-    const names = promql.exportedSeriesNames(metadata);
-
     const histogram = ['_bucket', '_count', '_created', '_sum'].map(
       (suffix) => `http_request_duration_seconds${suffix}`,
     );
     const others =
       'auth_login_attempts_total redis_up rpc_seconds rpc_seconds_count rpc_seconds_created rpc_seconds_sum'.split(' ');
-    expect([...names].sort()).toEqual([...histogram, ...others].sort());
+    expect([...known].sort()).toEqual([...histogram, ...others].sort());
   });
 
   it('when an expression names a metric nobody exports, then it is reported, with a hint for a bare histogram name', () => {
-    const known = promql.exportedSeriesNames(metadata);
-
-    expect(promql.unknownMetrics('rate(auth_login_attempts_total[5m]) + redis_up', known, metadata)).toEqual([]);
-    expect(
-      promql.unknownMetrics('rate(auth_login_attempt_total[5m]) + http_request_duration_seconds', known, metadata),
-    ).toEqual([
+    const { unknownMetrics } = promql;
+    expect(unknownMetrics('rate(auth_login_attempts_total[5m]) + redis_up', known, metadata)).toEqual([]);
+    const typos = 'rate(auth_login_attempt_total[5m]) + http_request_duration_seconds';
+    expect(unknownMetrics(typos, known, metadata)).toEqual([
       'auth_login_attempt_total',
       'http_request_duration_seconds (a histogram: read http_request_duration_seconds_bucket, _sum or _count)',
     ]);

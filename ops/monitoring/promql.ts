@@ -1,9 +1,8 @@
 /**
- * What the PromQL check (promql-check.ts) evaluates: the expressions of the Grafana dashboards and
- * the Prometheus rule files, Grafana's variables replaced, and the metric names each one reads.
- * No Prometheus here, so all of it is unit-tested (promql.test.ts, dashboard.test.ts).
+ * What the PromQL check (promql-check.ts) evaluates: the expressions of the Grafana dashboards (Grafana's variables
+ * replaced) and of the Prometheus rule files, and the metric names each one reads. No Prometheus here: unit-tested.
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { globSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parser } from '@prometheus-io/lezer-promql';
 import { parse as parseYaml } from 'yaml';
@@ -15,11 +14,10 @@ export const DASHBOARD_DIR = join(repoRoot, 'deploy/grafana/dashboards');
 export const RULES_DIR = join(repoRoot, 'deploy/prometheus/rules');
 
 /**
- * Panels the smoke tests give data (logins that succeed, fail and get throttled, logouts, sessions,
- * hashing, Prometheus' own scrapes), plus those over metrics the service exports from its first
- * scrape (label-less counters, Redis and process gauges). Each must return a series against a stack
- * the smoke tests ran on; any other expression only has to evaluate. `[A]`: that target only
- * (401s and 429s; 5xx: none expected).
+ * Panels the smoke tests give data (logins that succeed, fail and get throttled, logouts, sessions, hashing,
+ * Prometheus' own scrapes), plus those over metrics the service exports from its first scrape (label-less counters,
+ * Redis and process gauges): each must return a series after the smoke tests; any other expression only has to
+ * evaluate. `[A]`: that target only (401s and 429s; 5xx: none expected).
  */
 export const PANELS_WITH_DATA: readonly string[] = [
   ['Service up', 'Requests/s', '5xx ratio', 'Successful logins/s', 'Redis up', 'Secret fallbacks, last 12 h'],
@@ -36,9 +34,8 @@ export interface QuerySource {
   source: string;
   kind: 'panel' | 'variable' | 'alert' | 'record';
   expr: string;
-  /** Panel title, variable name, alert or record name. */
+  /** Panel title, variable name, alert or record name; refId: the panel target's. */
   name: string;
-  /** Target refId (panels only). */
   refId?: string;
 }
 
@@ -50,10 +47,7 @@ const text = (value: unknown) => (typeof value === 'string' && value.trim() !== 
 /** The objects in `value[key]`, when that is an array. */
 const objects = (value: unknown, key: string): Json[] => asArray(asObject(value)[key]).filter(isObject);
 
-/**
- * Every panel of a dashboard: a collapsed row keeps its panels in its own `panels`, and old
- * (schema < 16) dashboards keep them in `rows[].panels`.
- */
+/** Every panel: collapsed rows keep theirs in their own `panels`, old (schema < 16) dashboards in `rows[].panels`. */
 export function dashboardPanels(dashboard: unknown): Json[] {
   const walk = (panels: Json[]): Json[] => panels.flatMap((panel) => [panel, ...walk(objects(panel, 'panels'))]);
   const rows = objects(dashboard, 'rows').flatMap((row) => walk(objects(row, 'panels')));
@@ -103,24 +97,15 @@ export function ruleQueries(ruleFile: unknown, file: string): QuerySource[] {
 /** Names that recording rules write: series an expression may read that the service does not export. */
 export const recordedNames = (ruleFile: unknown) => rulesOf(ruleFile).flatMap((rule) => text(rule.record) ?? []);
 
-/** A query ready to send: Grafana's variables replaced. */
-export interface PreparedQuery extends QuerySource {
-  promql: string;
-}
-
 export const filesIn = (dir: string, extension: string): string[] =>
-  existsSync(dir)
-    ? readdirSync(dir)
-        .filter((name) => name.endsWith(extension))
-        .sort()
-        .map((name) => join(dir, name))
-    : [];
+  Array.from(globSync(`*${extension}`, { cwd: dir }), (name) => join(dir, name)).sort();
 
-/** Reads the dashboards and rule files and prepares every expression in them. */
-export function loadQueries(dashboardFiles = filesIn(DASHBOARD_DIR, '.json'), ruleFiles = filesIn(RULES_DIR, '.yml')) {
+/** Reads the dashboards and rule files; `promql`: each expression ready to send, Grafana's variables replaced. */
+export function loadQueries() {
+  const ruleFiles = filesIn(RULES_DIR, '.yml');
   const rules = ruleFiles.map((file): unknown => parseYaml(readFileSync(file, 'utf8')));
-  const queries: PreparedQuery[] = [
-    ...dashboardFiles.flatMap((file) => {
+  const queries: Array<QuerySource & { promql: string }> = [
+    ...filesIn(DASHBOARD_DIR, '.json').flatMap((file) => {
       const dashboard: unknown = JSON.parse(readFileSync(file, 'utf8'));
       const variables = { ...dashboardVariables(dashboard), ...builtinVariables() };
       const queries = dashboardQueries(dashboard, basename(file));
@@ -132,56 +117,43 @@ export function loadQueries(dashboardFiles = filesIn(DASHBOARD_DIR, '.json'), ru
   return { queries, recorded: rules.flatMap(recordedNames), missingPanels };
 }
 
-// --- Grafana variables ------------------------------------------------------------------------
-
-/** What Grafana's interval variables stand for outside Grafana. */
-export interface GrafanaIntervals {
-  /** $__rate_interval: Grafana's max($__interval + scrape interval, 4 × scrape interval). */
-  rateInterval: string;
-  /** $__interval: the time range divided by the panel's width in points. */
-  interval: string;
-  /** $__range: the dashboard's time range. */
-  range: string;
-}
-
-/** A Prometheus duration (`90s`, `1h30m`, `500ms`) in seconds; undefined when it is not one. */
-export function durationSeconds(duration: string): number | undefined {
-  const ms = duration.includes('.') ? undefined : parseDuration(duration);
-  return ms === undefined ? undefined : ms / 1000;
-}
-
-/** A one-hour view over the 15 s scrape interval of deploy/prometheus/prometheus.yml. */
-const DEFAULT_INTERVALS: GrafanaIntervals = { rateInterval: '1m', interval: '15s', range: '1h' };
-
-/** Grafana's built-in variables (those a PromQL expression can use) for the given intervals. */
-export function builtinVariables(intervals = DEFAULT_INTERVALS): Record<string, string> {
-  const ms = (name: keyof GrafanaIntervals) => {
-    const seconds = durationSeconds(intervals[name]);
-    if (seconds === undefined) throw new Error(`${name}: '${intervals[name]}' is not a Prometheus duration`);
-    return Math.round(seconds * 1000);
+/**
+ * What $__rate_interval, $__interval and $__range stand for outside Grafana. Default: a one-hour view over the 15 s
+ * scrape interval of deploy/prometheus/prometheus.yml ($__rate_interval: max($__interval + scrape, 4 × scrape)).
+ */
+export function builtinVariables(
+  { rateInterval, interval, range } = { rateInterval: '1m', interval: '15s', range: '1h' },
+) {
+  const ms = (name: string, duration: string) => {
+    // Prometheus' units; it has no fractions.
+    const units = ['ms', 's', 'm', 'h', 'd', 'w', 'y'] as const;
+    const value = duration.includes('.') ? undefined : parseDuration(duration, { units });
+    if (value === undefined) throw new Error(`${name}: '${duration}' is not a Prometheus duration`);
+    return value;
   };
+  const rangeMs = ms('range', range);
   return {
-    __rate_interval: intervals.rateInterval,
-    __rate_interval_ms: `${ms('rateInterval')}`,
-    __interval: intervals.interval,
-    __interval_ms: `${ms('interval')}`,
-    __range: intervals.range,
-    __range_s: `${Math.round(ms('range') / 1000)}`,
-    __range_ms: `${ms('range')}`,
+    __rate_interval: rateInterval,
+    __rate_interval_ms: `${ms('rateInterval', rateInterval)}`,
+    __interval: interval,
+    __interval_ms: `${ms('interval', interval)}`,
+    __range: range,
+    __range_s: `${Math.round(rangeMs / 1000)}`,
+    __range_ms: `${rangeMs}`,
   };
 }
 
 /**
- * The values a dashboard's own variables take for the check: "All" (allValue, else `.*`, which
- * every `=~"$var"` matcher accepts) where All is offered, else the current value, else a constant's
- * or text box's value, else the first option.
+ * The values a dashboard's own variables take for the check: "All" (allValue, else `.*`, which every `=~"$var"`
+ * matcher accepts) where All is offered, else the current value, else a constant's or text box's value, else the
+ * first option.
  */
 export function dashboardVariables(dashboard: unknown): Record<string, string> {
   const values: Record<string, string> = {};
-  for (const variable of objects(isObject(dashboard) ? dashboard.templating : undefined, 'list')) {
+  for (const variable of objects(asObject(dashboard).templating, 'list')) {
     const name = text(variable.name);
     if (!name) continue;
-    const current: unknown = [isObject(variable.current) ? variable.current.value : undefined].flat()[0];
+    const current: unknown = [asObject(variable.current).value].flat()[0];
     const constant = variable.type === 'constant' || variable.type === 'textbox' ? variable.query : undefined;
     const candidates = [current === '$__all' ? undefined : current, constant, objects(variable, 'options')[0]?.value];
     if (variable.includeAll === true) values[name] = text(variable.allValue) ?? '.*';
@@ -191,9 +163,9 @@ export function dashboardVariables(dashboard: unknown): Record<string, string> {
 }
 
 /**
- * Replaces Grafana variables (`$name`, `${name}`, `${name:format}`, `[[name]]`). A `$__` built-in not
- * in the map is an error (the check cannot guess what Grafana would put there); any other unknown
- * `$name` stays as written, as Grafana leaves it (it may be a `$1` in a label_replace replacement).
+ * Replaces Grafana variables (`$name`, `${name}`, `${name:format}`, `[[name]]`). A `$__` built-in not in the map is
+ * an error (the check cannot guess what Grafana would put there); any other unknown `$name` stays as written, as
+ * Grafana leaves it (it may be a `$1` in a label_replace replacement).
  */
 export function substituteVariables(expr: string, variables: Record<string, string>): string {
   const pattern = /\$\{(\w+)(?::[^}]*)?\}|\[\[(\w+)(?::[^\]]*)?\]\]|\$(\w+)/g;
@@ -204,8 +176,6 @@ export function substituteVariables(expr: string, variables: Record<string, stri
     return whole;
   });
 }
-
-// --- metric names -----------------------------------------------------------------------------
 
 type SyntaxNode = ReturnType<typeof parser.parse>['topNode'];
 
@@ -218,10 +188,8 @@ function syntaxNodes(expr: string): SyntaxNode[] {
 
 const textOf = (expr: string, node: SyntaxNode | null) => (node ? expr.slice(node.from, node.to) : undefined);
 /** A string literal's value: backquoted strings are raw, in the others an escape stands for the escaped character. */
-function stringValue(literal: string): string {
-  const body = literal.slice(1, -1);
-  return literal[0] === '`' ? body : body.replace(/\\(.)/gs, '$1');
-}
+const stringValue = (literal: string) =>
+  literal[0] === '`' ? literal.slice(1, -1) : literal.slice(1, -1).replace(/\\(.)/gs, '$1');
 /** Whether a string literal lacks its closing quote (`"a\\"` does; backquoted strings have no escapes). */
 const isUnclosed = (literal: string) =>
   !(literal[0] === '`' ? literal : literal.replace(/\\./gs, '')).slice(1).endsWith(literal[0]!);
@@ -235,9 +203,7 @@ export function syntaxError(expr: string, nodes = syntaxNodes(expr)): string | u
     if (!node.type.isError) continue;
     // The parser recovers by marking what it skipped or missed: point at where that starts.
     const rest = expr.slice(node.from).trim();
-    return rest === ''
-      ? 'syntax error: unexpected end of expression'
-      : `syntax error ${at}, near '${rest.slice(0, 30)}'`;
+    return rest ? `syntax error ${at}, near '${rest.slice(0, 30)}'` : 'syntax error: unexpected end of expression';
   }
   return undefined;
 }
@@ -257,9 +223,8 @@ function selectedMetric(expr: string, node: SyntaxNode): string | undefined {
 }
 
 /**
- * The metric names an expression reads, in order, each once: the vector selectors of its syntax
- * tree (functions, label names, strings and durations are nodes of other types). Throws when the
- * expression does not parse (see syntaxError), naming the expression.
+ * The metric names an expression reads, in order, each once: the vector selectors of its syntax tree (functions,
+ * label names, strings and durations are nodes of other types). Throws, naming the expression, when it does not parse.
  */
 export function metricNames(expr: string): string[] {
   const nodes = syntaxNodes(expr);
@@ -270,23 +235,18 @@ export function metricNames(expr: string): string[] {
 
 /** What the blackbox exporter's TLS probe of the edge exports (job tls-edge, rules/certificates.yml). */
 export const BLACKBOX_SERIES = ['probe_success', 'probe_duration_seconds', 'probe_ssl_earliest_cert_expiry'];
-/** Series Prometheus itself writes for every target and for alerting rules. */
-export const PROMETHEUS_SERIES = ['up', 'ALERTS', 'ALERTS_FOR_STATE'].concat(
-  ['duration_seconds', 'samples_scraped', 'samples_post_metric_relabeling', 'series_added'].map(
-    (name) => `scrape_${name}`,
-  ),
-);
+/** Series Prometheus itself writes for every target (scrape_*) and for alerting rules. */
+const SCRAPE_SERIES = ['duration_seconds', 'samples_scraped', 'samples_post_metric_relabeling', 'series_added'];
+export const PROMETHEUS_SERIES = ['up', 'ALERTS', 'ALERTS_FOR_STATE', ...SCRAPE_SERIES.map((name) => `scrape_${name}`)];
 
-const SUFFIXES: Record<string, string[]> = {
-  histogram: ['_bucket', '_sum', '_count', '_created'],
-  gaugehistogram: ['_bucket', '_sum', '_count', '_created'],
-  summary: ['', '_sum', '_count', '_created'],
-};
+const HISTOGRAM = ['_bucket', '_sum', '_count', '_created'];
+const SUMMARY = ['', '_sum', '_count', '_created'];
+const SUFFIXES: Record<string, string[]> = { histogram: HISTOGRAM, gaugehistogram: HISTOGRAM, summary: SUMMARY };
 
 /**
- * The series names a target exports, from its metadata (name → type, as /api/v1/metadata reports
- * the `# TYPE` lines, also for metrics without a sample yet): a histogram is its `_bucket`, `_sum`
- * and `_count` series (`_created` in OpenMetrics), a summary its own name plus `_sum` and `_count`.
+ * The series names a target exports, from its metadata (name → type, as /api/v1/metadata reports the `# TYPE`
+ * lines, also for metrics without a sample yet): a histogram is its `_bucket`, `_sum` and `_count` series
+ * (`_created` in OpenMetrics), a summary its own name plus `_sum` and `_count`.
  */
 export const exportedSeriesNames = (metadata: Record<string, string>): Set<string> =>
   new Set(Object.entries(metadata).flatMap(([name, type]) => (SUFFIXES[type] ?? ['']).map((suffix) => name + suffix)));
