@@ -35,7 +35,12 @@ export function watchCommandLines(
     stop() {
       clearInterval(timer);
       sample();
-      return [...seen.entries()].map(([line, pid]) => ({ pid, args: line.slice(pid.length + 1).slice(0, 120) }));
+      // The report names the process, never the secret it carried (it goes to CI logs).
+      const redact = (args: string) => values.reduce((text, value) => text.replaceAll(value, '<secret>'), args);
+      return [...seen.entries()].map(([line, pid]) => ({
+        pid,
+        args: redact(line.slice(pid.length + 1)).slice(0, 120),
+      }));
     },
   };
 }

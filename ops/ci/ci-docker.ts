@@ -1,8 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { readEnvFile, updateEnvFile } from '../../testkit/env-file.ts';
-import { httpClient } from '../../testkit/http.ts';
 import { watchCommandLines } from '../../testkit/proc.ts';
 import { repoRoot } from '../../testkit/repo.ts';
 import { DockerStack } from '../docker/docker-stack.ts';
@@ -10,14 +8,13 @@ import { engineSettings, startEngine, stopEngine } from '../docker/engine.ts';
 import { generateEnvFile } from '../env-gen.ts';
 import { CliError, say } from '../lib/log.ts';
 import type { Phases } from '../lib/phases.ts';
-import { capture, run, waitFor, type RunResult } from '../../testkit/run.ts';
+import { capture, run } from '../../testkit/run.ts';
 import { runDrills } from '../swarm/drills.ts';
 import { SwarmStack } from '../swarm/swarm-stack.ts';
 import { composeAcmeCheck } from './ci-docker-acme.ts';
-import { TEST_STACK_SETTINGS } from './test-stack.ts';
+import { TEST_STACK_SETTINGS, runSmoke } from './test-stack.ts';
 
 const log = (message: string) => say('ci-docker', message);
-type Make = (args: string[], input?: string) => Promise<RunResult>;
 
 /**
  * CI for the Docker stack through the make targets users run: under CI=true a fresh engine on an empty
@@ -34,8 +31,7 @@ export async function ciDocker(phases: Phases): Promise<void> {
   rmSync(envFile, { force: true });
   const ciVars = { STACK: 'docker', ENV_FILE: envFile, SMOKE_REPORT_LABEL: 'smoke-docker' };
   const env: NodeJS.ProcessEnv = { ...process.env, ...ciVars };
-  const make: Make = (args, input) =>
-    run('make', ['-s', ...args], { cwd: repoRoot, env, stdio: input === undefined ? 'inherit' : 'pipe', input });
+  const make = (args: string[]) => run('make', ['-s', ...args], { cwd: repoRoot, env, stdio: 'inherit' });
   const stack = new DockerStack({ envFile, env });
   const swarm = new SwarmStack({ envFile, env });
   let startedEngine = false;
@@ -58,7 +54,12 @@ export async function ciDocker(phases: Phases): Promise<void> {
       // timeout: a changed setting reaches the running service through `make up` again.
       updateEnvFile(envFile, { SESSION_IDLE_TIMEOUT: '30m' });
       await make(['up']);
-      await persistenceChecks(envFile, make);
+      // smoke/operations.smoke.ts, through the make targets with this stack's env file.
+      const makeCommand = `ENV_FILE='${envFile}' STACK=docker make -s -C '${repoRoot}'`;
+      const stackFile = readEnvFile(join(repoRoot, '.run/smoke.env'));
+      const smoke = { ...stackFile, SMOKE_MAKE_CMD: makeCommand };
+      const code = await runSmoke(smoke, ['smoke/operations.smoke.ts'], 'smoke-docker-operations');
+      if (code !== 0) throw new CliError(`the operations smoke tests failed against the compose stack (exit ${code})`);
     });
     // The ACME stack (its own env file, so its own secrets) and the swarm shape publish the same
     // ports: the compose stack makes way first.
@@ -86,67 +87,6 @@ export async function ciDocker(phases: Phases): Promise<void> {
       }
     });
   }
-}
-
-async function persistenceChecks(envFile: string, make: Make): Promise<void> {
-  const base = readEnvFile(join(repoRoot, '.run/smoke.env')).BASE_URL ?? 'https://localhost';
-  const { send } = httpClient({ caFiles: [join(repoRoot, 'certs/ca.crt')] });
-  const login = async (username: string, password: string): Promise<string> => {
-    const response = await send(`${base}/api/login`, { json: { username, password } });
-    if (response.status !== 200)
-      throw new CliError(`login as ${username}: expected 200, got ${response.status} ${response.body}`);
-    return response.cookie()!;
-  };
-  // A 401 (session lost) fails at once; 5xx or no answer is retried a while (the service reconnecting).
-  const me = async (cookie: string, username: string): Promise<void> => {
-    let last = '';
-    const signedInAs = async () => {
-      const response = await send(`${base}/api/me`, { headers: { cookie } }).catch((error: Error) => error);
-      if (response instanceof Error) last = `no answer: ${response.message}`;
-      else if (response.status === 401) throw new CliError(`/api/me: 401, the session of ${username} is gone`);
-      else if (response.status === 200) return response.json<{ user?: { username?: string } }>().user?.username ?? '';
-      else last = `${response.status} ${response.body}`;
-    };
-    const got = await waitFor(signedInAs, { timeoutMs: 30_000, intervalMs: 1000 });
-    if (got === undefined) throw new CliError(`/api/me: still ${last} after 30 s`);
-    if (got !== username) throw new CliError(`/api/me: expected ${username}, got ${got}`);
-  };
-
-  const { ADMIN_USERNAME: admin = '', ADMIN_PASSWORD: adminPassword = '' } = readEnvFile(envFile);
-  const user = `ci-${randomBytes(4).toString('hex')}`;
-  const userPassword = randomBytes(18).toString('base64');
-  // The password on stdin, never in argv.
-  await make(['users', 'ARGS=add ' + user], `${userPassword}\n`);
-  const listed = await make(['users', 'ARGS=ls'], '');
-  if (!listed.stdout.split(/\s/).includes(user)) throw new CliError(`make users ARGS=ls does not list ${user}`);
-  log(`make users: added and listed ${user}`);
-  const adminCookie = await login(admin, adminPassword);
-  const userCookie = await login(user, userPassword);
-  const sessionsWork = async () => {
-    await me(adminCookie, admin);
-    await me(userCookie, user);
-  };
-  await sessionsWork();
-
-  await make(['restart', 'ARGS=service']);
-  await sessionsWork();
-  log('restart service: sessions and users survived');
-
-  await make(['restart', 'ARGS=redis']);
-  await sessionsWork();
-  await login(user, userPassword);
-  log('restart redis: sessions and users survived');
-
-  const [before] = readEnvFile(envFile).SESSION_SECRETS!.split(',');
-  await make(['rotate-secret']);
-  const [newest, previous] = readEnvFile(envFile).SESSION_SECRETS!.split(',');
-  if (newest === before || previous !== before)
-    throw new CliError('SESSION_SECRETS was not rotated as expected (a new secret first, the previous one kept)');
-  await sessionsWork();
-  await me(await login(admin, adminPassword), admin);
-  log('rotate-secret: existing sessions still work, new logins too');
-
-  await noSecretOnCommandLines(envFile, 'make backup', () => make(['backup']));
 }
 
 /** Fails when a value of the env file was on a command line (every local user can read them) while `operation` ran. */
