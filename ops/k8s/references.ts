@@ -1,7 +1,6 @@
 import { basename, dirname } from 'node:path';
-import { CONFIG_KEYS, SECRET_KEYS } from '../../service/src/config/config.ts';
+import { CONFIG_KEYS, SECRET_KEYS, configIssues } from '../../service/src/config/config.ts';
 import { NGINX_TEMPLATE_VARS, type NginxTemplateVars, renderTemplate } from '../../testkit/nginx.ts';
-import { configIssues } from '../lib/service-env.ts';
 import { type Json, type Problem, asArray, asObject, at, isObject, nameOf, resourceName } from './schema.ts';
 
 /**

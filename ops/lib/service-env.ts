@@ -1,4 +1,4 @@
-import { CONFIG_KEYS, ConfigError, SECRET_KEYS, loadConfig } from '../../service/src/config/config.ts';
+import { CONFIG_KEYS, SECRET_KEYS, configIssues } from '../../service/src/config/config.ts';
 import { readEnvFile } from '../../testkit/env-file.ts';
 import { CliError, say } from './log.ts';
 import { redisConfString, writeSecretFiles } from './secrets.ts';
@@ -41,17 +41,6 @@ export function serviceEnvFrom(dotenv: Record<string, string>, stackOwned: reado
     else result.settings[key] = value;
   }
   return result;
-}
-
-/** What the service's own schema (loadConfig) refuses in a configuration: nothing when it would start. */
-export function configIssues(env: Record<string, string | undefined>): string[] {
-  try {
-    loadConfig(env);
-    return [];
-  } catch (error) {
-    if (error instanceof ConfigError) return error.issues;
-    throw error;
-  }
 }
 
 /**

@@ -310,6 +310,20 @@ export interface Config {
   shutdownDrainDelayMs: number;
 }
 
+/**
+ * What loadConfig refuses in a configuration, without throwing: nothing when the service would start.
+ * The stack tooling checks .env with it before it starts or builds anything.
+ */
+export function configIssues(env: NodeJS.ProcessEnv): string[] {
+  try {
+    loadConfig(env);
+    return [];
+  } catch (error) {
+    if (error instanceof ConfigError) return error.issues;
+    throw error;
+  }
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const issues: string[] = [];
   const resolved = resolveSecretFiles(env, SECRET_KEYS, issues);

@@ -2,22 +2,13 @@ import { describe, expect, it } from '@jest/globals';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suiteScratchDir } from '../../../testkit/scratch-dir.ts';
-import { ConfigError, loadConfig } from '../../src/config/config.ts';
+import { configIssues, loadConfig } from '../../src/config/config.ts';
 import { parseDurationMs } from '../../src/config/setting-types.ts';
 
 const SECRET = 'x'.repeat(32);
 const base = { SESSION_SECRETS: SECRET };
 
-/** The messages loadConfig failed with, or [] when it succeeded. */
-function problems(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env);
-    return [];
-  } catch (error) {
-    if (error instanceof ConfigError) return error.issues;
-    throw error;
-  }
-}
+const problems = configIssues;
 
 describe('config', () => {
   it('when only SESSION_SECRETS is set, then every other key takes its documented default', () => {
