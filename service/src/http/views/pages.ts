@@ -27,6 +27,16 @@ const newPasswordField = (name: string, label: string): FieldSpec => ({
   maxLength: PASSWORD_MAX_LENGTH,
 });
 
+/** The username field; `more` adds what one form needs (the sign-up hint, read-only on the password page). */
+const usernameField = (value: string | undefined, more: Partial<FieldSpec> = {}): FieldSpec => ({
+  name: 'username',
+  label: 'Username',
+  type: 'text',
+  autocomplete: 'username',
+  value: value ?? '',
+  ...more,
+});
+
 /** The notices a page may be redirected to show (by key, so no text is taken from the URL). */
 export const NOTICES = {
   'password-changed': 'Your password was changed. Your other sessions were signed out.',
@@ -43,14 +53,7 @@ export function loginPage(
 ): string {
   const inputs = fields(
     [
-      {
-        name: 'username',
-        label: 'Username',
-        type: 'text',
-        autocomplete: 'username',
-        value: options.username ?? '',
-        maxLength: USERNAME_MAX_LENGTH,
-      },
+      usernameField(options.username, { maxLength: USERNAME_MAX_LENGTH }),
       { name: 'password', label: 'Password', type: 'password', autocomplete: 'current-password' },
     ],
     options.errors,
@@ -71,15 +74,7 @@ export function loginPage(
 export function registerPage(options: { username?: string; errors?: FormErrors } = {}): string {
   const inputs = fields(
     [
-      {
-        name: 'username',
-        label: 'Username',
-        type: 'text',
-        autocomplete: 'username',
-        value: options.username ?? '',
-        hint: USERNAME_HINT,
-        maxLength: USERNAME_MAX_LENGTH,
-      },
+      usernameField(options.username, { hint: USERNAME_HINT, maxLength: USERNAME_MAX_LENGTH }),
       newPasswordField('password', 'Password'),
     ],
     options.errors,
@@ -101,14 +96,7 @@ export function passwordPage(options: { username: string; errors?: FormErrors })
   const inputs = fields(
     [
       // Shown read-only so password managers know which account the new password belongs to.
-      {
-        name: 'username',
-        label: 'Username',
-        type: 'text',
-        autocomplete: 'username',
-        value: options.username,
-        readonly: true,
-      },
+      usernameField(options.username, { readonly: true }),
       { name: 'currentPassword', label: 'Current password', type: 'password', autocomplete: 'current-password' },
       newPasswordField('newPassword', 'New password'),
     ],
