@@ -311,12 +311,13 @@ export interface Config {
 }
 
 /**
- * What loadConfig refuses in a configuration, without throwing: nothing when the service would start.
+ * What loadConfig (or another loader that throws ConfigError, such as the renewer's) refuses in a
+ * configuration, without throwing: nothing when the process would start.
  * The stack tooling checks .env with it before it starts or builds anything.
  */
-export function configIssues(env: NodeJS.ProcessEnv): string[] {
+export function configIssues(env: NodeJS.ProcessEnv, load: (env: NodeJS.ProcessEnv) => unknown = loadConfig): string[] {
   try {
-    loadConfig(env);
+    load(env);
     return [];
   } catch (error) {
     if (error instanceof ConfigError) return error.issues;

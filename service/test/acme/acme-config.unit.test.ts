@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { LETS_ENCRYPT, loadAcmeConfig } from '../../src/acme/acme-config.ts';
 import { renewalDue } from '../../src/acme/certificate-files.ts';
-import { ConfigError } from '../../src/config/config.ts';
+import { configIssues } from '../../src/config/config.ts';
 
 const base = {
   PUBLIC_ORIGIN: 'https://auth.example.com',
@@ -11,15 +11,7 @@ const base = {
   TLS_KEY: '/etc/nginx/tls/privkey.pem',
 };
 
-const issues = (env: Record<string, string>) => {
-  try {
-    loadAcmeConfig(env);
-    return [];
-  } catch (error) {
-    if (error instanceof ConfigError) return error.issues;
-    throw error;
-  }
-};
+const issues = (env: Record<string, string>) => configIssues(env, loadAcmeConfig);
 
 describe('the renewer configuration', () => {
   it('when only the public origin and paths are set, then it certifies the origin host at Let’s Encrypt production, checking twice a day', () => {
