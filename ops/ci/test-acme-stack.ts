@@ -64,34 +64,38 @@ export async function testAcmeStack(smokeArgs: string[]): Promise<number> {
       };
       const code = await runSmoke(smokeEnv, smokeArgs.length > 0 ? smokeArgs : ['smoke/acme.smoke.ts'], 'smoke-acme');
       if (code !== 0) return code;
-      // promql-check with the jobs the certificate rules and panels select, against live series: acme (the
-      // renewer's metrics) and tls-edge (Debian's prometheus-blackbox-exporter, a TLS probe of the edge, what
-      // clients are served, trusting the CA's root), beside the service.
-      const workDir = join(runDir, 'promql-check');
-      mkdirSync(workDir, { recursive: true });
-      const config = join(workDir, 'blackbox.yml');
-      const tcp = { tls: true, tls_config: { server_name: ACME_TEST_NAME, ca_file: pebbleRoot } };
-      // JSON is YAML.
-      writeFileSync(config, JSON.stringify({ modules: { tls_edge: { prober: 'tcp', timeout: '5s', tcp } } }));
-      const [blackboxPort] = await freePorts(1);
-      const log = openSync(join(workDir, 'blackbox.log'), 'a');
-      const args = [`--config.file=${config}`, `--web.listen-address=127.0.0.1:${blackboxPort}`];
-      const blackbox = spawn('prometheus-blackbox-exporter', args, { stdio: ['ignore', log, log] });
-      try {
-        const probe = `http://127.0.0.1:${blackboxPort}/probe?module=tls_edge&target=127.0.0.1:${ports.HTTPS_PORT}`;
-        const acme = { url: `http://127.0.0.1:${ports.ACME_METRICS_PORT}/metrics` };
-        const ok = await checkAndReport({
-          target: nativeStackTarget(runDir, Number(ports.SERVICE_PORT)),
-          otherJobs: { acme, 'tls-edge': { url: probe } },
-          workDir,
-          requireData: ACME_PANELS_WITH_DATA,
-        });
-        return ok ? 0 : 1;
-      } finally {
-        blackbox.kill();
-      }
+      return (await checkCertificateQueries(runDir, pebbleRoot, ports)) ? 0 : 1;
     } finally {
       await pebble.stop();
     }
   });
+}
+
+/**
+ * promql-check with the jobs the certificate rules and panels select, against live series: acme (the renewer's
+ * metrics) and tls-edge (Debian's prometheus-blackbox-exporter, a TLS probe of the edge, what clients are served,
+ * trusting the CA's root), beside the service.
+ */
+async function checkCertificateQueries(runDir: string, caRoot: string, ports: Record<string, string>) {
+  const workDir = join(runDir, 'promql-check');
+  mkdirSync(workDir, { recursive: true });
+  const config = join(workDir, 'blackbox.yml');
+  const tcp = { tls: true, tls_config: { server_name: ACME_TEST_NAME, ca_file: caRoot } };
+  // JSON is YAML.
+  writeFileSync(config, JSON.stringify({ modules: { tls_edge: { prober: 'tcp', timeout: '5s', tcp } } }));
+  const [blackboxPort] = await freePorts(1);
+  const log = openSync(join(workDir, 'blackbox.log'), 'a');
+  const args = [`--config.file=${config}`, `--web.listen-address=127.0.0.1:${blackboxPort}`];
+  const blackbox = spawn('prometheus-blackbox-exporter', args, { stdio: ['ignore', log, log] });
+  try {
+    const probe = `http://127.0.0.1:${blackboxPort}/probe?module=tls_edge&target=127.0.0.1:${ports.HTTPS_PORT}`;
+    return await checkAndReport({
+      target: nativeStackTarget(runDir, Number(ports.SERVICE_PORT)),
+      otherJobs: { acme: { url: `http://127.0.0.1:${ports.ACME_METRICS_PORT}/metrics` }, 'tls-edge': { url: probe } },
+      workDir,
+      requireData: ACME_PANELS_WITH_DATA,
+    });
+  } finally {
+    blackbox.kill();
+  }
 }

@@ -25,6 +25,8 @@ const STACK_OWNED = ['HOST', 'PORT', 'REDIS_URL', 'TRUST_PROXY', 'COOKIE_SECURE'
 /** Every process the native stack may run, in start order; `acme` (the certificate renewer) only with TLS_MODE=acme. */
 const COMPONENTS = ['redis', 'service', 'nginx', 'acme'] as const;
 type Component = (typeof COMPONENTS)[number];
+/** Waits until `ready` says so while the component runs (Daemons.waitReady, with its log). */
+type WaitReady = (what: string, ready: () => Promise<boolean>) => Promise<void>;
 const componentsOf = (state: StackState | undefined): Component[] =>
   COMPONENTS.filter((name) => name !== 'acme' || state?.tlsMode === 'acme');
 
@@ -267,15 +269,24 @@ export class NativeStack {
   private async start(name: Component, state: StackState): Promise<void> {
     if (this.daemons.isRunning(name)) return log(`${name} already running (pid ${this.daemons.pidOf(name)})`);
     const logFile = this.at(`${name}.log`);
-    const waitReady = (what: string, ready: () => Promise<boolean>) =>
+    const waitReady: WaitReady = (what, ready) =>
       this.daemons.waitReady(name, { ready, what, timeoutMs: this.readyTimeoutMs, logs: [logFile] });
-    if (name === 'redis') {
-      const password = envValue(this.envFile, 'REDIS_PASSWORD');
-      if (!password) throw new CliError(`REDIS_PASSWORD is empty in ${this.envFile}`);
-      mkdirSync(this.at('redis'), { recursive: true, mode: 0o700 });
-      // deploy/redis.conf plus this run's settings. The password lives in this 0600 file, never on
-      // the command line, where every local user could read it in ps.
-      const conf = `# Rendered by the native stack: deploy/redis.conf + native run-time settings.
+    const starters: Record<Component, () => Promise<void>> = {
+      redis: () => this.startRedis(state, logFile, waitReady),
+      service: () => this.startService(state, logFile, waitReady),
+      nginx: () => this.startNginx(state, logFile),
+      acme: () => this.startRenewer(state, logFile, waitReady),
+    };
+    await starters[name]();
+  }
+
+  private async startRedis(state: StackState, logFile: string, waitReady: WaitReady): Promise<void> {
+    const password = envValue(this.envFile, 'REDIS_PASSWORD');
+    if (!password) throw new CliError(`REDIS_PASSWORD is empty in ${this.envFile}`);
+    mkdirSync(this.at('redis'), { recursive: true, mode: 0o700 });
+    // deploy/redis.conf plus this run's settings. The password lives in this 0600 file, never on
+    // the command line, where every local user could read it in ps.
+    const conf = `# Rendered by the native stack: deploy/redis.conf + native run-time settings.
 include ${join(repoRoot, 'deploy/redis.conf')}
 bind 127.0.0.1
 port ${state.redisPort}
@@ -285,40 +296,44 @@ daemonize no
 logfile ""
 requirepass ${redisConfString(password)}
 `;
-      writeFileSync(this.at('redis.conf'), conf, { mode: 0o600 });
-      log(`starting redis on 127.0.0.1:${state.redisPort}`);
-      await this.daemons.start('redis', [this.at('redis.conf')], { log: logFile });
-      const ping = ['-h', '127.0.0.1', '-p', String(state.redisPort), 'ping'];
-      const options = { env: { ...process.env, REDISCLI_AUTH: password }, allowFailure: true, timeoutMs: 3000 };
-      await waitReady('answer to PING', async () => (await run('redis-cli', ping, options)).stdout.trim() === 'PONG');
-    } else if (name === 'service') {
-      const env = this.serviceEnv(state);
-      log(`starting the service on 127.0.0.1:${state.servicePort}`);
-      await this.daemons.start('service', ['dist/server.js'], { env, cwd: repoRoot, log: logFile });
-      const healthz = `http://127.0.0.1:${state.servicePort}/healthz`;
-      await waitReady('200 from /healthz', async () => (await probe(healthz, { timeoutMs: 2000 })).status === 200);
-    } else if (name === 'nginx') {
-      makeAcmeWebroot(this.runDir);
-      const out = await this.renderNginxConf(state);
-      log(`starting nginx: https on 127.0.0.1:${state.httpsPort}, http on 127.0.0.1:${state.httpPort}`);
-      // Access lines (stdout) and errors (stderr) in one file, as `docker logs` shows them.
-      await this.daemons.start('nginx', nginxArgs(out), { log: logFile });
-    } else {
-      // The renewer: waits until the CA's certificate replaces the placeholder (or says why not).
-      log(`starting the certificate renewer for ${new URL(state.publicOrigin).hostname}`);
-      const env = this.renewerEnv(state);
-      await this.daemons.start('acme', ['dist/acme-renewer.js'], { env, cwd: repoRoot, log: logFile });
-      try {
-        await waitReady('certificate from the CA', async () => readCertificate(state.tlsCert)?.placeholder === false);
-        const cert = readCertificate(state.tlsCert)!;
-        log(`certificate from ${cert.issuer}, valid until ${new Date(cert.notAfterMs).toISOString()}`);
-      } catch (error) {
-        // nginx serves the placeholder meanwhile; the renewer keeps trying, backing off.
-        if (!this.daemons.isRunning('acme')) throw error;
-        log(
-          `${error instanceof Error ? error.message : String(error)}\n  the renewer keeps trying: make logs ARGS=acme`,
-        );
-      }
+    writeFileSync(this.at('redis.conf'), conf, { mode: 0o600 });
+    log(`starting redis on 127.0.0.1:${state.redisPort}`);
+    await this.daemons.start('redis', [this.at('redis.conf')], { log: logFile });
+    const ping = ['-h', '127.0.0.1', '-p', String(state.redisPort), 'ping'];
+    const options = { env: { ...process.env, REDISCLI_AUTH: password }, allowFailure: true, timeoutMs: 3000 };
+    await waitReady('answer to PING', async () => (await run('redis-cli', ping, options)).stdout.trim() === 'PONG');
+  }
+
+  private async startService(state: StackState, logFile: string, waitReady: WaitReady): Promise<void> {
+    const env = this.serviceEnv(state);
+    log(`starting the service on 127.0.0.1:${state.servicePort}`);
+    await this.daemons.start('service', ['dist/server.js'], { env, cwd: repoRoot, log: logFile });
+    const healthz = `http://127.0.0.1:${state.servicePort}/healthz`;
+    await waitReady('200 from /healthz', async () => (await probe(healthz, { timeoutMs: 2000 })).status === 200);
+  }
+
+  /** nginx is ready when the edge answers: waitEdgeReady, after every component started. */
+  private async startNginx(state: StackState, logFile: string): Promise<void> {
+    makeAcmeWebroot(this.runDir);
+    const out = await this.renderNginxConf(state);
+    log(`starting nginx: https on 127.0.0.1:${state.httpsPort}, http on 127.0.0.1:${state.httpPort}`);
+    // Access lines (stdout) and errors (stderr) in one file, as `docker logs` shows them.
+    await this.daemons.start('nginx', nginxArgs(out), { log: logFile });
+  }
+
+  /** The renewer: waits until the CA's certificate replaces the placeholder (or says why not). */
+  private async startRenewer(state: StackState, logFile: string, waitReady: WaitReady): Promise<void> {
+    log(`starting the certificate renewer for ${new URL(state.publicOrigin).hostname}`);
+    const env = this.renewerEnv(state);
+    await this.daemons.start('acme', ['dist/acme-renewer.js'], { env, cwd: repoRoot, log: logFile });
+    try {
+      await waitReady('certificate from the CA', async () => readCertificate(state.tlsCert)?.placeholder === false);
+      const cert = readCertificate(state.tlsCert)!;
+      log(`certificate from ${cert.issuer}, valid until ${new Date(cert.notAfterMs).toISOString()}`);
+    } catch (error) {
+      // nginx serves the placeholder meanwhile; the renewer keeps trying, backing off.
+      if (!this.daemons.isRunning('acme')) throw error;
+      log(`${error instanceof Error ? error.message : String(error)}\n  the renewer keeps trying: make logs ARGS=acme`);
     }
   }
 
