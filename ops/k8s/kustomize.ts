@@ -3,8 +3,16 @@ import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { Ajv } from 'ajv';
 import { parseAllDocuments } from 'yaml';
 import { run } from '../../testkit/run.ts';
-import { type Json, type Problem, asArray, asObject, at, isObject, resourceName } from './schema.ts';
-import { describeSchemaError } from './schema.ts';
+import {
+  type Json,
+  type Problem,
+  asArray,
+  asObject,
+  at,
+  describeSchemaError,
+  isObject,
+  resourceName,
+} from './schema.ts';
 
 /**
  * What kubectl reads: YAML as YAML 1.1, kustomizations within the fields kustomize v2.0.3 (in Debian 12's kubectl

@@ -17,8 +17,16 @@ import { CliError, say } from '../lib/log.ts';
 import { sleep, waitFor } from '../../testkit/run.ts';
 import { writeSecretFiles } from '../lib/secrets.ts';
 import { ensureTools } from '../lib/tools.ts';
-import { PROMETHEUS_SERIES, RULES_DIR, exportedSeriesNames, filesIn, loadQueries } from './promql.ts';
-import { metricNames, needsData, unknownMetrics } from './promql.ts';
+import {
+  PROMETHEUS_SERIES,
+  RULES_DIR,
+  exportedSeriesNames,
+  filesIn,
+  loadQueries,
+  metricNames,
+  needsData,
+  unknownMetrics,
+} from './promql.ts';
 
 const log = (message: string) => say('promql-check', message);
 
