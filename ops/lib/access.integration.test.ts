@@ -1,10 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { startEdge } from '../../testkit/nginx.ts';
 import { suiteScratchDir } from '../../testkit/scratch-dir.ts';
 import { buildTestApp, createUser, type TestApp } from '../../service/test/helpers/test-app.ts';
-import { serve } from '../../service/test/helpers/served.ts';
+import { serveBehindEdge, type ServedBehindEdge } from '../../service/test/helpers/served.ts';
 import { checkAdminLogin } from './access.ts';
 
 /**
@@ -14,8 +13,7 @@ import { checkAdminLogin } from './access.ts';
  */
 describe('the login make up prints', () => {
   let t: TestApp;
-  let server: Awaited<ReturnType<typeof serve>>;
-  let edge: Awaited<ReturnType<typeof startEdge>>;
+  let edge: ServedBehindEdge;
   const dir = suiteScratchDir('access');
   const envFile = (password: string, username: string) => {
     const file = join(dir, `${password}.env`);
@@ -24,12 +22,10 @@ describe('the login make up prints', () => {
   };
   beforeAll(async () => {
     t = await buildTestApp({ PUBLIC_ORIGIN: 'https://localhost' });
-    server = await serve(t.app);
-    edge = await startEdge(Number(new URL(server.url).port));
+    edge = await serveBehindEdge(t.app);
   });
   afterAll(async () => {
-    await edge.stop();
-    await server.close();
+    await edge.close();
     await t.close();
   });
   const at = (file: string) => ({

@@ -2,10 +2,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { httpClient } from '../../../testkit/http.ts';
-import { startEdge } from '../../../testkit/nginx.ts';
 import { freePorts } from '../../../testkit/ports.ts';
 import { suiteScratchDir } from '../../../testkit/scratch-dir.ts';
-import { serve } from '../helpers/served.ts';
+import { serveBehindEdge, type ServedBehindEdge } from '../helpers/served.ts';
 import { buildTestApp, createUser, type TestApp } from '../helpers/test-app.ts';
 
 /**
@@ -16,8 +15,7 @@ import { buildTestApp, createUser, type TestApp } from '../helpers/test-app.ts';
 describe('forward auth at the edge', () => {
   const dir = suiteScratchDir('forward-auth-edge-');
   let t: TestApp;
-  let server: Awaited<ReturnType<typeof serve>>;
-  let edge: Awaited<ReturnType<typeof startEdge>>;
+  let edge: ServedBehindEdge;
   let origin: string;
   let member: { username: string; password: string };
   let outsider: { username: string; password: string };
@@ -40,8 +38,7 @@ describe('forward auth at the edge', () => {
       JSON.stringify({ rules: [{ name: 'demo', host: 'localhost', path: '/demo/', groups: ['demo'] }] }),
     );
     t = await buildTestApp({ PUBLIC_ORIGIN: origin, ACCESS_RULES_FILE: rulesFile });
-    server = await serve(t.app);
-    edge = await startEdge(Number(new URL(server.url).port), { PUBLIC_ORIGIN: origin }, { ports: { https, http } });
+    edge = await serveBehindEdge(t.app, { PUBLIC_ORIGIN: origin }, { ports: { https, http } });
     const m = await createUser(t);
     await t.domain.accounts.changeGroups(m.user, { add: ['demo'] });
     member = { username: m.username, password: m.password };
@@ -49,8 +46,7 @@ describe('forward auth at the edge', () => {
     outsider = { username: o.username, password: o.password };
   });
   afterAll(async () => {
-    await edge?.stop();
-    await server?.close();
+    await edge?.close();
     await t?.close();
   });
 

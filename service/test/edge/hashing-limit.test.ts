@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { startEdge } from '../../../testkit/nginx.ts';
 import { buildTestApp, createUser, uniqueUsername, type TestApp } from '../helpers/test-app.ts';
-import { serve } from '../helpers/served.ts';
+import { serveBehindEdge, type ServedBehindEdge } from '../helpers/served.ts';
 import { httpClient } from '../../../testkit/http.ts';
 
 /**
@@ -13,16 +12,13 @@ import { httpClient } from '../../../testkit/http.ts';
  */
 describe('the edge limit on password hashing', () => {
   let t: TestApp;
-  let edge: Awaited<ReturnType<typeof startEdge>>;
-  let server: Awaited<ReturnType<typeof serve>>;
+  let edge: ServedBehindEdge;
   beforeAll(async () => {
     t = await buildTestApp({ SIGNUP_ENABLED: 'true', SIGNUP_MAX_PER_IP_PER_HOUR: '10000' });
-    server = await serve(t.app);
-    edge = await startEdge(Number(new URL(server.url).port));
+    edge = await serveBehindEdge(t.app);
   });
   afterAll(async () => {
-    await edge.stop();
-    await server.close();
+    await edge.close();
     await t.close();
   });
 

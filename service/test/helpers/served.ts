@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
+import { startEdge } from '../../../testkit/nginx.ts';
 
 /** The app on a real loopback port, for tests that send thousands of requests over keep-alive. */
 export async function serve(app: Express): Promise<{ url: string; close(): Promise<void> }> {
@@ -12,6 +13,25 @@ export async function serve(app: Express): Promise<{ url: string; close(): Promi
     async close() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+type EdgeOptions = Parameters<typeof startEdge> extends [number, ...infer Rest] ? Rest : never;
+export type ServedBehindEdge = Awaited<ReturnType<typeof startEdge>> & { close(): Promise<void> };
+
+/**
+ * The app on a loopback port behind real nginx running the project's configuration (testkit's
+ * startEdge, whose options follow the app); `close` stops nginx, then the app's server.
+ */
+export async function serveBehindEdge(app: Express, ...options: EdgeOptions): Promise<ServedBehindEdge> {
+  const server = await serve(app);
+  const edge = await startEdge(Number(new URL(server.url).port), ...options);
+  return {
+    ...edge,
+    async close() {
+      await edge.stop();
+      await server.close();
     },
   };
 }
