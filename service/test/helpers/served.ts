@@ -17,16 +17,23 @@ export async function serve(app: Express): Promise<{ url: string; close(): Promi
   };
 }
 
-type EdgeOptions = Parameters<typeof startEdge> extends [number, ...infer Rest] ? Rest : never;
 export type ServedBehindEdge = Awaited<ReturnType<typeof startEdge>> & { close(): Promise<void> };
 
 /**
  * The app on a loopback port behind real nginx running the project's configuration (testkit's
- * startEdge, whose options follow the app); `close` stops nginx, then the app's server.
+ * startEdge, with its template variables and options); `close` stops nginx, then the app's server.
  */
-export async function serveBehindEdge(app: Express, ...options: EdgeOptions): Promise<ServedBehindEdge> {
+export async function serveBehindEdge(
+  app: Express,
+  vars?: Parameters<typeof startEdge>[1],
+  options?: Parameters<typeof startEdge>[2],
+): Promise<ServedBehindEdge> {
   const server = await serve(app);
-  const edge = await startEdge(Number(new URL(server.url).port), ...options);
+  // An nginx that does not come up must not leave the server holding the test run open.
+  const edge = await startEdge(Number(new URL(server.url).port), vars, options).catch(async (error: unknown) => {
+    await server.close();
+    throw error;
+  });
   return {
     ...edge,
     async close() {
